@@ -1,0 +1,32 @@
+# certbroker — the two commands a newcomer needs:
+#   make run    start the service on its embedded defaults (./data, self-signed TLS, dev token)
+#   make test   run every test
+.PHONY: run test setup build lint fmt bench clean
+
+CARGO ?= cargo
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	$(CARGO) build --release --locked
+
+run: build
+	./target/release/certbroker serve
+
+test: setup
+	$(CARGO) build --all-targets --locked
+	$(CARGO) test --all-targets --locked -- --test-threads=4
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets --locked -- -D warnings
+
+fmt:
+	$(CARGO) fmt
+
+bench: setup
+	$(CARGO) bench --locked --bench throughput
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,177 @@
+//! `make bench`: certbroker's throughput as ratios against baselines measured in the same
+//! run on the same machine (absolute numbers on shared machines mean little).
+//!
+//! 1. Manual create (EC P-256) over HTTPS vs in-process key generation + CSR.
+//! 2. Merge over HTTPS vs the in-process chain check it performs.
+//! 3. GET pending vs a trivial handler (`/healthz`) on the same server.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use certbroker::config::Settings;
+use certbroker::crypto;
+use certbroker::domain::policy::{Curve, KeySpec, X509Properties};
+use certbroker::startup::Application;
+use serde_json::{json, Value};
+
+const CONCURRENCY: usize = 16;
+
+fn rate(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+async fn run_concurrent<F, Fut>(n: usize, f: F) -> Duration
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let f = Arc::new(f);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let f = f.clone();
+            let next = next.clone();
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    f(i).await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task");
+    }
+    start.elapsed()
+}
+
+fn x509(subject: &str) -> X509Properties {
+    X509Properties {
+        subject: subject.into(),
+        sans: Default::default(),
+        ekus: vec![],
+        key_usage: vec![],
+        validity_months: 12,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let n: usize = std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = Settings::for_test(dir.path());
+    settings.log.level = "error".into();
+    let app = Application::build(settings).await.expect("app");
+    let base = format!("https://127.0.0.1:{}", app.port());
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(app.trust_pem.as_bytes()).expect("pem"))
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .expect("client");
+    tokio::spawn(app.run_until_stopped());
+    let url = move |p: &str| format!("{base}{p}?api-version=7.5");
+
+    // 1. Key generation + CSR in-process (the same crypto the create handler runs).
+    let spec = KeySpec::Ec { curve: Curve::P256 };
+    let props = x509("CN=bench.example.com");
+    let start = Instant::now();
+    for _ in 0..n {
+        let key = crypto::keys::generate_key(&spec).expect("key");
+        crypto::csr::build_csr(&key, &props).expect("csr");
+    }
+    let base_create = rate(n, start.elapsed());
+
+    let (c, u) = (client.clone(), url.clone());
+    let create_time = run_concurrent(n, move |i| {
+        let c = c.clone();
+        let u = u(&format!("/certificates/bench{i}/create"));
+        async move {
+            let r = c
+                .post(u)
+                .bearer_auth("test-token")
+                .json(&json!({"policy": {"key_props": {"kty": "EC", "crv": "P-256"}, "x509_props": {"subject": format!("CN=bench{i}.example.com")}}}))
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(r.status(), 202);
+        }
+    })
+    .await;
+    let http_create = rate(n, create_time);
+
+    // 2. Merge: sign every CSR first (outside the timing), then time the chain check alone
+    //    in-process and the merges over HTTPS.
+    let now = chrono::Utc::now().timestamp();
+    let (ca_key, ca) = crypto::x509::create_ca("Bench CA", now - 60, 30, None).expect("ca");
+    let mut chains = Vec::with_capacity(n);
+    let mut publics = Vec::with_capacity(n);
+    for i in 0..n {
+        let op: Value = client
+            .get(url(&format!("/certificates/bench{i}/pending")))
+            .bearer_auth("test-token")
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        let csr = STANDARD.decode(op["csr"].as_str().expect("csr")).expect("b64");
+        let leaf = crypto::x509::issue_from_csr(&csr, &ca_key, &ca, &crypto::x509::IssueParams { not_before: now - 60, not_after: now + 86400 }).expect("issue");
+        publics.push(crypto::csr::csr_info(&csr).expect("info").public_key_der);
+        chains.push(vec![STANDARD.encode(leaf), STANDARD.encode(ca.to_der().expect("der"))]);
+    }
+    let start = Instant::now();
+    for (x5c, public) in chains.iter().zip(&publics) {
+        let chain = crypto::chain::parse_x5c(x5c).expect("parse");
+        crypto::chain::verify_merge_chain(&chain, public, now).expect("verify");
+    }
+    let base_merge = rate(n, start.elapsed());
+    let chains = Arc::new(chains);
+    let (c, u) = (client.clone(), url.clone());
+    let merge_time = run_concurrent(n, move |i| {
+        let c = c.clone();
+        let u = u(&format!("/certificates/bench{i}/pending/merge"));
+        let x5c = chains[i].clone();
+        async move {
+            let r = c.post(u).bearer_auth("test-token").json(&json!({"x5c": x5c})).send().await.expect("send");
+            assert_eq!(r.status(), 201);
+        }
+    })
+    .await;
+    let http_merge = rate(n, merge_time);
+
+    // 3. GET pending vs the trivial handler on the same server, same client and concurrency.
+    let reads = n * 5;
+    let (c, u) = (client.clone(), url.clone());
+    let health_time = run_concurrent(reads, move |_| {
+        let c = c.clone();
+        let u = u("/healthz");
+        async move {
+            assert_eq!(c.get(u).send().await.expect("send").status(), 200);
+        }
+    })
+    .await;
+    let (c, u) = (client.clone(), url.clone());
+    let get_time = run_concurrent(reads, move |i| {
+        let c = c.clone();
+        let u = u(&format!("/certificates/bench{}/pending", i % n));
+        async move {
+            assert_eq!(c.get(u).bearer_auth("test-token").send().await.expect("send").status(), 200);
+        }
+    })
+    .await;
+    let health = rate(reads, health_time);
+    let get = rate(reads, get_time);
+
+    println!("certbroker throughput (n={n}, {CONCURRENCY} concurrent HTTPS clients, one run)");
+    println!("{:<44} {:>10} {:>12} {:>8}", "measure", "per second", "baseline/s", "ratio");
+    println!("{:<44} {:>10.0} {:>12.0} {:>8.2}", "create (EC P-256) over HTTPS vs keygen+CSR", http_create, base_create, http_create / base_create);
+    println!("{:<44} {:>10.0} {:>12.0} {:>8.2}", "merge over HTTPS vs in-process chain check", http_merge, base_merge, http_merge / base_merge);
+    println!("{:<44} {:>10.0} {:>12.0} {:>8.2}", "GET pending vs trivial handler (/healthz)", get, health, get / health);
+}

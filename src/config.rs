@@ -1,0 +1,283 @@
+//! Settings: the embedded `config/default.toml`, then an optional file (`--config`), then
+//! environment variables `CERTBROKER__SECTION__KEY`. Unknown keys fail start-up.
+//! Secrets are [`Secret`], whose `Debug` is redacted.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The defaults, embedded in the binary.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// A value never printed by `Debug`.
+#[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    /// Wraps a value.
+    pub fn new(v: T) -> Self {
+        Secret(v)
+    }
+    /// The value, for the one place that needs it.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub storage: StorageSettings,
+    pub tls: TlsSettings,
+    pub auth: AuthSettings,
+    pub seal: SealSettings,
+    pub ca: CaSettings,
+    pub worker: WorkerSettings,
+    pub log: LogSettings,
+    pub providers: BTreeMap<String, ProviderSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub workers: usize,
+    pub max_body_bytes: usize,
+    pub retry_after_seconds: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    pub data_dir: PathBuf,
+    pub max_batch: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    pub cert_file: String,
+    pub key_file: String,
+    pub extra_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedToken {
+    pub name: String,
+    /// SHA-256 of the token, lowercase hex.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub token: Secret<String>,
+    pub tokens: Vec<NamedToken>,
+    pub authorization_uri: String,
+    pub resource: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealSettings {
+    pub master_key: Secret<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaSettings {
+    pub cert_file: String,
+    pub key_file: String,
+    pub common_name: String,
+    pub validity_days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSettings {
+    pub enabled: bool,
+    pub interval_ms: u64,
+    pub batch: i64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// The kinds of provider an issuer object can name.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderKind {
+    /// certbroker's own CA.
+    LocalCa,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    pub kind: ProviderKind,
+    #[serde(default)]
+    pub approval_required: bool,
+    #[serde(default)]
+    pub allowed_domains: Vec<String>,
+    #[serde(default = "default_max_validity")]
+    pub max_validity_months: u32,
+}
+
+fn default_max_validity() -> u32 {
+    24
+}
+
+/// What can go wrong loading settings.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Loads the layers: defaults, `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::MissingFile(path.to_owned()));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed("CERTBROKER__").split("__"));
+        Self::extract(figment)
+    }
+
+    fn extract(figment: Figment) -> Result<Self, ConfigError> {
+        let settings: Settings = figment.extract().map_err(|e| {
+            ConfigError::Invalid(
+                e.into_iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Loads only the embedded defaults and a TOML string on top (no environment).
+    pub fn from_toml(overrides: &str) -> Result<Self, ConfigError> {
+        Self::extract(Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::string(overrides)))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.storage.max_batch == 0 {
+            return Err(ConfigError::Invalid("storage.max_batch must be at least 1".into()));
+        }
+        if self.tls.cert_file.is_empty() != self.tls.key_file.is_empty() {
+            return Err(ConfigError::Invalid(
+                "tls.cert_file and tls.key_file must be given together".into(),
+            ));
+        }
+        if self.ca.cert_file.is_empty() != self.ca.key_file.is_empty() {
+            return Err(ConfigError::Invalid(
+                "ca.cert_file and ca.key_file must be given together".into(),
+            ));
+        }
+        for t in &self.auth.tokens {
+            if t.sha256.len() != 64 || !t.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.tokens: the sha256 of token '{}' must be 64 hex characters",
+                    t.name
+                )));
+            }
+        }
+        for (name, p) in &self.providers {
+            if p.max_validity_months == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "providers.{name}.max_validity_months must be at least 1"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Settings for tests: data under `dir`, loopback on an ephemeral port, a fixed token
+    /// `test-token`, the background worker off (tests drive it with `run_once`), and an
+    /// extra provider `local-ca-restricted` that only issues for `example.com`.
+    pub fn for_test(dir: &Path) -> Self {
+        let toml = format!(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+workers = 2
+[storage]
+data_dir = "{}"
+[auth]
+token = "test-token"
+[worker]
+enabled = false
+[log]
+level = "warn"
+[providers.local-ca-restricted]
+kind = "local-ca"
+allowed_domains = ["example.com"]
+max_validity_months = 12
+"#,
+            dir.display()
+        );
+        match Self::from_toml(&toml) {
+            Ok(s) => s,
+            Err(e) => panic!("test settings are invalid: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_load_and_ship_both_local_providers() {
+        let s = Settings::from_toml("").expect("defaults load");
+        assert!(s.providers.contains_key("local-ca"));
+        assert!(s.providers["local-ca-approval"].approval_required);
+        assert_eq!(s.server.listen.port(), 8443);
+    }
+
+    #[test]
+    fn unknown_keys_fail_with_the_key_named() {
+        let err = Settings::from_toml("[server]\nlisten_addr = \"x\"").unwrap_err();
+        assert!(err.to_string().contains("listen_addr"), "{err}");
+        let err = Settings::from_toml("[nonsense]\na = 1").unwrap_err();
+        assert!(err.to_string().contains("nonsense"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let s = Settings::from_toml("[auth]\ntoken = \"hunter2\"").expect("loads");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,125 @@
+//! Certificate events: our storage format. A shipped variant's JSON never changes meaning;
+//! a change bumps `schema_version` and adds an upcaster in `es::upcast`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::policy::{IssuerParameters, Policy};
+
+/// `{code, message}` recorded when a request fails or is cancelled (Key Vault `Error`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationError {
+    pub code: String,
+    pub message: String,
+}
+
+/// A certificate version as it became current: the DER certificate and the chain above it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRecord {
+    /// 32 lowercase hex characters (Key Vault object version).
+    pub version: String,
+    /// Key id in the sealed key table.
+    pub key_id: String,
+    /// Base64 (standard) DER of the leaf certificate.
+    pub cer: String,
+    /// Base64 (standard) DER of the certificates above the leaf, nearest first.
+    #[serde(default)]
+    pub chain: Vec<String>,
+    /// Base64url SHA-1 thumbprint of the leaf.
+    pub x5t: String,
+    /// notBefore / notAfter, Unix seconds.
+    pub nbf: i64,
+    pub exp: i64,
+    pub enabled: bool,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Everything that can happen to a certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event_type")]
+pub enum CertificateEvent {
+    /// A create was accepted: a key was made (sealed under `key_id`) and a CSR signed by it.
+    PendingCreated {
+        name: String,
+        request_id: String,
+        policy: Policy,
+        /// Provider behind the issuer object, if the issuer is an object.
+        #[serde(default)]
+        provider: Option<String>,
+        #[serde(default)]
+        approval_required: bool,
+        key_id: String,
+        /// Base64 SubjectPublicKeyInfo DER of the new key.
+        public_key: String,
+        /// Base64 DER PKCS#10.
+        csr: String,
+        /// Attributes and tags the resulting version will carry.
+        enabled: bool,
+        #[serde(default)]
+        tags: BTreeMap<String, String>,
+    },
+    /// The requester asked for the request to be cancelled (S8).
+    CancellationRequested { request_id: String },
+    /// An officer approved a request that waits for approval.
+    IssuanceApproved { request_id: String, officer: String },
+    /// An officer rejected a request that waits for approval.
+    IssuanceRejected {
+        request_id: String,
+        officer: String,
+        reason: String,
+    },
+    /// The issuer (self-signing or a provider) delivered the certificate.
+    IssuanceCompleted {
+        request_id: String,
+        certificate: VersionRecord,
+    },
+    /// The requester merged a certificate signed elsewhere (S11, or S7 after failure).
+    CertificateMerged {
+        request_id: String,
+        certificate: VersionRecord,
+    },
+    /// The issuer refused or failed the request.
+    IssuanceFailed {
+        request_id: String,
+        error: OperationError,
+    },
+    /// A requested cancellation was honoured before issuance.
+    IssuanceCancelled {
+        request_id: String,
+        error: OperationError,
+    },
+    /// The pending object was deleted (S9).
+    PendingDeleted { request_id: String },
+}
+
+impl CertificateEvent {
+    /// The `event_type` column value.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            CertificateEvent::PendingCreated { .. } => "PendingCreated",
+            CertificateEvent::CancellationRequested { .. } => "CancellationRequested",
+            CertificateEvent::IssuanceApproved { .. } => "IssuanceApproved",
+            CertificateEvent::IssuanceRejected { .. } => "IssuanceRejected",
+            CertificateEvent::IssuanceCompleted { .. } => "IssuanceCompleted",
+            CertificateEvent::CertificateMerged { .. } => "CertificateMerged",
+            CertificateEvent::IssuanceFailed { .. } => "IssuanceFailed",
+            CertificateEvent::IssuanceCancelled { .. } => "IssuanceCancelled",
+            CertificateEvent::PendingDeleted { .. } => "PendingDeleted",
+        }
+    }
+
+    /// The schema version written with new events of this type.
+    pub fn schema_version(&self) -> i64 {
+        1
+    }
+
+    /// The issuer parameters a `PendingCreated` recorded.
+    pub fn issuer(&self) -> Option<&IssuerParameters> {
+        match self {
+            CertificateEvent::PendingCreated { policy, .. } => Some(&policy.issuer),
+            _ => None,
+        }
+    }
+}

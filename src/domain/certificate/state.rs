@@ -1,0 +1,186 @@
+//! State folded from certificate events. `apply` records facts; it never validates.
+
+use std::collections::BTreeMap;
+
+use super::event::{CertificateEvent, OperationError};
+
+use crate::domain::policy::{IssuerKind, Policy};
+
+/// The four states of a pending object (S1-S5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperationStatus {
+    InProgress,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl OperationStatus {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationStatus::InProgress => "inProgress",
+            OperationStatus::Completed => "completed",
+            OperationStatus::Failed => "failed",
+            OperationStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses the wire spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "inProgress" => Some(OperationStatus::InProgress),
+            "completed" => Some(OperationStatus::Completed),
+            "failed" => Some(OperationStatus::Failed),
+            "cancelled" => Some(OperationStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// The pending object ("certificate operation") of a certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingOperation {
+    pub request_id: String,
+    pub policy: Policy,
+    pub provider: Option<String>,
+    pub approval_required: bool,
+    pub approved: bool,
+    pub key_id: String,
+    pub public_key: String,
+    pub csr: String,
+    pub status: OperationStatus,
+    pub cancellation_requested: bool,
+    pub error: Option<OperationError>,
+    pub target_version: Option<String>,
+    pub enabled: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl PendingOperation {
+    /// The issuer kind this request went to.
+    pub fn issuer_kind(&self) -> IssuerKind {
+        self.policy.issuer.kind()
+    }
+}
+
+/// A version as the aggregate needs to know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInfo {
+    pub version: String,
+    pub key_id: String,
+}
+
+/// A certificate's state: its policy, its pending object and its versions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CertificateState {
+    pub name: Option<String>,
+    pub policy: Option<Policy>,
+    pub pending: Option<PendingOperation>,
+    pub versions: Vec<VersionInfo>,
+}
+
+impl CertificateState {
+    /// Folds events in order.
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a CertificateEvent>) -> Self {
+        let mut state = Self::default();
+        for e in events {
+            state.apply(e);
+        }
+        state
+    }
+
+    /// The current (latest) version.
+    pub fn latest(&self) -> Option<&VersionInfo> {
+        self.versions.last()
+    }
+
+    /// The pending object if its `request_id` is `filter` (or no filter is given).
+    pub fn pending_matching(&self, filter: Option<&str>) -> Option<&PendingOperation> {
+        self.pending
+            .as_ref()
+            .filter(|p| filter.is_none_or(|f| f == p.request_id))
+    }
+
+    /// Records one event.
+    pub fn apply(&mut self, event: &CertificateEvent) {
+        match event {
+            CertificateEvent::PendingCreated {
+                name,
+                request_id,
+                policy,
+                provider,
+                approval_required,
+                key_id,
+                public_key,
+                csr,
+                enabled,
+                tags,
+            } => {
+                self.name = Some(name.clone());
+                self.policy = Some(policy.clone());
+                self.pending = Some(PendingOperation {
+                    request_id: request_id.clone(),
+                    policy: policy.clone(),
+                    provider: provider.clone(),
+                    approval_required: *approval_required,
+                    approved: false,
+                    key_id: key_id.clone(),
+                    public_key: public_key.clone(),
+                    csr: csr.clone(),
+                    status: OperationStatus::InProgress,
+                    cancellation_requested: false,
+                    error: None,
+                    target_version: None,
+                    enabled: *enabled,
+                    tags: tags.clone(),
+                });
+            }
+            CertificateEvent::CancellationRequested { .. } => {
+                if let Some(p) = self.pending.as_mut() {
+                    p.cancellation_requested = true;
+                }
+            }
+            CertificateEvent::IssuanceApproved { .. } => {
+                if let Some(p) = self.pending.as_mut() {
+                    p.approved = true;
+                }
+            }
+            CertificateEvent::IssuanceRejected {
+                officer, reason, ..
+            } => {
+                if let Some(p) = self.pending.as_mut() {
+                    p.status = OperationStatus::Failed;
+                    p.error = Some(super::rejection_error(officer, reason));
+                }
+            }
+            CertificateEvent::IssuanceCompleted { certificate, .. }
+            | CertificateEvent::CertificateMerged { certificate, .. } => {
+                if let Some(p) = self.pending.as_mut() {
+                    p.status = OperationStatus::Completed;
+                    p.error = None;
+                    p.target_version = Some(certificate.version.clone());
+                }
+                self.versions.push(VersionInfo {
+                    version: certificate.version.clone(),
+                    key_id: certificate.key_id.clone(),
+                });
+            }
+            CertificateEvent::IssuanceFailed { error, .. } => {
+                if let Some(p) = self.pending.as_mut() {
+                    p.status = OperationStatus::Failed;
+                    p.error = Some(error.clone());
+                }
+            }
+            CertificateEvent::IssuanceCancelled { error, .. } => {
+                if let Some(p) = self.pending.as_mut() {
+                    p.status = OperationStatus::Cancelled;
+                    p.error = Some(error.clone());
+                }
+            }
+            CertificateEvent::PendingDeleted { .. } => {
+                self.pending = None;
+            }
+        }
+    }
+}

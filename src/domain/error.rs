@@ -1,0 +1,49 @@
+//! Business refusals. Each variant carries what its message needs; `crate::error` maps
+//! every variant to an HTTP status and Key Vault error code in one place.
+
+/// A command refused by the domain (never an infrastructure failure).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// A name breaks Key Vault's rule (1-127 characters: letters, digits, `-`).
+    #[error("{0}")]
+    InvalidName(String),
+    /// A policy value is missing, unknown or out of range.
+    #[error("{0}")]
+    InvalidPolicy(String),
+    /// A request field is malformed (not a policy value).
+    #[error("{0}")]
+    BadParameter(String),
+    /// Create or import while a pending request is `inProgress` (Key Vault: 409).
+    #[error("A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.")]
+    PendingInProgress,
+    /// No pending object under this name (or `request_id` does not match it).
+    #[error("Pending certificate not found: {name}")]
+    PendingNotFound { name: String },
+    /// Cancellation asked of a request that is no longer `inProgress` (S8: 400).
+    #[error("Cancellation can only be requested while the pending certificate's status is inProgress; its status is {status}.")]
+    NotInProgress { status: String },
+    /// Merge on an issuer-backed request while it is `inProgress` (S7: 403).
+    #[error("Merge is forbidden on pending object created with issuer: {issuer} while it is in progress.")]
+    MergeForbidden { issuer: String },
+    /// Merge on a request that has already completed.
+    #[error("The pending certificate {name} is already completed; there is nothing to merge.")]
+    AlreadyCompleted { name: String },
+    /// The merged chain does not belong to the pending request or is not a chain.
+    #[error("{0}")]
+    InvalidChain(String),
+    /// No certificate (or version) under this name.
+    #[error("A certificate with (name/id) {name} was not found in this key vault. If you recently deleted this certificate you may be able to recover it using the correct recovery command.")]
+    CertificateNotFound { name: String },
+    /// No issuer object under this name.
+    #[error("Issuer not found")]
+    IssuerNotFound { name: String },
+    /// An issuer object names a provider this server does not have.
+    #[error("Unknown issuer provider '{provider}'. Providers configured on this server: {known}.")]
+    UnknownProvider { provider: String, known: String },
+    /// First create without a policy.
+    #[error("A policy is required to create the first version of a certificate.")]
+    PolicyRequired,
+    /// Approve/reject on a request whose provider does not take approvals, or twice.
+    #[error("{0}")]
+    ApprovalNotApplicable(String),
+}

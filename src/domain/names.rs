@@ -1,0 +1,52 @@
+//! Object names: Key Vault's rule (1-127 characters, ASCII letters, digits and `-`).
+//! Names compare case-insensitively; [`ObjectName::key`] is the comparison form.
+
+use super::error::DomainError;
+
+/// A valid certificate or issuer name, as the client spelled it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectName(String);
+
+impl ObjectName {
+    /// Validates a name (Key Vault: `^[0-9a-zA-Z-]+$`, 1-127 characters).
+    pub fn parse(kind: &str, s: &str) -> Result<Self, DomainError> {
+        if s.is_empty() || s.len() > 127 || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(DomainError::InvalidName(format!(
+                "The {kind} name '{}' is invalid. A name must be 1-127 characters long and contain only letters, digits and '-'.",
+                s.chars().take(140).collect::<String>()
+            )));
+        }
+        Ok(ObjectName(s.to_owned()))
+    }
+
+    /// The name as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The case-folded form used for identity.
+    pub fn key(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+impl std::fmt::Display for ObjectName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_key_vault_rule() {
+        assert!(ObjectName::parse("certificate", "my-Cert-01").is_ok());
+        assert!(ObjectName::parse("certificate", "").is_err());
+        assert!(ObjectName::parse("certificate", "a_b").is_err());
+        assert!(ObjectName::parse("certificate", "caf\u{e9}").is_err());
+        assert!(ObjectName::parse("certificate", &"a".repeat(127)).is_ok());
+        assert!(ObjectName::parse("certificate", &"a".repeat(128)).is_err());
+    }
+}

@@ -1,0 +1,193 @@
+//! Bearer-token authentication, the `api-version` check, and request-id headers, in one
+//! middleware that runs before any body is read (the SDKs' challenge probe relies on it).
+
+use std::collections::HashMap;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, ResponseError};
+
+use super::extract::{query_pairs, RequestContext};
+use crate::crypto;
+use crate::error::ApiError;
+
+/// The api-versions the current SDKs send, newest first.
+pub const API_VERSIONS: &[&str] = &[
+    "2026-04-01",
+    "2026-03-01-preview",
+    "2025-07-01",
+    "7.6",
+    "7.5",
+    "7.4",
+    "7.3",
+    "7.2",
+    "7.1",
+    "7.0",
+    "2016-10-01",
+];
+
+/// Accepted tokens, by SHA-256, and the challenge to send.
+pub struct Auth {
+    tokens: HashMap<[u8; 32], String>,
+    challenge: String,
+}
+
+impl Auth {
+    /// `tokens`: (name, SHA-256 of the token).
+    pub fn new(tokens: Vec<(String, [u8; 32])>, authorization_uri: &str, resource: &str) -> Self {
+        Auth {
+            tokens: tokens.into_iter().map(|(n, h)| (h, n)).collect(),
+            challenge: format!(
+                "Bearer authorization=\"{authorization_uri}\", resource=\"{resource}\""
+            ),
+        }
+    }
+
+    /// The token's name if `header` carries an accepted bearer token.
+    pub fn check(&self, header: Option<&str>) -> Result<String, &'static str> {
+        let Some(value) = header else {
+            return Err("Request is missing a Bearer or PoP token.");
+        };
+        let mut parts = value.trim().splitn(2, ' ');
+        let scheme = parts.next().unwrap_or_default();
+        let token = parts.next().unwrap_or_default().trim();
+        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+            return Err("Request is missing a Bearer or PoP token.");
+        }
+        self.tokens
+            .get(&crypto::seal::sha256(token.as_bytes()))
+            .cloned()
+            .ok_or("The bearer token is not valid for this vault.")
+    }
+
+    fn unauthorized(&self, message: &str) -> actix_web::HttpResponse {
+        let mut resp =
+            ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", message).error_response();
+        if let Ok(v) = HeaderValue::from_str(&self.challenge) {
+            resp.headers_mut()
+                .insert(actix_web::http::header::WWW_AUTHENTICATE, v);
+        }
+        resp
+    }
+}
+
+/// Checks the API version of a request's query.
+pub fn check_api_version(pairs: &[(String, String)]) -> Result<String, ApiError> {
+    let versions: Vec<&String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "api-version")
+        .map(|(_, v)| v)
+        .collect();
+    match versions.as_slice() {
+        [] => Err(ApiError::bad_parameter(format!(
+            "The 'api-version' query parameter is required. Supported versions: {}.",
+            API_VERSIONS.join(", ")
+        ))),
+        [v] if API_VERSIONS.contains(&v.as_str()) => Ok((*v).clone()),
+        [v] => Err(ApiError::bad_parameter(format!(
+            "The specified version ({v}) is not recognized. Consider using the latest supported version ({}).",
+            API_VERSIONS[0]
+        ))),
+        _ => Err(ApiError::bad_parameter(
+            "The 'api-version' query parameter was given more than once.",
+        )),
+    }
+}
+
+/// The middleware.
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let client_request_id = req
+        .headers()
+        .get("x-ms-client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(128).collect::<String>());
+    let stamp = move |mut res: ServiceResponse<EitherBody<_>>,
+                      client: Option<String>|
+          -> ServiceResponse<EitherBody<_>> {
+        let h = res.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            h.insert(HeaderName::from_static("x-ms-request-id"), v);
+        }
+        if let Some(v) = client.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            h.insert(HeaderName::from_static("x-ms-client-request-id"), v);
+        }
+        res
+    };
+    if req.path() == "/healthz" {
+        let res = next.call(req).await?.map_into_left_body();
+        return Ok(stamp(res, client_request_id));
+    }
+    let Some(state) = req.app_data::<actix_web::web::Data<super::AppState>>().cloned() else {
+        let resp = ApiError::internal(&"application state missing").error_response();
+        return Ok(stamp(req.into_response(resp).map_into_right_body(), client_request_id));
+    };
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let actor = match state.auth.check(header) {
+        Ok(actor) => actor,
+        Err(message) => {
+            let resp = state.auth.unauthorized(message);
+            return Ok(stamp(req.into_response(resp).map_into_right_body(), client_request_id));
+        }
+    };
+    let pairs = query_pairs(req.query_string());
+    let api_version = match check_api_version(&pairs) {
+        Ok(v) => v,
+        Err(e) => {
+            return Ok(stamp(
+                req.into_response(e.error_response()).map_into_right_body(),
+                client_request_id,
+            ))
+        }
+    };
+    let host = req.connection_info().host().to_owned();
+    let remote_addr = req.peer_addr().map(|a| a.to_string());
+    req.extensions_mut().insert(RequestContext {
+        actor,
+        vault: crate::DEFAULT_VAULT.to_owned(),
+        base_url: format!("https://{host}"),
+        api_version,
+        client_request_id: client_request_id.clone(),
+        remote_addr,
+        query: pairs,
+    });
+    let res = next.call(req).await?.map_into_left_body();
+    Ok(stamp(res, client_request_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_checked_by_hash_and_scheme() {
+        let auth = Auth::new(
+            vec![("ci".into(), crypto::seal::sha256(b"s3cret"))],
+            "https://login.example/t",
+            "https://vault.azure.net",
+        );
+        assert_eq!(auth.check(Some("Bearer s3cret")), Ok("ci".into()));
+        assert_eq!(auth.check(Some("bearer s3cret")), Ok("ci".into()));
+        assert!(auth.check(Some("Bearer wrong")).is_err());
+        assert!(auth.check(Some("Basic s3cret")).is_err());
+        assert!(auth.check(None).is_err());
+    }
+
+    #[test]
+    fn api_version_is_required_and_must_be_known() {
+        let q = |s: &str| query_pairs(s);
+        assert!(check_api_version(&q("api-version=7.5")).is_ok());
+        assert!(check_api_version(&q("api%2Dversion=2025-07-01")).is_ok());
+        assert!(check_api_version(&q("")).is_err());
+        assert!(check_api_version(&q("api-version=9.9")).is_err());
+    }
+}

@@ -1,0 +1,118 @@
+//! Request parsing: the context the middleware attaches, the query, names and JSON bodies.
+//! Every failure here is an [`ApiError`] in Key Vault's envelope.
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::domain::names::ObjectName;
+use crate::error::ApiError;
+use crate::service::certificates::Caller;
+
+/// Who is calling, which vault, and how ids must be spelled for them.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub actor: String,
+    pub vault: String,
+    /// `https://<host the client called>`.
+    pub base_url: String,
+    pub api_version: String,
+    pub client_request_id: Option<String>,
+    pub remote_addr: Option<String>,
+    pub query: Vec<(String, String)>,
+}
+
+impl RequestContext {
+    /// The caller for the service layer.
+    pub fn caller(&self) -> Caller {
+        Caller {
+            vault: self.vault.clone(),
+            actor: self.actor.clone(),
+            client_request_id: self.client_request_id.clone(),
+            remote_addr: self.remote_addr.clone(),
+        }
+    }
+
+    /// A query parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl FromRequest for RequestContext {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            req.extensions()
+                .get::<RequestContext>()
+                .cloned()
+                .ok_or_else(|| ApiError::internal(&"request context missing")),
+        )
+    }
+}
+
+/// Decoded query pairs (keys and values percent-decoded; `api%2Dversion` is `api-version`).
+pub fn query_pairs(query: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default()
+}
+
+/// A validated certificate name.
+pub fn certificate_name(s: &str) -> Result<ObjectName, ApiError> {
+    ObjectName::parse("certificate", s).map_err(ApiError::from)
+}
+
+/// A validated issuer name.
+pub fn issuer_name(s: &str) -> Result<ObjectName, ApiError> {
+    ObjectName::parse("issuer", s).map_err(ApiError::from)
+}
+
+/// Reads the body up to `limit` bytes (413 beyond).
+pub async fn read_body(mut payload: actix_web::web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            format!("The request body is larger than the limit of {limit} bytes."),
+        )
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_parameter(format!("The request body could not be read: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Parses a JSON body; an empty body is refused.
+pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_parameter(
+            "The request body is empty; a JSON object is required.",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        let what = if e.is_syntax() || e.is_eof() {
+            "is not valid JSON"
+        } else {
+            "does not match the expected shape"
+        };
+        ApiError::bad_parameter(format!("The request body {what}: {e}."))
+    })
+}
+
+/// Parses a JSON body that may be empty (then `T::default()`).
+pub fn json_or_default<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    json(body)
+}

@@ -1,0 +1,293 @@
+//! Application assembly: data directory, master key, SQLite (migrations, reader pool,
+//! the single writer), TLS, tokens, the built-in CA, the worker and the HTTPS server.
+
+use std::net::{IpAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use openssl::ssl::{SslAcceptor, SslMethod};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
+
+use crate::config::Settings;
+use crate::crypto::{self, PKey, Private, X509};
+use crate::http::{self, auth::Auth, AppState};
+use crate::service::certificates::CertificateService;
+use crate::service::issuers::IssuerService;
+use crate::service::keys::{write_private_file, KeyStore};
+use crate::service::local_ca::LocalCa;
+use crate::service::{Clock, Shared, SystemClock};
+use crate::worker::Worker;
+
+/// The embedded migrations.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The database file inside the data directory.
+pub fn database_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("certbroker.sqlite3")
+}
+
+fn connect_options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+}
+
+/// Opens the database: runs migrations, returns a reader pool and the writer's connection.
+pub async fn open_database(data_dir: &Path) -> anyhow::Result<(SqlitePool, SqliteConnection)> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    let path = database_path(data_dir);
+    let mut writer = connect_options(&path)
+        .connect()
+        .await
+        .with_context(|| format!("opening {}", path.display()))?;
+    MIGRATOR
+        .run(&mut writer)
+        .await
+        .context("running database migrations")?;
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(connect_options(&path).read_only(true))
+        .await
+        .context("opening the reader pool")?;
+    Ok((pool, writer))
+}
+
+/// The TLS material the server presents.
+pub struct TlsMaterial {
+    pub key: PKey<Private>,
+    pub cert: X509,
+    pub chain: Vec<X509>,
+    /// PEM of what clients should trust (the generated TLS CA, or the configured chain).
+    pub trust_pem: String,
+}
+
+fn tls_material(settings: &Settings, keys: &KeyStore, now: i64) -> anyhow::Result<TlsMaterial> {
+    if !settings.tls.cert_file.is_empty() {
+        let pem = std::fs::read(&settings.tls.cert_file)
+            .with_context(|| format!("reading tls.cert_file {}", settings.tls.cert_file))?;
+        let mut certs = X509::stack_from_pem(&pem).context("tls.cert_file is not PEM")?;
+        if certs.is_empty() {
+            anyhow::bail!("tls.cert_file holds no certificate");
+        }
+        let cert = certs.remove(0);
+        let key = PKey::private_key_from_pem(
+            &std::fs::read(&settings.tls.key_file)
+                .with_context(|| format!("reading tls.key_file {}", settings.tls.key_file))?,
+        )
+        .context("tls.key_file is not a PEM private key")?;
+        return Ok(TlsMaterial {
+            key,
+            cert,
+            chain: certs,
+            trust_pem: String::from_utf8_lossy(&pem).into_owned(),
+        });
+    }
+    let dir = settings.storage.data_dir.join("tls");
+    let ca_pem = dir.join("ca.pem");
+    let ca_key_path = dir.join("ca.key.sealed");
+    if !ca_pem.exists() {
+        let (k, c) = crypto::x509::create_ca("certbroker TLS CA", now, 3650, None)?;
+        let sealed = keys
+            .seal("tls-ca", &crypto::keys::private_key_to_der(&k)?)
+            .map_err(|e| anyhow::anyhow!("sealing the TLS CA key: {e}"))?;
+        write_private_file(&ca_key_path, &sealed)?;
+        write_private_file(&ca_pem, &c.to_pem()?)?;
+    }
+    let ca_cert = X509::from_pem(&std::fs::read(&ca_pem)?)?;
+    let ca_key = crypto::keys::private_key_from_der(
+        &keys
+            .unseal("tls-ca", &std::fs::read(&ca_key_path)?)
+            .map_err(|e| anyhow::anyhow!("unsealing the TLS CA key: {e}"))?,
+    )?;
+    let mut names = vec!["localhost".to_string(), "*.localhost".to_string()];
+    names.extend(settings.tls.extra_names.iter().cloned());
+    let mut ips: Vec<IpAddr> = vec![
+        IpAddr::from_str("127.0.0.1")?,
+        IpAddr::from_str("::1")?,
+    ];
+    let listen_ip = settings.server.listen.ip();
+    if !listen_ip.is_unspecified() && !ips.contains(&listen_ip) {
+        ips.push(listen_ip);
+    }
+    // The server certificate is made anew at each start (cheap: EC), so configured names
+    // apply at once; clients trust the persistent TLS CA.
+    let (key, cert) = crypto::x509::tls_server_cert(&ca_key, &ca_cert, &names, &ips, now, 397)?;
+    Ok(TlsMaterial {
+        key,
+        cert,
+        chain: vec![ca_cert.clone()],
+        trust_pem: String::from_utf8_lossy(&ca_cert.to_pem()?).into_owned(),
+    })
+}
+
+/// Accepted tokens: the fixed one, the named ones, or else a dev token made at first start.
+/// Returns the tokens and, when one was made now, the dev token to print once.
+fn tokens(settings: &Settings) -> anyhow::Result<(Vec<(String, [u8; 32])>, Option<String>)> {
+    let mut out = Vec::new();
+    if !settings.auth.token.expose().is_empty() {
+        out.push((
+            "static".to_string(),
+            crypto::seal::sha256(settings.auth.token.expose().as_bytes()),
+        ));
+    }
+    for t in &settings.auth.tokens {
+        let bytes = hex::decode(&t.sha256)?;
+        let hash: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("token {} hash is not 32 bytes", t.name))?;
+        out.push((t.name.clone(), hash));
+    }
+    if !out.is_empty() {
+        return Ok((out, None));
+    }
+    let path = settings.storage.data_dir.join("dev-token.sha256");
+    let mut made = None;
+    if !path.exists() {
+        let token = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            crypto::seal::random_bytes::<32>()?,
+        );
+        write_private_file(&path, hex::encode(crypto::seal::sha256(token.as_bytes())).as_bytes())?;
+        made = Some(token);
+    }
+    let hash = hex::decode(std::fs::read_to_string(&path)?.trim())?;
+    let hash: [u8; 32] = hash
+        .as_slice()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{} is damaged; delete it to make a new dev token", path.display()))?;
+    out.push(("dev".to_string(), hash));
+    Ok((out, made))
+}
+
+/// A built application: bound, not yet serving.
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    /// Drives issuer-backed requests; tests call `worker.run_once()`.
+    pub worker: Worker,
+    /// A reader pool on the database.
+    pub pool: SqlitePool,
+    /// PEM that clients should trust for this server's TLS.
+    pub trust_pem: String,
+    /// A dev token made at this start (print it once).
+    pub dev_token: Option<String>,
+    /// The built-in CA chain (PEM).
+    pub ca_chain_pem: String,
+    worker_task: Option<(tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
+    writer_task: tokio::task::JoinHandle<()>,
+}
+
+impl Application {
+    /// Builds everything from `settings` with the system clock.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// Builds everything with a given clock (tests move it).
+    pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let data_dir = settings.storage.data_dir.clone();
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        let keys = Arc::new(KeyStore::open(settings.seal.master_key.expose(), &data_dir)?);
+        let now = clock.now().timestamp();
+        let (pool, writer_conn) = open_database(&data_dir).await?;
+        let (writer, writer_task) = crate::es::Writer::spawn(writer_conn, settings.storage.max_batch);
+        let ca = Arc::new(LocalCa::open(&settings.ca, &data_dir, &keys, now)?);
+        let tls = tls_material(&settings, &keys, now)?;
+        let (tokens, dev_token) = tokens(&settings)?;
+        let shared = Shared {
+            writer,
+            pool: pool.clone(),
+            keys,
+            clock,
+            wake: Arc::new(tokio::sync::Notify::new()),
+        };
+        let providers = Arc::new(settings.providers.clone());
+        let certificates = CertificateService::new(shared.clone(), providers.clone());
+        let issuers = IssuerService::new(shared.clone(), settings.providers.keys().cloned().collect());
+        let worker = Worker::new(certificates.clone(), ca.clone(), providers, settings.worker.batch);
+        let state = AppState {
+            certificates,
+            issuers,
+            auth: Arc::new(Auth::new(
+                tokens,
+                &settings.auth.authorization_uri,
+                &settings.auth.resource,
+            )),
+            max_body_bytes: settings.server.max_body_bytes,
+            retry_after_seconds: settings.server.retry_after_seconds,
+            ca_chain_pem: Arc::new(ca.chain_pem()),
+        };
+
+        let listener = TcpListener::bind(settings.server.listen)
+            .with_context(|| format!("binding {}", settings.server.listen))?;
+        let port = listener.local_addr()?.port();
+        let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls())?;
+        acceptor.set_private_key(&tls.key)?;
+        acceptor.set_certificate(&tls.cert)?;
+        for c in &tls.chain {
+            acceptor.add_extra_chain_cert(c.clone())?;
+        }
+        let data = actix_web::web::Data::new(state);
+        let workers = if settings.server.workers == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            settings.server.workers
+        };
+        let server = actix_web::HttpServer::new(move || {
+            actix_web::App::new()
+                .app_data(data.clone())
+                .wrap(actix_web::middleware::from_fn(http::auth::middleware))
+                .configure(http::routes::configure)
+        })
+        .workers(workers)
+        .listen_openssl(listener, acceptor)?
+        .run();
+
+        let worker_task = if settings.worker.enabled {
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            let w = worker.clone();
+            let interval = Duration::from_millis(settings.worker.interval_ms.max(10));
+            Some((tx, tokio::spawn(w.run(interval, rx))))
+        } else {
+            None
+        };
+        Ok(Application {
+            port,
+            server,
+            worker,
+            pool,
+            trust_pem: tls.trust_pem,
+            dev_token,
+            ca_chain_pem: ca.chain_pem(),
+            worker_task,
+            writer_task,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the server stops (signal or handle).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        if let Some((tx, task)) = self.worker_task {
+            let _ = tx.send(true);
+            let _ = task.await;
+        }
+        self.writer_task.abort();
+        result
+    }
+}

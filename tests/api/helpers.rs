@@ -1,0 +1,234 @@
+//! `TestApp`: one server per test, on its own temporary data directory.
+
+use std::path::PathBuf;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use certbroker::config::Settings;
+use certbroker::crypto;
+use certbroker::startup::Application;
+use certbroker::worker::Worker;
+use reqwest::{Method, Response};
+use serde_json::{json, Value};
+use sqlx::SqlitePool;
+
+pub const TOKEN: &str = "test-token";
+pub const API: &str = "7.5";
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub pool: SqlitePool,
+    pub worker: Worker,
+    pub data_dir: PathBuf,
+    pub trust_pem: String,
+    _dir: tempfile::TempDir,
+}
+
+/// A reqwest client trusting `pem`.
+pub fn client_trusting(pem: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+        .build()
+        .unwrap()
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::for_test(dir.path());
+        tweak(&mut settings);
+        let data_dir = settings.storage.data_dir.clone();
+        let app = Application::build(settings).await.unwrap();
+        let port = app.port();
+        let pool = app.pool.clone();
+        let worker = app.worker.clone();
+        let trust_pem = app.trust_pem.clone();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address: format!("https://127.0.0.1:{port}"),
+            port,
+            client: client_trusting(&trust_pem),
+            pool,
+            worker,
+            data_dir,
+            trust_pem,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        format!("{}{path}{sep}api-version={API}", self.address)
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Response {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(TOKEN);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn create(&self, name: &str, body: Value) -> Response {
+        self.send(Method::POST, &format!("/certificates/{name}/create"), Some(body)).await
+    }
+
+    pub async fn create_manual(&self, name: &str) -> Value {
+        let r = self
+            .create(name, json!({"policy": {"key_props": {"kty": "EC"}, "x509_props": {"subject": format!("CN={name}.example.com")}, "issuer": {"name": "Unknown"}}}))
+            .await;
+        assert_eq!(r.status(), 202);
+        r.json().await.unwrap()
+    }
+
+    pub async fn get_pending(&self, name: &str, request_id: Option<&str>) -> Response {
+        let path = match request_id {
+            Some(r) => format!("/certificates/{name}/pending?request_id={r}"),
+            None => format!("/certificates/{name}/pending"),
+        };
+        self.send(Method::GET, &path, None).await
+    }
+
+    pub async fn cancel(&self, name: &str, request_id: Option<&str>) -> Response {
+        let path = match request_id {
+            Some(r) => format!("/certificates/{name}/pending?request_id={r}"),
+            None => format!("/certificates/{name}/pending"),
+        };
+        self.send(Method::PATCH, &path, Some(json!({"cancellation_requested": true}))).await
+    }
+
+    pub async fn delete_pending(&self, name: &str, request_id: Option<&str>) -> Response {
+        let path = match request_id {
+            Some(r) => format!("/certificates/{name}/pending?request_id={r}"),
+            None => format!("/certificates/{name}/pending"),
+        };
+        self.send(Method::DELETE, &path, None).await
+    }
+
+    pub async fn merge(&self, name: &str, x5c: Vec<String>) -> Response {
+        self.send(Method::POST, &format!("/certificates/{name}/pending/merge"), Some(json!({"x5c": x5c}))).await
+    }
+
+    pub async fn get_certificate(&self, name: &str) -> Response {
+        self.send(Method::GET, &format!("/certificates/{name}/"), None).await
+    }
+
+    pub async fn put_issuer(&self, name: &str, provider: &str) -> Response {
+        self.send(Method::PUT, &format!("/certificates/issuers/{name}"), Some(json!({"provider": provider}))).await
+    }
+
+    pub async fn create_with_issuer(&self, name: &str, issuer: &str, subject: &str) -> Value {
+        let r = self
+            .create(name, json!({"policy": {"key_props": {"kty": "EC", "crv": "P-256"}, "x509_props": {"subject": subject}, "issuer": {"name": issuer}}}))
+            .await;
+        assert_eq!(r.status(), 202);
+        r.json().await.unwrap()
+    }
+
+    pub async fn run_worker(&self) -> usize {
+        self.worker.run_once().await.unwrap()
+    }
+
+    pub async fn event_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&self.pool).await.unwrap()
+    }
+
+    /// Dumps every view, rebuilds from the events in a rolled-back transaction, and asserts
+    /// the rebuilt views equal the live ones.
+    pub async fn assert_views_rebuild_identically(&self) {
+        let (_pool, mut conn) = certbroker::startup::open_database(&self.data_dir).await.unwrap();
+        let report = certbroker::projections::rebuild_command(&mut conn, true).await.unwrap();
+        assert!(report.events > 0 || self.event_count().await == 0);
+        assert!(report.differences.is_empty(), "views differ after rebuild:\n{}", report.differences.join("\n"));
+    }
+}
+
+/// A CA for signing the CSRs of manual requests, as an outside CA would.
+pub struct OutsideCa {
+    pub root_key: crypto::PKey<crypto::Private>,
+    pub root: crypto::X509,
+    pub int_key: crypto::PKey<crypto::Private>,
+    pub int: crypto::X509,
+}
+
+impl OutsideCa {
+    pub fn new() -> Self {
+        let now = chrono::Utc::now().timestamp();
+        let (root_key, root) = crypto::x509::create_ca("Outside Root", now - 3600, 365, None).unwrap();
+        let (int_key, int) = crypto::x509::create_ca("Outside Intermediate", now - 3600, 365, Some((&root_key, &root))).unwrap();
+        OutsideCa { root_key, root, int_key, int }
+    }
+
+    /// Signs the pending object's CSR; returns x5c (leaf, intermediate, root) as base64 DER.
+    pub fn sign(&self, csr_b64: &str) -> Vec<String> {
+        let csr = STANDARD.decode(csr_b64).unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let leaf = crypto::x509::issue_from_csr(
+            &csr,
+            &self.int_key,
+            &self.int,
+            &crypto::x509::IssueParams { not_before: now - 60, not_after: now + 86400 * 30 },
+        )
+        .unwrap();
+        vec![
+            STANDARD.encode(leaf),
+            STANDARD.encode(self.int.to_der().unwrap()),
+            STANDARD.encode(self.root.to_der().unwrap()),
+        ]
+    }
+}
+
+/// Replaces what differs between runs (ids, times, blobs) so full bodies can be compared.
+pub fn redact(mut v: Value, address: &str) -> Value {
+    fn walk(v: &mut Value, address: &str) {
+        match v {
+            Value::Object(map) => {
+                for (k, val) in map.iter_mut() {
+                    match k.as_str() {
+                        "csr" | "cer" | "x5t" | "request_id" if val.is_string() => *val = json!(format!("<{k}>")),
+                        "created" | "updated" | "nbf" | "exp" if val.is_i64() => *val = json!("<time>"),
+                        _ => walk(val, address),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|i| walk(i, address)),
+            Value::String(s) => {
+                let replaced = s.replace(address, "https://vault");
+                *s = hex32(&replaced);
+            }
+            _ => {}
+        }
+    }
+    walk(&mut v, address);
+    v
+}
+
+/// Replaces runs of exactly 32 lowercase hex characters (versions, request ids).
+pub fn hex32(s: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let run = chars[i..].iter().take_while(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()).count();
+        if run == 32 {
+            out.push_str("<hex32>");
+            i += 32;
+        } else if run > 0 {
+            out.extend(&chars[i..i + run]);
+            i += run;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}

@@ -1,0 +1,12 @@
+//! The single integration test binary: the real server over TLS on a loopback port, a real
+//! SQLite file, real OpenSSL.
+#![allow(clippy::unwrap_used)]
+
+mod auth;
+mod bad_input;
+mod helpers;
+mod issuers;
+mod races;
+mod restart;
+mod scenarios;
+mod worker;
