@@ -63,14 +63,19 @@ fn x509(subject: &str) -> X509Properties {
 
 #[tokio::main]
 async fn main() {
-    let n: usize = std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let n: usize = std::env::var("BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut settings = Settings::for_test(dir.path());
     settings.log.level = "error".into();
     let app = Application::build(settings).await.expect("app");
     let base = format!("https://127.0.0.1:{}", app.port());
     let client = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(app.trust_pem.as_bytes()).expect("pem"))
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(app.trust_pem.as_bytes()).expect("pem"),
+        )
         .pool_max_idle_per_host(CONCURRENCY)
         .build()
         .expect("client");
@@ -121,10 +126,24 @@ async fn main() {
             .json()
             .await
             .expect("json");
-        let csr = STANDARD.decode(op["csr"].as_str().expect("csr")).expect("b64");
-        let leaf = crypto::x509::issue_from_csr(&csr, &ca_key, &ca, &crypto::x509::IssueParams { not_before: now - 60, not_after: now + 86400 }).expect("issue");
+        let csr = STANDARD
+            .decode(op["csr"].as_str().expect("csr"))
+            .expect("b64");
+        let leaf = crypto::x509::issue_from_csr(
+            &csr,
+            &ca_key,
+            &ca,
+            &crypto::x509::IssueParams {
+                not_before: now - 60,
+                not_after: now + 86400,
+            },
+        )
+        .expect("issue");
         publics.push(crypto::csr::csr_info(&csr).expect("info").public_key_der);
-        chains.push(vec![STANDARD.encode(leaf), STANDARD.encode(ca.to_der().expect("der"))]);
+        chains.push(vec![
+            STANDARD.encode(leaf),
+            STANDARD.encode(ca.to_der().expect("der")),
+        ]);
     }
     let start = Instant::now();
     for (x5c, public) in chains.iter().zip(&publics) {
@@ -139,7 +158,13 @@ async fn main() {
         let u = u(&format!("/certificates/bench{i}/pending/merge"));
         let x5c = chains[i].clone();
         async move {
-            let r = c.post(u).bearer_auth("test-token").json(&json!({"x5c": x5c})).send().await.expect("send");
+            let r = c
+                .post(u)
+                .bearer_auth("test-token")
+                .json(&json!({"x5c": x5c}))
+                .send()
+                .await
+                .expect("send");
             assert_eq!(r.status(), 201);
         }
     })
@@ -162,7 +187,15 @@ async fn main() {
         let c = c.clone();
         let u = u(&format!("/certificates/bench{}/pending", i % n));
         async move {
-            assert_eq!(c.get(u).bearer_auth("test-token").send().await.expect("send").status(), 200);
+            assert_eq!(
+                c.get(u)
+                    .bearer_auth("test-token")
+                    .send()
+                    .await
+                    .expect("send")
+                    .status(),
+                200
+            );
         }
     })
     .await;
@@ -170,8 +203,29 @@ async fn main() {
     let get = rate(reads, get_time);
 
     println!("certbroker throughput (n={n}, {CONCURRENCY} concurrent HTTPS clients, one run)");
-    println!("{:<44} {:>10} {:>12} {:>8}", "measure", "per second", "baseline/s", "ratio");
-    println!("{:<44} {:>10.0} {:>12.0} {:>8.2}", "create (EC P-256) over HTTPS vs keygen+CSR", http_create, base_create, http_create / base_create);
-    println!("{:<44} {:>10.0} {:>12.0} {:>8.2}", "merge over HTTPS vs in-process chain check", http_merge, base_merge, http_merge / base_merge);
-    println!("{:<44} {:>10.0} {:>12.0} {:>8.2}", "GET pending vs trivial handler (/healthz)", get, health, get / health);
+    println!(
+        "{:<44} {:>10} {:>12} {:>8}",
+        "measure", "per second", "baseline/s", "ratio"
+    );
+    println!(
+        "{:<44} {:>10.0} {:>12.0} {:>8.2}",
+        "create (EC P-256) over HTTPS vs keygen+CSR",
+        http_create,
+        base_create,
+        http_create / base_create
+    );
+    println!(
+        "{:<44} {:>10.0} {:>12.0} {:>8.2}",
+        "merge over HTTPS vs in-process chain check",
+        http_merge,
+        base_merge,
+        http_merge / base_merge
+    );
+    println!(
+        "{:<44} {:>10.0} {:>12.0} {:>8.2}",
+        "GET pending vs trivial handler (/healthz)",
+        get,
+        health,
+        get / health
+    );
 }

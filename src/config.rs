@@ -194,7 +194,9 @@ impl Settings {
 
     fn validate(&self) -> Result<(), ConfigError> {
         if self.storage.max_batch == 0 {
-            return Err(ConfigError::Invalid("storage.max_batch must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "storage.max_batch must be at least 1".into(),
+            ));
         }
         if self.tls.cert_file.is_empty() != self.tls.key_file.is_empty() {
             return Err(ConfigError::Invalid(

@@ -30,7 +30,13 @@ struct Body<'a> {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -156,8 +162,14 @@ mod tests {
     fn every_domain_error_has_its_status_and_code() {
         let s = || String::from("x");
         assert_eq!(mapped(DomainError::InvalidName(s())), (400, "BadParameter"));
-        assert_eq!(mapped(DomainError::InvalidPolicy(s())), (400, "BadParameter"));
-        assert_eq!(mapped(DomainError::BadParameter(s())), (400, "BadParameter"));
+        assert_eq!(
+            mapped(DomainError::InvalidPolicy(s())),
+            (400, "BadParameter")
+        );
+        assert_eq!(
+            mapped(DomainError::BadParameter(s())),
+            (400, "BadParameter")
+        );
         assert_eq!(mapped(DomainError::PendingInProgress), (409, "Forbidden"));
         assert_eq!(
             mapped(DomainError::PendingNotFound { name: s() }),
@@ -175,7 +187,10 @@ mod tests {
             mapped(DomainError::AlreadyCompleted { name: s() }),
             (409, "Conflict")
         );
-        assert_eq!(mapped(DomainError::InvalidChain(s())), (400, "BadParameter"));
+        assert_eq!(
+            mapped(DomainError::InvalidChain(s())),
+            (400, "BadParameter")
+        );
         assert_eq!(
             mapped(DomainError::CertificateNotFound { name: s() }),
             (404, "CertificateNotFound")
@@ -185,7 +200,10 @@ mod tests {
             (404, "CertificateIssuerNotFound")
         );
         assert_eq!(
-            mapped(DomainError::UnknownProvider { provider: s(), known: s() }),
+            mapped(DomainError::UnknownProvider {
+                provider: s(),
+                known: s()
+            }),
             (400, "BadParameter")
         );
         assert_eq!(mapped(DomainError::PolicyRequired), (400, "BadParameter"));

@@ -9,7 +9,11 @@ use certbroker::startup::{open_database, Application};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "certbroker", version, about = "A certificate broker that speaks Azure Key Vault's certificates API")]
+#[command(
+    name = "certbroker",
+    version,
+    about = "A certificate broker that speaks Azure Key Vault's certificates API"
+)]
 struct Cli {
     /// A TOML file layered over the embedded defaults.
     #[arg(long, global = true)]
@@ -61,7 +65,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             println!(
                 "certbroker: listening on https://{}:{} (trust {})",
-                if ip.is_unspecified() { "127.0.0.1".to_string() } else { ip.to_string() },
+                if ip.is_unspecified() {
+                    "127.0.0.1".to_string()
+                } else {
+                    ip.to_string()
+                },
                 app.port(),
                 data_dir.join("tls").join("ca.pem").display()
             );

@@ -110,10 +110,7 @@ fn tls_material(settings: &Settings, keys: &KeyStore, now: i64) -> anyhow::Resul
     )?;
     let mut names = vec!["localhost".to_string(), "*.localhost".to_string()];
     names.extend(settings.tls.extra_names.iter().cloned());
-    let mut ips: Vec<IpAddr> = vec![
-        IpAddr::from_str("127.0.0.1")?,
-        IpAddr::from_str("::1")?,
-    ];
+    let mut ips: Vec<IpAddr> = vec![IpAddr::from_str("127.0.0.1")?, IpAddr::from_str("::1")?];
     let listen_ip = settings.server.listen.ip();
     if !listen_ip.is_unspecified() && !ips.contains(&listen_ip) {
         ips.push(listen_ip);
@@ -129,9 +126,12 @@ fn tls_material(settings: &Settings, keys: &KeyStore, now: i64) -> anyhow::Resul
     })
 }
 
+/// A token's name and the SHA-256 of its value.
+type NamedTokenHash = (String, [u8; 32]);
+
 /// Accepted tokens: the fixed one, the named ones, or else a dev token made at first start.
 /// Returns the tokens and, when one was made now, the dev token to print once.
-fn tokens(settings: &Settings) -> anyhow::Result<(Vec<(String, [u8; 32])>, Option<String>)> {
+fn tokens(settings: &Settings) -> anyhow::Result<(Vec<NamedTokenHash>, Option<String>)> {
     let mut out = Vec::new();
     if !settings.auth.token.expose().is_empty() {
         out.push((
@@ -157,14 +157,19 @@ fn tokens(settings: &Settings) -> anyhow::Result<(Vec<(String, [u8; 32])>, Optio
             &base64::engine::general_purpose::URL_SAFE_NO_PAD,
             crypto::seal::random_bytes::<32>()?,
         );
-        write_private_file(&path, hex::encode(crypto::seal::sha256(token.as_bytes())).as_bytes())?;
+        write_private_file(
+            &path,
+            hex::encode(crypto::seal::sha256(token.as_bytes())).as_bytes(),
+        )?;
         made = Some(token);
     }
     let hash = hex::decode(std::fs::read_to_string(&path)?.trim())?;
-    let hash: [u8; 32] = hash
-        .as_slice()
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("{} is damaged; delete it to make a new dev token", path.display()))?;
+    let hash: [u8; 32] = hash.as_slice().try_into().map_err(|_| {
+        anyhow::anyhow!(
+            "{} is damaged; delete it to make a new dev token",
+            path.display()
+        )
+    })?;
     out.push(("dev".to_string(), hash));
     Ok((out, made))
 }
@@ -183,7 +188,10 @@ pub struct Application {
     pub dev_token: Option<String>,
     /// The built-in CA chain (PEM).
     pub ca_chain_pem: String,
-    worker_task: Option<(tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
+    worker_task: Option<(
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    )>,
     writer_task: tokio::task::JoinHandle<()>,
 }
 
@@ -194,14 +202,21 @@ impl Application {
     }
 
     /// Builds everything with a given clock (tests move it).
-    pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let data_dir = settings.storage.data_dir.clone();
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("creating data directory {}", data_dir.display()))?;
-        let keys = Arc::new(KeyStore::open(settings.seal.master_key.expose(), &data_dir)?);
+        let keys = Arc::new(KeyStore::open(
+            settings.seal.master_key.expose(),
+            &data_dir,
+        )?);
         let now = clock.now().timestamp();
         let (pool, writer_conn) = open_database(&data_dir).await?;
-        let (writer, writer_task) = crate::es::Writer::spawn(writer_conn, settings.storage.max_batch);
+        let (writer, writer_task) =
+            crate::es::Writer::spawn(writer_conn, settings.storage.max_batch);
         let ca = Arc::new(LocalCa::open(&settings.ca, &data_dir, &keys, now)?);
         let tls = tls_material(&settings, &keys, now)?;
         let (tokens, dev_token) = tokens(&settings)?;
@@ -214,8 +229,14 @@ impl Application {
         };
         let providers = Arc::new(settings.providers.clone());
         let certificates = CertificateService::new(shared.clone(), providers.clone());
-        let issuers = IssuerService::new(shared.clone(), settings.providers.keys().cloned().collect());
-        let worker = Worker::new(certificates.clone(), ca.clone(), providers, settings.worker.batch);
+        let issuers =
+            IssuerService::new(shared.clone(), settings.providers.keys().cloned().collect());
+        let worker = Worker::new(
+            certificates.clone(),
+            ca.clone(),
+            providers,
+            settings.worker.batch,
+        );
         let state = AppState {
             certificates,
             issuers,

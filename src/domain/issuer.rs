@@ -97,9 +97,15 @@ pub struct IssuerChanges {
 #[derive(Debug, Clone, PartialEq)]
 pub enum IssuerCommand {
     /// `SetCertificateIssuer` (PUT): replaces the issuer.
-    Set { name: String, changes: IssuerChanges },
+    Set {
+        name: String,
+        changes: IssuerChanges,
+    },
     /// `UpdateCertificateIssuer` (PATCH): changes the given fields of an existing issuer.
-    Update { name: String, changes: IssuerChanges },
+    Update {
+        name: String,
+        changes: IssuerChanges,
+    },
     /// `DeleteCertificateIssuer`.
     Delete { name: String },
 }

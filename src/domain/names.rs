@@ -10,7 +10,10 @@ pub struct ObjectName(String);
 impl ObjectName {
     /// Validates a name (Key Vault: `^[0-9a-zA-Z-]+$`, 1-127 characters).
     pub fn parse(kind: &str, s: &str) -> Result<Self, DomainError> {
-        if s.is_empty() || s.len() > 127 || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        if s.is_empty()
+            || s.len() > 127
+            || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
             return Err(DomainError::InvalidName(format!(
                 "The {kind} name '{}' is invalid. A name must be 1-127 characters long and contain only letters, digits and '-'.",
                 s.chars().take(140).collect::<String>()

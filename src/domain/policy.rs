@@ -271,8 +271,25 @@ pub struct DistinguishedName(pub Vec<(String, String)>);
 
 /// Attribute names accepted in a subject.
 pub const DN_ATTRIBUTES: &[&str] = &[
-    "CN", "O", "OU", "C", "L", "ST", "S", "E", "EMAILADDRESS", "STREET", "DC", "SERIALNUMBER",
-    "T", "TITLE", "G", "GN", "SN", "UID", "POSTALCODE",
+    "CN",
+    "O",
+    "OU",
+    "C",
+    "L",
+    "ST",
+    "S",
+    "E",
+    "EMAILADDRESS",
+    "STREET",
+    "DC",
+    "SERIALNUMBER",
+    "T",
+    "TITLE",
+    "G",
+    "GN",
+    "SN",
+    "UID",
+    "POSTALCODE",
 ];
 
 impl DistinguishedName {

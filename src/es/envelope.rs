@@ -92,6 +92,7 @@ impl EventMeta {
 
 /// A decoded domain event of any aggregate.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // see CertificateEvent
 pub enum DomainEvent {
     Certificate(CertificateEvent),
     Issuer(IssuerEvent),

@@ -124,9 +124,15 @@ pub async fn middleware(
         let res = next.call(req).await?.map_into_left_body();
         return Ok(stamp(res, client_request_id));
     }
-    let Some(state) = req.app_data::<actix_web::web::Data<super::AppState>>().cloned() else {
+    let Some(state) = req
+        .app_data::<actix_web::web::Data<super::AppState>>()
+        .cloned()
+    else {
         let resp = ApiError::internal(&"application state missing").error_response();
-        return Ok(stamp(req.into_response(resp).map_into_right_body(), client_request_id));
+        return Ok(stamp(
+            req.into_response(resp).map_into_right_body(),
+            client_request_id,
+        ));
     };
     let header = req
         .headers()
@@ -136,7 +142,10 @@ pub async fn middleware(
         Ok(actor) => actor,
         Err(message) => {
             let resp = state.auth.unauthorized(message);
-            return Ok(stamp(req.into_response(resp).map_into_right_body(), client_request_id));
+            return Ok(stamp(
+                req.into_response(resp).map_into_right_body(),
+                client_request_id,
+            ));
         }
     };
     let pairs = query_pairs(req.query_string());

@@ -77,7 +77,10 @@ pub async fn get_certificate_version(
 ) -> Result<HttpResponse, ApiError> {
     let (name, version) = path.into_inner();
     let name = certificate_name(&name)?;
-    let view = state.certificates.get(&ctx.vault, &name, Some(&version)).await?;
+    let view = state
+        .certificates
+        .get(&ctx.vault, &name, Some(&version))
+        .await?;
     Ok(HttpResponse::Ok().json(bundle(&ctx.base_url, &view)))
 }
 

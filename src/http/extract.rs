@@ -73,7 +73,10 @@ pub fn issuer_name(s: &str) -> Result<ObjectName, ApiError> {
 }
 
 /// Reads the body up to `limit` bytes (413 beyond).
-pub async fn read_body(mut payload: actix_web::web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+pub async fn read_body(
+    mut payload: actix_web::web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
     let too_large = || {
         ApiError::new(
             actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
@@ -83,7 +86,9 @@ pub async fn read_body(mut payload: actix_web::web::Payload, limit: usize) -> Re
     };
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_parameter(format!("The request body could not be read: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_parameter(format!("The request body could not be read: {e}"))
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(too_large());
         }

@@ -81,7 +81,10 @@ pub async fn get_certificate_issuers(
             }
         },
     };
-    let after = ctx.param("skiptoken").unwrap_or_default().to_ascii_lowercase();
+    let after = ctx
+        .param("skiptoken")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let rows = state.issuers.list(&ctx.vault, &after, limit + 1).await?;
     let more = rows.len() as i64 > limit;
     let page: Vec<_> = rows.iter().take(limit as usize).collect();

@@ -42,7 +42,12 @@ pub async fn get_certificate_operation(
         .certificates
         .get_pending(&ctx.vault, &name, ctx.param("request_id"))
         .await?;
-    Ok(operation_response(&state, &ctx, &row, actix_web::http::StatusCode::OK))
+    Ok(operation_response(
+        &state,
+        &ctx,
+        &row,
+        actix_web::http::StatusCode::OK,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -78,7 +83,12 @@ pub async fn update_certificate_operation(
             ))
         }
     };
-    Ok(operation_response(&state, &ctx, &row, actix_web::http::StatusCode::OK))
+    Ok(operation_response(
+        &state,
+        &ctx,
+        &row,
+        actix_web::http::StatusCode::OK,
+    ))
 }
 
 /// `DeleteCertificateOperation` (S9): 200 with the operation as it was.
@@ -116,9 +126,9 @@ pub async fn merge_certificate(
 ) -> Result<HttpResponse, ApiError> {
     let name = certificate_name(&path)?;
     let body: MergeRequest = json(&read_body(payload, state.max_body_bytes).await?)?;
-    let x5c = body
-        .x5c
-        .ok_or_else(|| ApiError::bad_parameter("The body must carry 'x5c': the certificate chain, leaf first."))?;
+    let x5c = body.x5c.ok_or_else(|| {
+        ApiError::bad_parameter("The body must carry 'x5c': the certificate chain, leaf first.")
+    })?;
     let view = state
         .certificates
         .merge(
@@ -151,7 +161,12 @@ pub async fn approve_certificate_operation(
         .certificates
         .approve(&ctx.caller(), &name, request_id(&ctx))
         .await?;
-    Ok(operation_response(&state, &ctx, &row, actix_web::http::StatusCode::OK))
+    Ok(operation_response(
+        &state,
+        &ctx,
+        &row,
+        actix_web::http::StatusCode::OK,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -176,5 +191,10 @@ pub async fn reject_certificate_operation(
         .certificates
         .reject(&ctx.caller(), &name, request_id(&ctx), reason)
         .await?;
-    Ok(operation_response(&state, &ctx, &row, actix_web::http::StatusCode::OK))
+    Ok(operation_response(
+        &state,
+        &ctx,
+        &row,
+        actix_web::http::StatusCode::OK,
+    ))
 }

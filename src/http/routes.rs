@@ -39,14 +39,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::patch().to(i::update_certificate_issuer))
                 .route(web::delete().to(i::delete_certificate_issuer)),
         )
-        .service(resource("/certificates/{name}/create").route(web::post().to(c::create_certificate)))
+        .service(
+            resource("/certificates/{name}/create").route(web::post().to(c::create_certificate)),
+        )
         .service(
             resource("/certificates/{name}/pending")
                 .route(web::get().to(p::get_certificate_operation))
                 .route(web::patch().to(p::update_certificate_operation))
                 .route(web::delete().to(p::delete_certificate_operation)),
         )
-        .service(resource("/certificates/{name}/pending/merge").route(web::post().to(p::merge_certificate)))
+        .service(
+            resource("/certificates/{name}/pending/merge")
+                .route(web::post().to(p::merge_certificate)),
+        )
         .service(
             resource("/certificates/{name}/pending/approve")
                 .route(web::post().to(p::approve_certificate_operation)),
@@ -57,6 +62,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/certificates/{name}").route(web::get().to(c::get_certificate)))
         .service(resource("/certificates/{name}/").route(web::get().to(c::get_certificate)))
-        .service(resource("/certificates/{name}/{version}").route(web::get().to(c::get_certificate_version)))
+        .service(
+            resource("/certificates/{name}/{version}")
+                .route(web::get().to(c::get_certificate_version)),
+        )
         .default_service(web::to(not_found));
 }

@@ -122,7 +122,11 @@ pub async fn rebuild_command(
         })
     }
     .await;
-    let end = if check || result.is_err() { "ROLLBACK" } else { "COMMIT" };
+    let end = if check || result.is_err() {
+        "ROLLBACK"
+    } else {
+        "COMMIT"
+    };
     sqlx::query(end).execute(&mut *conn).await?;
     result
 }

@@ -80,7 +80,15 @@ pub async fn apply(
             .await?;
         }
         CertificateEvent::CancellationRequested { request_id } => {
-            update(conn, vault, key, request_id, at, "cancellation_requested = 1").await?;
+            update(
+                conn,
+                vault,
+                key,
+                request_id,
+                at,
+                "cancellation_requested = 1",
+            )
+            .await?;
         }
         CertificateEvent::IssuanceApproved { request_id, .. } => {
             update(conn, vault, key, request_id, at, "approved = 1").await?;
@@ -95,7 +103,12 @@ pub async fn apply(
                     reason,
                 } => {
                     let error = rejection_error(officer, reason);
-                    (request_id, OperationStatus::Failed, error.code, error.message)
+                    (
+                        request_id,
+                        OperationStatus::Failed,
+                        error.code,
+                        error.message,
+                    )
                 }
                 CertificateEvent::IssuanceFailed { request_id, error } => (
                     request_id,

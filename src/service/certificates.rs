@@ -9,19 +9,19 @@ use chrono::SecondsFormat;
 
 use super::keys::{KeyStore, PreparedKey};
 use super::{apply_certificate_command, flatten, load_certificate, new_id, ServiceError, Shared};
+use crate::config::ProviderSettings;
 use crate::crypto;
 use crate::domain::certificate::{
-    CertificateCommand, CreateRequest, IssuerResolution, MergeRequest,
-    OperationStatus, VersionRecord,
+    CertificateCommand, CreateRequest, IssuerResolution, MergeRequest, OperationStatus,
+    VersionRecord,
 };
 use crate::domain::names::ObjectName;
 use crate::domain::policy::{IssuerKind, Policy};
 use crate::domain::DomainError;
 use crate::es::EventMeta;
 use crate::projections::certificate_versions::{self, CertificateRow, VersionRow};
-use crate::projections::pending_operations::{self, PendingRow};
 use crate::projections::issuers;
-use crate::config::ProviderSettings;
+use crate::projections::pending_operations::{self, PendingRow};
 
 /// Who asks, in which vault (HTTP: from the token and Host; worker: itself).
 #[derive(Debug, Clone)]
@@ -102,7 +102,10 @@ pub fn version_record(key_id: &str, chain: &[Vec<u8>]) -> Result<VersionRecord, 
 
 impl CertificateService {
     /// A service over the shared parts and the configured providers.
-    pub fn new(shared: Shared, providers: std::sync::Arc<BTreeMap<String, ProviderSettings>>) -> Self {
+    pub fn new(
+        shared: Shared,
+        providers: std::sync::Arc<BTreeMap<String, ProviderSettings>>,
+    ) -> Self {
         CertificateService { shared, providers }
     }
 
@@ -284,7 +287,12 @@ impl CertificateService {
         request_id: Option<String>,
     ) -> Result<PendingRow, ServiceError> {
         let row = self
-            .pending_command(caller, name, CertificateCommand::RequestCancellation { request_id }, false)
+            .pending_command(
+                caller,
+                name,
+                CertificateCommand::RequestCancellation { request_id },
+                false,
+            )
             .await?;
         self.shared.wake.notify_one();
         Self::require(row, name)
@@ -298,7 +306,12 @@ impl CertificateService {
         request_id: Option<String>,
     ) -> Result<PendingRow, ServiceError> {
         let row = self
-            .pending_command(caller, name, CertificateCommand::DeletePending { request_id }, true)
+            .pending_command(
+                caller,
+                name,
+                CertificateCommand::DeletePending { request_id },
+                true,
+            )
             .await?;
         Self::require(row, name)
     }
@@ -312,7 +325,15 @@ impl CertificateService {
     ) -> Result<PendingRow, ServiceError> {
         let officer = caller.actor.clone();
         let row = self
-            .pending_command(caller, name, CertificateCommand::Approve { request_id, officer }, false)
+            .pending_command(
+                caller,
+                name,
+                CertificateCommand::Approve {
+                    request_id,
+                    officer,
+                },
+                false,
+            )
             .await?;
         self.shared.wake.notify_one();
         Self::require(row, name)
@@ -352,9 +373,12 @@ impl CertificateService {
         tags: Option<BTreeMap<String, String>>,
     ) -> Result<CertificateView, ServiceError> {
         let state = load_certificate(&self.shared.pool, &caller.vault, name.as_str()).await?;
-        let pending = state.pending.clone().ok_or_else(|| DomainError::PendingNotFound {
-            name: name.to_string(),
-        })?;
+        let pending = state
+            .pending
+            .clone()
+            .ok_or_else(|| DomainError::PendingNotFound {
+                name: name.to_string(),
+            })?;
         // Refuse what decide would refuse before doing any crypto on the input.
         if pending.status == OperationStatus::Completed {
             return Err(DomainError::AlreadyCompleted {
@@ -407,7 +431,8 @@ impl CertificateService {
                 })
             })
             .await;
-        flatten(out)?.ok_or_else(|| ServiceError::Internal("certificate missing after write".into()))
+        flatten(out)?
+            .ok_or_else(|| ServiceError::Internal("certificate missing after write".into()))
     }
 
     /// `GetCertificate`: the current version when `version` is `None`.

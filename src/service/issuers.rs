@@ -52,9 +52,20 @@ impl IssuerService {
     }
 
     /// DELETE an issuer; returns it as it was.
-    pub async fn delete(&self, caller: &Caller, name: &ObjectName) -> Result<IssuerRow, ServiceError> {
+    pub async fn delete(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+    ) -> Result<IssuerRow, ServiceError> {
         let row = self
-            .run(caller, name, IssuerCommand::Delete { name: name.to_string() }, true)
+            .run(
+                caller,
+                name,
+                IssuerCommand::Delete {
+                    name: name.to_string(),
+                },
+                true,
+            )
             .await?;
         row.ok_or_else(|| {
             DomainError::IssuerNotFound {
@@ -93,10 +104,11 @@ impl IssuerService {
                     }
                     let prior = projections::issuers::get(conn, &vault, &key).await?;
                     let events = decide(&state, command, &providers)?;
-                    let stored = store::append(conn, &stream, loaded.version, &events, &meta, |e| {
-                        DomainEvent::Issuer(e.clone())
-                    })
-                    .await?;
+                    let stored =
+                        store::append(conn, &stream, loaded.version, &events, &meta, |e| {
+                            DomainEvent::Issuer(e.clone())
+                        })
+                        .await?;
                     for s in &stored {
                         projections::apply(conn, s).await?;
                     }
@@ -125,7 +137,12 @@ impl IssuerService {
     }
 
     /// `GetCertificateIssuers`: a page after `after_key`.
-    pub async fn list(&self, vault: &str, after_key: &str, limit: i64) -> Result<Vec<IssuerRow>, ServiceError> {
+    pub async fn list(
+        &self,
+        vault: &str,
+        after_key: &str,
+        limit: i64,
+    ) -> Result<Vec<IssuerRow>, ServiceError> {
         let mut conn = self.shared.pool.acquire().await?;
         Ok(projections::issuers::list(&mut conn, vault, after_key, limit).await?)
     }

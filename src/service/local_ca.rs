@@ -43,7 +43,12 @@ fn sealed_key(keys: &KeyStore, path: &Path, aad: &str) -> anyhow::Result<PKey<Pr
     Ok(crypto::keys::private_key_from_der(&der)?)
 }
 
-fn store_sealed(keys: &KeyStore, path: &Path, aad: &str, key: &PKey<Private>) -> anyhow::Result<()> {
+fn store_sealed(
+    keys: &KeyStore,
+    path: &Path,
+    aad: &str,
+    key: &PKey<Private>,
+) -> anyhow::Result<()> {
     let der = crypto::keys::private_key_to_der(key)?;
     let sealed = keys
         .seal(aad, &der)
@@ -54,7 +59,12 @@ fn store_sealed(keys: &KeyStore, path: &Path, aad: &str, key: &PKey<Private>) ->
 impl LocalCa {
     /// Loads the CA from the config's PEM files, or from `<data_dir>/ca`, making a root and
     /// an intermediate there at first start.
-    pub fn open(settings: &CaSettings, data_dir: &Path, keys: &KeyStore, now: i64) -> anyhow::Result<Self> {
+    pub fn open(
+        settings: &CaSettings,
+        data_dir: &Path,
+        keys: &KeyStore,
+        now: i64,
+    ) -> anyhow::Result<Self> {
         if !settings.cert_file.is_empty() {
             let pem = std::fs::read(&settings.cert_file)
                 .with_context(|| format!("reading ca.cert_file {}", settings.cert_file))?;
@@ -63,7 +73,8 @@ impl LocalCa {
             let cert = X509::from_der(first)?;
             let key_pem = std::fs::read(&settings.key_file)
                 .with_context(|| format!("reading ca.key_file {}", settings.key_file))?;
-            let key = PKey::private_key_from_pem(&key_pem).context("ca.key_file is not a PEM private key")?;
+            let key = PKey::private_key_from_pem(&key_pem)
+                .context("ca.key_file is not a PEM private key")?;
             if !cert.public_key()?.public_eq(&key) {
                 anyhow::bail!("ca.key_file does not match ca.cert_file");
             }
@@ -119,7 +130,8 @@ impl LocalCa {
         provider: &ProviderSettings,
         now: i64,
     ) -> Result<Vec<u8>, IssueError> {
-        let info = crypto::csr::csr_info(csr_der).map_err(|e| IssueError::Refused(e.to_string()))?;
+        let info =
+            crypto::csr::csr_info(csr_der).map_err(|e| IssueError::Refused(e.to_string()))?;
         let mut names: Vec<String> = info.dns_names.clone();
         if let Some(cn) = &info.subject_cn {
             names.push(cn.clone());
@@ -127,7 +139,8 @@ impl LocalCa {
         if !provider.allowed_domains.is_empty() {
             if names.is_empty() {
                 return Err(IssueError::Refused(
-                    "The request names no domain; this issuer only issues for its allowed domains.".into(),
+                    "The request names no domain; this issuer only issues for its allowed domains."
+                        .into(),
                 ));
             }
             for n in &names {

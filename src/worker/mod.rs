@@ -68,12 +68,21 @@ impl Worker {
         let caller = Caller::system(&row.vault, ACTOR);
         let request_id = row.request_id.clone();
         if row.cancellation_requested {
-            return self.settle(self.certificates.honour_cancellation(&caller, &name, request_id).await);
+            return self.settle(
+                self.certificates
+                    .honour_cancellation(&caller, &name, request_id)
+                    .await,
+            );
         }
         let provider_name = row.provider.clone().unwrap_or_default();
         let Some(provider) = self.providers.get(&provider_name).cloned() else {
-            let message = format!("The provider '{provider_name}' is not configured on this server.");
-            return self.settle(self.certificates.fail_issuance(&caller, &name, request_id, message).await);
+            let message =
+                format!("The provider '{provider_name}' is not configured on this server.");
+            return self.settle(
+                self.certificates
+                    .fail_issuance(&caller, &name, request_id, message)
+                    .await,
+            );
         };
         match provider.kind {
             ProviderKind::LocalCa => {

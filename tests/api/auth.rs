@@ -7,7 +7,12 @@ use crate::helpers::TestApp;
 #[tokio::test]
 async fn healthz_answers_without_a_token() {
     let app = TestApp::spawn().await;
-    let r = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.headers().contains_key("x-ms-request-id"));
 }
@@ -17,7 +22,10 @@ async fn missing_or_wrong_tokens_get_401_with_the_bearer_challenge() {
     let app = TestApp::spawn().await;
     let url = app.url("/certificates/c1/pending");
     for auth in [None, Some("Bearer wrong"), Some("Basic dGVzdA==")] {
-        let mut req = app.client.get(&url).header("x-ms-client-request-id", "abc-123");
+        let mut req = app
+            .client
+            .get(&url)
+            .header("x-ms-client-request-id", "abc-123");
         if let Some(a) = auth {
             req = req.header("Authorization", a);
         }

@@ -17,12 +17,10 @@ pub const API: &str = "7.5";
 
 pub struct TestApp {
     pub address: String,
-    pub port: u16,
     pub client: reqwest::Client,
     pub pool: SqlitePool,
     pub worker: Worker,
     pub data_dir: PathBuf,
-    pub trust_pem: String,
     _dir: tempfile::TempDir,
 }
 
@@ -52,12 +50,10 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address: format!("https://127.0.0.1:{port}"),
-            port,
             client: client_trusting(&trust_pem),
             pool,
             worker,
             data_dir,
-            trust_pem,
             _dir: dir,
         }
     }
@@ -79,7 +75,12 @@ impl TestApp {
     }
 
     pub async fn create(&self, name: &str, body: Value) -> Response {
-        self.send(Method::POST, &format!("/certificates/{name}/create"), Some(body)).await
+        self.send(
+            Method::POST,
+            &format!("/certificates/{name}/create"),
+            Some(body),
+        )
+        .await
     }
 
     pub async fn create_manual(&self, name: &str) -> Value {
@@ -103,7 +104,12 @@ impl TestApp {
             Some(r) => format!("/certificates/{name}/pending?request_id={r}"),
             None => format!("/certificates/{name}/pending"),
         };
-        self.send(Method::PATCH, &path, Some(json!({"cancellation_requested": true}))).await
+        self.send(
+            Method::PATCH,
+            &path,
+            Some(json!({"cancellation_requested": true})),
+        )
+        .await
     }
 
     pub async fn delete_pending(&self, name: &str, request_id: Option<&str>) -> Response {
@@ -115,15 +121,26 @@ impl TestApp {
     }
 
     pub async fn merge(&self, name: &str, x5c: Vec<String>) -> Response {
-        self.send(Method::POST, &format!("/certificates/{name}/pending/merge"), Some(json!({"x5c": x5c}))).await
+        self.send(
+            Method::POST,
+            &format!("/certificates/{name}/pending/merge"),
+            Some(json!({"x5c": x5c})),
+        )
+        .await
     }
 
     pub async fn get_certificate(&self, name: &str) -> Response {
-        self.send(Method::GET, &format!("/certificates/{name}/"), None).await
+        self.send(Method::GET, &format!("/certificates/{name}/"), None)
+            .await
     }
 
     pub async fn put_issuer(&self, name: &str, provider: &str) -> Response {
-        self.send(Method::PUT, &format!("/certificates/issuers/{name}"), Some(json!({"provider": provider}))).await
+        self.send(
+            Method::PUT,
+            &format!("/certificates/issuers/{name}"),
+            Some(json!({"provider": provider})),
+        )
+        .await
     }
 
     pub async fn create_with_issuer(&self, name: &str, issuer: &str, subject: &str) -> Value {
@@ -139,22 +156,32 @@ impl TestApp {
     }
 
     pub async fn event_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&self.pool).await.unwrap()
+        sqlx::query_scalar("SELECT COUNT(*) FROM events")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
     }
 
     /// Dumps every view, rebuilds from the events in a rolled-back transaction, and asserts
     /// the rebuilt views equal the live ones.
     pub async fn assert_views_rebuild_identically(&self) {
-        let (_pool, mut conn) = certbroker::startup::open_database(&self.data_dir).await.unwrap();
-        let report = certbroker::projections::rebuild_command(&mut conn, true).await.unwrap();
+        let (_pool, mut conn) = certbroker::startup::open_database(&self.data_dir)
+            .await
+            .unwrap();
+        let report = certbroker::projections::rebuild_command(&mut conn, true)
+            .await
+            .unwrap();
         assert!(report.events > 0 || self.event_count().await == 0);
-        assert!(report.differences.is_empty(), "views differ after rebuild:\n{}", report.differences.join("\n"));
+        assert!(
+            report.differences.is_empty(),
+            "views differ after rebuild:\n{}",
+            report.differences.join("\n")
+        );
     }
 }
 
 /// A CA for signing the CSRs of manual requests, as an outside CA would.
 pub struct OutsideCa {
-    pub root_key: crypto::PKey<crypto::Private>,
     pub root: crypto::X509,
     pub int_key: crypto::PKey<crypto::Private>,
     pub int: crypto::X509,
@@ -163,9 +190,16 @@ pub struct OutsideCa {
 impl OutsideCa {
     pub fn new() -> Self {
         let now = chrono::Utc::now().timestamp();
-        let (root_key, root) = crypto::x509::create_ca("Outside Root", now - 3600, 365, None).unwrap();
-        let (int_key, int) = crypto::x509::create_ca("Outside Intermediate", now - 3600, 365, Some((&root_key, &root))).unwrap();
-        OutsideCa { root_key, root, int_key, int }
+        let (root_key, root) =
+            crypto::x509::create_ca("Outside Root", now - 3600, 365, None).unwrap();
+        let (int_key, int) = crypto::x509::create_ca(
+            "Outside Intermediate",
+            now - 3600,
+            365,
+            Some((&root_key, &root)),
+        )
+        .unwrap();
+        OutsideCa { root, int_key, int }
     }
 
     /// Signs the pending object's CSR; returns x5c (leaf, intermediate, root) as base64 DER.
@@ -176,7 +210,10 @@ impl OutsideCa {
             &csr,
             &self.int_key,
             &self.int,
-            &crypto::x509::IssueParams { not_before: now - 60, not_after: now + 86400 * 30 },
+            &crypto::x509::IssueParams {
+                not_before: now - 60,
+                not_after: now + 86400 * 30,
+            },
         )
         .unwrap();
         vec![
@@ -194,8 +231,12 @@ pub fn redact(mut v: Value, address: &str) -> Value {
             Value::Object(map) => {
                 for (k, val) in map.iter_mut() {
                     match k.as_str() {
-                        "csr" | "cer" | "x5t" | "request_id" if val.is_string() => *val = json!(format!("<{k}>")),
-                        "created" | "updated" | "nbf" | "exp" if val.is_i64() => *val = json!("<time>"),
+                        "csr" | "cer" | "x5t" | "request_id" if val.is_string() => {
+                            *val = json!(format!("<{k}>"))
+                        }
+                        "created" | "updated" | "nbf" | "exp" if val.is_i64() => {
+                            *val = json!("<time>")
+                        }
                         _ => walk(val, address),
                     }
                 }
@@ -218,7 +259,10 @@ pub fn hex32(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
     let mut i = 0;
     while i < chars.len() {
-        let run = chars[i..].iter().take_while(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()).count();
+        let run = chars[i..]
+            .iter()
+            .take_while(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            .count();
         if run == 32 {
             out.push_str("<hex32>");
             i += 32;

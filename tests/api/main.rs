@@ -9,4 +9,5 @@ mod issuers;
 mod races;
 mod restart;
 mod scenarios;
+mod views;
 mod worker;

@@ -28,7 +28,10 @@ impl Server {
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let address = loop {
-            let line = lines.next().expect("server exited before listening").unwrap();
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .unwrap();
             if let Some(rest) = line.split("listening on ").nth(1) {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }
@@ -49,8 +52,16 @@ impl Drop for Server {
     }
 }
 
-async fn call(client: &reqwest::Client, s: &Server, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
-    let mut req = client.request(method, format!("{}{path}?api-version=7.5", s.address)).bearer_auth(TOKEN);
+async fn call(
+    client: &reqwest::Client,
+    s: &Server,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut req = client
+        .request(method, format!("{}{path}?api-version=7.5", s.address))
+        .bearer_auth(TOKEN);
     if let Some(b) = body {
         req = req.json(&b);
     }
@@ -64,29 +75,74 @@ async fn sigkill_loses_no_acknowledged_write_and_merge_still_works() {
     let server = Server::start(dir.path());
     let client = client_trusting(&std::fs::read_to_string(dir.path().join("tls/ca.pem")).unwrap());
     let policy = json!({"policy": {"key_props": {"kty": "EC"}, "x509_props": {"subject": "CN=restart.example.com"}}});
-    let r = call(&client, &server, reqwest::Method::POST, "/certificates/merged/create", Some(policy.clone())).await;
+    let r = call(
+        &client,
+        &server,
+        reqwest::Method::POST,
+        "/certificates/merged/create",
+        Some(policy.clone()),
+    )
+    .await;
     assert_eq!(r.status(), 202);
     let op: Value = r.json().await.unwrap();
-    let r = call(&client, &server, reqwest::Method::POST, "/certificates/merged/pending/merge", Some(json!({"x5c": ca.sign(op["csr"].as_str().unwrap())}))).await;
+    let r = call(
+        &client,
+        &server,
+        reqwest::Method::POST,
+        "/certificates/merged/pending/merge",
+        Some(json!({"x5c": ca.sign(op["csr"].as_str().unwrap())})),
+    )
+    .await;
     assert_eq!(r.status(), 201);
     let merged: Value = r.json().await.unwrap();
-    let r = call(&client, &server, reqwest::Method::POST, "/certificates/waiting/create", Some(policy)).await;
+    let r = call(
+        &client,
+        &server,
+        reqwest::Method::POST,
+        "/certificates/waiting/create",
+        Some(policy),
+    )
+    .await;
     assert_eq!(r.status(), 202);
     let waiting: Value = r.json().await.unwrap();
     server.kill();
 
     let server = Server::start(dir.path());
-    let r = call(&client, &server, reqwest::Method::GET, "/certificates/merged/", None).await;
+    let r = call(
+        &client,
+        &server,
+        reqwest::Method::GET,
+        "/certificates/merged/",
+        None,
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let again: Value = r.json().await.unwrap();
     assert_eq!(again["cer"], merged["cer"]);
-    assert_eq!(again["id"].as_str().unwrap().rsplit('/').next(), merged["id"].as_str().unwrap().rsplit('/').next());
-    let r = call(&client, &server, reqwest::Method::GET, "/certificates/waiting/pending", None).await;
+    assert_eq!(
+        again["id"].as_str().unwrap().rsplit('/').next(),
+        merged["id"].as_str().unwrap().rsplit('/').next()
+    );
+    let r = call(
+        &client,
+        &server,
+        reqwest::Method::GET,
+        "/certificates/waiting/pending",
+        None,
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let pending: Value = r.json().await.unwrap();
     assert_eq!(pending["request_id"], waiting["request_id"]);
     assert_eq!(pending["csr"], waiting["csr"]);
-    let r = call(&client, &server, reqwest::Method::POST, "/certificates/waiting/pending/merge", Some(json!({"x5c": ca.sign(pending["csr"].as_str().unwrap())}))).await;
+    let r = call(
+        &client,
+        &server,
+        reqwest::Method::POST,
+        "/certificates/waiting/pending/merge",
+        Some(json!({"x5c": ca.sign(pending["csr"].as_str().unwrap())})),
+    )
+    .await;
     assert_eq!(r.status(), 201);
     server.kill();
 
@@ -95,7 +151,11 @@ async fn sigkill_loses_no_acknowledged_write_and_merge_still_works() {
         .arg(dir.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("views match the events"));
 }
 
@@ -104,7 +164,10 @@ async fn the_master_key_file_is_private() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
-    let mode = std::fs::metadata(dir.path().join("master.key")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(dir.path().join("master.key"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
     server.kill();
 }
@@ -138,9 +201,21 @@ async fn a_dev_token_is_printed_once_when_none_is_configured() {
     let token = first.rsplit(' ').next().unwrap().to_owned();
     assert!(first.contains("dev token"), "{first}");
     let listening = lines.next().unwrap().unwrap();
-    let address = listening.split("listening on ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let address = listening
+        .split("listening on ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
     let client = client_trusting(&std::fs::read_to_string(dir.path().join("tls/ca.pem")).unwrap());
-    let r = client.get(format!("{address}/certificates/issuers?api-version=7.5")).bearer_auth(&token).send().await.unwrap();
+    let r = client
+        .get(format!("{address}/certificates/issuers?api-version=7.5"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let stored = std::fs::read_to_string(dir.path().join("dev-token.sha256")).unwrap();
     assert!(!stored.contains(&token), "only the hash is kept");

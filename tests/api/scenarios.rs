@@ -26,7 +26,12 @@ async fn body(app: &TestApp, r: reqwest::Response) -> Value {
 #[tokio::test]
 async fn s1_create_through_an_issuer_object_returns_202_in_progress_with_location() {
     let app = TestApp::spawn().await;
-    assert_eq!(app.put_issuer("mydigicert", "local-ca-approval").await.status(), 200);
+    assert_eq!(
+        app.put_issuer("mydigicert", "local-ca-approval")
+            .await
+            .status(),
+        200
+    );
     let r = app
         .create("mycert1", json!({"policy": {"x509_props": {"subject": "CN=MyCertSubject1"}, "issuer": {"name": "mydigicert", "cty": "OV-SSL"}}}))
         .await;
@@ -37,11 +42,20 @@ async fn s1_create_through_an_issuer_object_returns_202_in_progress_with_locatio
     assert_eq!(rid.len(), 32);
     assert_eq!(
         location,
-        format!("{}/certificates/mycert1/pending?api-version={API}&request_id={rid}", app.address)
+        format!(
+            "{}/certificates/mycert1/pending?api-version={API}&request_id={rid}",
+            app.address
+        )
     );
     assert_eq!(
         redact(raw.clone(), &app.address),
-        pending_body("mycert1", json!({"name": "mydigicert", "cty": "OV-SSL"}), "inProgress", &format!("{DETAILS_ISSUER} The request is waiting for an officer's approval."), false)
+        pending_body(
+            "mycert1",
+            json!({"name": "mydigicert", "cty": "OV-SSL"}),
+            "inProgress",
+            &format!("{DETAILS_ISSUER} The request is waiting for an officer's approval."),
+            false
+        )
     );
     // The CSR is real: signed by the new key, with the policy's subject.
     let csr = STANDARD.decode(raw["csr"].as_str().unwrap()).unwrap();
@@ -54,15 +68,28 @@ async fn s1_create_through_an_issuer_object_returns_202_in_progress_with_locatio
 async fn s2_get_pending_in_progress_with_or_without_a_matching_request_id() {
     let app = TestApp::spawn().await;
     app.put_issuer("ca", "local-ca").await;
-    let created = app.create_with_issuer("c2", "ca", "CN=c2.example.com").await;
+    let created = app
+        .create_with_issuer("c2", "ca", "CN=c2.example.com")
+        .await;
     let rid = created["request_id"].as_str().unwrap();
     for filter in [None, Some(rid)] {
         let r = app.get_pending("c2", filter).await;
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["retry-after"], "1");
-        assert_eq!(body(&app, r).await, pending_body("c2", json!({"name": "ca"}), "inProgress", DETAILS_ISSUER, false));
+        assert_eq!(
+            body(&app, r).await,
+            pending_body(
+                "c2",
+                json!({"name": "ca"}),
+                "inProgress",
+                DETAILS_ISSUER,
+                false
+            )
+        );
     }
-    let r = app.get_pending("c2", Some("0123456789abcdef0123456789abcdef")).await;
+    let r = app
+        .get_pending("c2", Some("0123456789abcdef0123456789abcdef"))
+        .await;
     assert_eq!(r.status(), 404);
     assert_eq!(
         r.json::<Value>().await.unwrap(),
@@ -75,16 +102,26 @@ async fn s2_get_pending_in_progress_with_or_without_a_matching_request_id() {
 async fn s3_get_pending_when_completed_shows_the_target() {
     let app = TestApp::spawn().await;
     app.put_issuer("ca", "local-ca").await;
-    app.create_with_issuer("c3", "ca", "CN=c3.example.com").await;
+    app.create_with_issuer("c3", "ca", "CN=c3.example.com")
+        .await;
     assert_eq!(app.run_worker().await, 1);
     let r = app.get_pending("c3", None).await;
     assert_eq!(r.status(), 200);
-    let mut expected = pending_body("c3", json!({"name": "ca"}), "completed", "The certificate request is completed.", false);
+    let mut expected = pending_body(
+        "c3",
+        json!({"name": "ca"}),
+        "completed",
+        "The certificate request is completed.",
+        false,
+    );
     expected["target"] = json!("https://vault/certificates/c3");
     assert_eq!(body(&app, r).await, expected);
     // The target is readable, and its chain is the built-in CA's.
     let cert: Value = app.get_certificate("c3").await.json().await.unwrap();
-    assert!(cert["id"].as_str().unwrap().starts_with(&format!("{}/certificates/c3/", app.address)));
+    assert!(cert["id"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{}/certificates/c3/", app.address)));
     app.assert_views_rebuild_identically().await;
 }
 
@@ -93,17 +130,28 @@ async fn s4_failed_and_cancelled_requests_carry_their_error() {
     let app = TestApp::spawn().await;
     // Issuer-side failure: the CA refuses a subject outside its allowed domains.
     app.put_issuer("restricted", "local-ca-restricted").await;
-    app.create_with_issuer("c4a", "restricted", "CN=www.not-allowed.org").await;
+    app.create_with_issuer("c4a", "restricted", "CN=www.not-allowed.org")
+        .await;
     app.run_worker().await;
     let b = body(&app, app.get_pending("c4a", None).await).await;
     assert_eq!(b["status"], "failed");
     assert_eq!(b["error"]["code"], "CertificateIssuerError");
-    assert!(b["error"]["message"].as_str().unwrap().contains("www.not-allowed.org"));
+    assert!(b["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("www.not-allowed.org"));
     assert_eq!(b["status_details"], b["error"]["message"]);
     // User-side: an officer rejects.
     app.put_issuer("officer", "local-ca-approval").await;
-    app.create_with_issuer("c4b", "officer", "CN=c4b.example.com").await;
-    let r = app.send(reqwest::Method::POST, "/certificates/c4b/pending/reject", Some(json!({"reason": "not approved by security"}))).await;
+    app.create_with_issuer("c4b", "officer", "CN=c4b.example.com")
+        .await;
+    let r = app
+        .send(
+            reqwest::Method::POST,
+            "/certificates/c4b/pending/reject",
+            Some(json!({"reason": "not approved by security"})),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let b = body(&app, app.get_pending("c4b", None).await).await;
     assert_eq!(b["status"], "failed");
@@ -113,7 +161,8 @@ async fn s4_failed_and_cancelled_requests_carry_their_error() {
     );
     // Cancelled: requested before issuance, honoured by the worker.
     app.put_issuer("ca", "local-ca").await;
-    app.create_with_issuer("c4c", "ca", "CN=c4c.example.com").await;
+    app.create_with_issuer("c4c", "ca", "CN=c4c.example.com")
+        .await;
     assert_eq!(app.cancel("c4c", None).await.status(), 200);
     app.run_worker().await;
     let b = body(&app, app.get_pending("c4c", None).await).await;
@@ -131,10 +180,15 @@ async fn s5_pending_is_gone_after_delete_or_overwrite() {
     assert_eq!(app.delete_pending("c5", None).await.status(), 200);
     let r = app.get_pending("c5", None).await;
     assert_eq!(r.status(), 404);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "PendingCertificateNotFound");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "PendingCertificateNotFound"
+    );
     // Overwrite: a failed request is replaced by a new create; the old request id is gone.
     app.put_issuer("restricted", "local-ca-restricted").await;
-    let failed = app.create_with_issuer("c5", "restricted", "CN=elsewhere.org").await;
+    let failed = app
+        .create_with_issuer("c5", "restricted", "CN=elsewhere.org")
+        .await;
     app.run_worker().await;
     let second = app.create_manual("c5").await;
     assert_ne!(failed["request_id"], second["request_id"]);
@@ -142,7 +196,12 @@ async fn s5_pending_is_gone_after_delete_or_overwrite() {
         let r = app.get_pending("c5", old["request_id"].as_str()).await;
         assert_eq!(r.status(), 404);
     }
-    assert_eq!(app.get_pending("c5", second["request_id"].as_str()).await.status(), 200);
+    assert_eq!(
+        app.get_pending("c5", second["request_id"].as_str())
+            .await
+            .status(),
+        200
+    );
     app.assert_views_rebuild_identically().await;
 }
 
@@ -151,7 +210,9 @@ async fn s6_create_while_in_progress_is_409_and_writes_nothing() {
     let app = TestApp::spawn().await;
     app.create_manual("c6").await;
     let before = app.event_count().await;
-    let r = app.create("c6", json!({"policy": {"x509_props": {"subject": "CN=x"}}})).await;
+    let r = app
+        .create("c6", json!({"policy": {"x509_props": {"subject": "CN=x"}}}))
+        .await;
     assert_eq!(r.status(), 409);
     assert_eq!(
         r.json::<Value>().await.unwrap(),
@@ -166,7 +227,9 @@ async fn s7_merge_is_forbidden_while_an_issuer_request_is_in_progress_and_allowe
     let app = TestApp::spawn().await;
     let ca = OutsideCa::new();
     app.put_issuer("mydigicert", "local-ca-approval").await;
-    let op = app.create_with_issuer("c7", "mydigicert", "CN=c7.example.com").await;
+    let op = app
+        .create_with_issuer("c7", "mydigicert", "CN=c7.example.com")
+        .await;
     let x5c = ca.sign(op["csr"].as_str().unwrap());
     let r = app.merge("c7", x5c.clone()).await;
     assert_eq!(r.status(), 403);
@@ -175,10 +238,18 @@ async fn s7_merge_is_forbidden_while_an_issuer_request_is_in_progress_and_allowe
         json!({"error": {"code": "Forbidden", "message": "Merge is forbidden on pending object created with issuer: mydigicert while it is in progress."}})
     );
     // After the issuer side fails, a certificate obtained out of band completes it.
-    app.send(reqwest::Method::POST, "/certificates/c7/pending/reject", Some(json!({"reason": "use the other CA"}))).await;
+    app.send(
+        reqwest::Method::POST,
+        "/certificates/c7/pending/reject",
+        Some(json!({"reason": "use the other CA"})),
+    )
+    .await;
     let r = app.merge("c7", x5c).await;
     assert_eq!(r.status(), 201);
-    assert_eq!(body(&app, app.get_pending("c7", None).await).await["status"], "completed");
+    assert_eq!(
+        body(&app, app.get_pending("c7", None).await).await["status"],
+        "completed"
+    );
     app.assert_views_rebuild_identically().await;
 }
 
@@ -186,7 +257,9 @@ async fn s7_merge_is_forbidden_while_an_issuer_request_is_in_progress_and_allowe
 async fn s8_cancellation_request_is_recorded_and_refused_when_not_in_progress() {
     let app = TestApp::spawn().await;
     app.put_issuer("officer", "local-ca-approval").await;
-    let op = app.create_with_issuer("c8", "officer", "CN=c8.example.com").await;
+    let op = app
+        .create_with_issuer("c8", "officer", "CN=c8.example.com")
+        .await;
     let r = app.cancel("c8", op["request_id"].as_str()).await;
     assert_eq!(r.status(), 200);
     let b = body(&app, r).await;
@@ -221,13 +294,30 @@ async fn s9_delete_pending_returns_it_as_it_was() {
 async fn s10_manual_create_with_unknown_or_no_issuer() {
     let app = TestApp::spawn().await;
     for (name, policy) in [
-        ("c10a", json!({"x509_props": {"subject": "CN=MyCertSubject1"}, "issuer": {"name": "Unknown"}})),
-        ("c10b", json!({"x509_props": {"subject": "CN=MyCertSubject1"}})),
+        (
+            "c10a",
+            json!({"x509_props": {"subject": "CN=MyCertSubject1"}, "issuer": {"name": "Unknown"}}),
+        ),
+        (
+            "c10b",
+            json!({"x509_props": {"subject": "CN=MyCertSubject1"}}),
+        ),
     ] {
         let r = app.create(name, json!({"policy": policy})).await;
         assert_eq!(r.status(), 202);
-        assert!(r.headers()["location"].to_str().unwrap().contains(&format!("/certificates/{name}/pending?api-version={API}&request_id=")));
-        assert_eq!(body(&app, r).await, pending_body(name, json!({"name": "Unknown"}), "inProgress", DETAILS_MANUAL, false));
+        assert!(r.headers()["location"].to_str().unwrap().contains(&format!(
+            "/certificates/{name}/pending?api-version={API}&request_id="
+        )));
+        assert_eq!(
+            body(&app, r).await,
+            pending_body(
+                name,
+                json!({"name": "Unknown"}),
+                "inProgress",
+                DETAILS_MANUAL,
+                false
+            )
+        );
     }
     app.assert_views_rebuild_identically().await;
 }
@@ -246,7 +336,13 @@ async fn s11_merge_after_manual_create_returns_201_with_the_bundle() {
     );
     let raw: Value = r.json().await.unwrap();
     assert_eq!(raw["cer"], x5c[0]);
-    let version = raw["id"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let version = raw["id"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
     assert_eq!(version.len(), 32);
     assert_eq!(
         redact(raw, &app.address),
@@ -272,12 +368,25 @@ async fn s11_merge_after_manual_create_returns_201_with_the_bundle() {
         })
     );
     // The merged certificate is now the current version, readable with or without the slash.
-    for path in ["/certificates/mycert1", "/certificates/mycert1/", &format!("/certificates/mycert1/{version}")] {
+    for path in [
+        "/certificates/mycert1",
+        "/certificates/mycert1/",
+        &format!("/certificates/mycert1/{version}"),
+    ] {
         let r = app.send(reqwest::Method::GET, path, None).await;
         assert_eq!(r.status(), 200, "{path}");
     }
-    let mut expected = pending_body("mycert1", json!({"name": "Unknown"}), "completed", "The certificate request is completed.", false);
+    let mut expected = pending_body(
+        "mycert1",
+        json!({"name": "Unknown"}),
+        "completed",
+        "The certificate request is completed.",
+        false,
+    );
     expected["target"] = json!("https://vault/certificates/mycert1");
-    assert_eq!(body(&app, app.get_pending("mycert1", None).await).await, expected);
+    assert_eq!(
+        body(&app, app.get_pending("mycert1", None).await).await,
+        expected
+    );
     app.assert_views_rebuild_identically().await;
 }

@@ -87,10 +87,7 @@ pub enum CertificateCommand {
         certificate: VersionRecord,
     },
     /// The worker reports a provider's refusal or failure.
-    FailIssuance {
-        request_id: String,
-        message: String,
-    },
+    FailIssuance { request_id: String, message: String },
     /// The worker honours a requested cancellation.
     HonourCancellation { request_id: String },
 }

@@ -50,7 +50,8 @@ pub fn bundle(base_url: &str, view: &CertificateView) -> serde_json::Value {
             super::policy::policy_response(base_url, name, p, c.policy_created, c.policy_updated);
     }
     if view.pending.is_some() {
-        out["pending"] = serde_json::json!({ "id": format!("{base_url}/certificates/{name}/pending") });
+        out["pending"] =
+            serde_json::json!({ "id": format!("{base_url}/certificates/{name}/pending") });
     }
     out
 }

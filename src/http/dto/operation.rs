@@ -47,9 +47,9 @@ fn status_details(row: &PendingRow) -> String {
         == crate::domain::policy::IssuerKind::Manual;
     match row.status.as_str() {
         "inProgress" if manual => DETAILS_MANUAL.into(),
-        "inProgress" if row.approval_required && !row.approved => format!(
-            "{DETAILS_ISSUER} The request is waiting for an officer's approval."
-        ),
+        "inProgress" if row.approval_required && !row.approved => {
+            format!("{DETAILS_ISSUER} The request is waiting for an officer's approval.")
+        }
         "inProgress" => DETAILS_ISSUER.into(),
         "completed" => "The certificate request is completed.".into(),
         "cancelled" => "The certificate request was cancelled.".into(),

@@ -159,14 +159,21 @@ impl PolicyRequest {
         let base_kp = base.map(|b| &b.key_props);
         let kty_given = kp.kty.is_some() || kp.crv.is_some() || kp.key_size.is_some();
         let key_props = KeyProperties::resolve(
-            kp.kty
-                .as_deref()
-                .or(if kty_given { None } else { base_kp.map(|k| k.kty.as_str()) }),
-            kp.key_size
-                .or(if kty_given { None } else { base_kp.map(|k| i64::from(k.key_size)) }),
-            kp.crv
-                .as_deref()
-                .or(if kty_given { None } else { base_kp.and_then(|k| k.curve.map(|c| c.as_str())) }),
+            kp.kty.as_deref().or(if kty_given {
+                None
+            } else {
+                base_kp.map(|k| k.kty.as_str())
+            }),
+            kp.key_size.or(if kty_given {
+                None
+            } else {
+                base_kp.map(|k| i64::from(k.key_size))
+            }),
+            kp.crv.as_deref().or(if kty_given {
+                None
+            } else {
+                base_kp.and_then(|k| k.curve.map(|c| c.as_str()))
+            }),
             kp.exportable.or(base_kp.map(|k| k.exportable)),
             kp.reuse_key.or(base_kp.map(|k| k.reuse_key)),
         )?;
@@ -224,7 +231,10 @@ impl PolicyRequest {
             validate_eku(e)?;
         }
         let key_usage = match xp.key_usage {
-            Some(k) => k.iter().map(|u| KeyUsage::parse(u)).collect::<Result<_, _>>()?,
+            Some(k) => k
+                .iter()
+                .map(|u| KeyUsage::parse(u))
+                .collect::<Result<_, _>>()?,
             None => base_xp
                 .map(|x| x.key_usage.clone())
                 .unwrap_or_else(default_key_usage),
@@ -387,15 +397,39 @@ mod tests {
     #[test]
     fn bad_values_are_refused_with_their_field_named() {
         for (body, needle) in [
-            (serde_json::json!({"x509_props": {"subject": "CN=x"}, "key_props": {"kty": "EC", "crv": "P-999"}}), "P-999"),
-            (serde_json::json!({"x509_props": {"subject": "CN=x"}, "key_props": {"kty": "RSA", "key_size": 1024}}), "1024"),
-            (serde_json::json!({"x509_props": {"subject": "CN=x"}, "key_props": {"kty": "oct"}}), "oct"),
-            (serde_json::json!({"x509_props": {"subject": "nonsense"}}), "nonsense"),
+            (
+                serde_json::json!({"x509_props": {"subject": "CN=x"}, "key_props": {"kty": "EC", "crv": "P-999"}}),
+                "P-999",
+            ),
+            (
+                serde_json::json!({"x509_props": {"subject": "CN=x"}, "key_props": {"kty": "RSA", "key_size": 1024}}),
+                "1024",
+            ),
+            (
+                serde_json::json!({"x509_props": {"subject": "CN=x"}, "key_props": {"kty": "oct"}}),
+                "oct",
+            ),
+            (
+                serde_json::json!({"x509_props": {"subject": "nonsense"}}),
+                "nonsense",
+            ),
             (serde_json::json!({"x509_props": {}}), "subject"),
-            (serde_json::json!({"x509_props": {"subject": "CN=x", "validity_months": 0}}), "validity_months"),
-            (serde_json::json!({"x509_props": {"subject": "CN=x", "ekus": ["serverAuth"]}}), "serverAuth"),
-            (serde_json::json!({"x509_props": {"subject": "CN=x"}, "lifetime_actions": [{"trigger": {"lifetime_percentage": 100}, "action": {"action_type": "AutoRenew"}}]}), "lifetime_percentage"),
-            (serde_json::json!({"x509_props": {"subject": "CN=x"}, "issuer": {"name": "bad_name"}}), "bad_name"),
+            (
+                serde_json::json!({"x509_props": {"subject": "CN=x", "validity_months": 0}}),
+                "validity_months",
+            ),
+            (
+                serde_json::json!({"x509_props": {"subject": "CN=x", "ekus": ["serverAuth"]}}),
+                "serverAuth",
+            ),
+            (
+                serde_json::json!({"x509_props": {"subject": "CN=x"}, "lifetime_actions": [{"trigger": {"lifetime_percentage": 100}, "action": {"action_type": "AutoRenew"}}]}),
+                "lifetime_percentage",
+            ),
+            (
+                serde_json::json!({"x509_props": {"subject": "CN=x"}, "issuer": {"name": "bad_name"}}),
+                "bad_name",
+            ),
         ] {
             let err = parse(body).expect_err("must be refused").to_string();
             assert!(err.contains(needle), "{err} should mention {needle}");
