@@ -150,7 +150,13 @@ pub fn decide(
                 }
             };
             let self_signed = match (&req.issuer, req.self_signed.clone()) {
-                (IssuerResolution::SelfSigned, Some(cert)) => Some(cert),
+                (IssuerResolution::SelfSigned, Some(mut cert)) => {
+                    // The certificate takes the create's attributes and tags, as a worker
+                    // completion does from the pending request.
+                    cert.enabled = req.enabled;
+                    cert.tags = req.tags.clone();
+                    Some(cert)
+                }
                 (IssuerResolution::SelfSigned, None) => {
                     return Err(DomainError::BadParameter(
                         "A self-signed request arrived without its certificate.".into(),
