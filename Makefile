@@ -1,7 +1,7 @@
 # certbroker — the two commands a newcomer needs:
 #   make run    start the service on its embedded defaults (./data, self-signed TLS, dev token)
 #   make test   run every test
-.PHONY: run test setup build lint fmt bench clean
+.PHONY: run test setup build lint fmt bench clean sdk-test
 
 CARGO ?= cargo
 
@@ -17,6 +17,12 @@ run: build
 test: setup
 	$(CARGO) build --all-targets --locked
 	$(CARGO) test --all-targets --locked -- --test-threads=4
+	bash scripts/sdk-python.sh
+
+# The Azure SDK acceptance suites alone: Rust (tests/sdk_rust) and Python (tests/sdk/python).
+sdk-test: setup
+	$(CARGO) test --locked --test sdk_rust
+	bash scripts/sdk-python.sh
 
 lint:
 	$(CARGO) fmt --check
