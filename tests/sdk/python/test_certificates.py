@@ -174,3 +174,15 @@ def test_every_api_version_the_sdk_offers_is_accepted(server, name, api_version)
         op = c.begin_create_certificate(name, unknown_policy(f"{name}.example.com")).result()
         assert op.status == "inProgress"
         assert c.get_certificate_operation(name).csr == op.csr
+
+
+def test_create_with_the_default_policy_disabled(client, name):
+    poller = client.begin_create_certificate(
+        name, CertificatePolicy.get_default(), enabled=False, _polling_interval=POLL
+    )
+    cert = poller.result()
+    assert cert.properties.enabled is False
+    assert cert.policy.subject == "CN=DefaultPolicy"
+    assert cert.policy.key_type == KeyType.rsa
+    assert cert.policy.key_size == 2048
+    assert x509util.cn_of(x509.load_der_x509_certificate(cert.cer)) == "DefaultPolicy"
