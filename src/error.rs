@@ -108,6 +108,15 @@ impl ApiError {
             DomainError::IssuerNotFound { .. } => {
                 (StatusCode::NOT_FOUND, "CertificateIssuerNotFound")
             }
+            DomainError::CertificateDeleted { .. } | DomainError::CertificateExists { .. } => {
+                (StatusCode::CONFLICT, "Conflict")
+            }
+            DomainError::DeletedCertificateNotFound { .. } => {
+                (StatusCode::NOT_FOUND, "CertificateNotFound")
+            }
+            DomainError::ContactsNotFound => (StatusCode::NOT_FOUND, "ContactsNotFound"),
+            DomainError::SecretNotFound { .. } => (StatusCode::NOT_FOUND, "SecretNotFound"),
+            DomainError::KeyNotFound { .. } => (StatusCode::NOT_FOUND, "KeyNotFound"),
         };
         ApiError {
             status,
@@ -210,6 +219,30 @@ mod tests {
         assert_eq!(
             mapped(DomainError::ApprovalNotApplicable(s())),
             (400, "BadParameter")
+        );
+        assert_eq!(
+            mapped(DomainError::CertificateDeleted { name: s() }),
+            (409, "Conflict")
+        );
+        assert_eq!(
+            mapped(DomainError::CertificateExists { name: s() }),
+            (409, "Conflict")
+        );
+        assert_eq!(
+            mapped(DomainError::DeletedCertificateNotFound { name: s() }),
+            (404, "CertificateNotFound")
+        );
+        assert_eq!(
+            mapped(DomainError::ContactsNotFound),
+            (404, "ContactsNotFound")
+        );
+        assert_eq!(
+            mapped(DomainError::SecretNotFound { name: s() }),
+            (404, "SecretNotFound")
+        );
+        assert_eq!(
+            mapped(DomainError::KeyNotFound { name: s() }),
+            (404, "KeyNotFound")
         );
     }
 

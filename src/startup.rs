@@ -231,12 +231,17 @@ impl Application {
         let certificates = CertificateService::new(shared.clone(), providers.clone());
         let issuers =
             IssuerService::new(shared.clone(), settings.providers.keys().cloned().collect());
+        let keyvault = crate::service::keyvault::KeyVaultService::new(
+            shared.clone(),
+            settings.soft_delete.retention_days,
+        );
         let worker = Worker::new(
             certificates.clone(),
             ca.clone(),
             providers,
             settings.worker.batch,
-        );
+        )
+        .with_keyvault(keyvault.clone());
         let state = AppState {
             certificates,
             issuers,
@@ -248,6 +253,8 @@ impl Application {
             max_body_bytes: settings.server.max_body_bytes,
             retry_after_seconds: settings.server.retry_after_seconds,
             ca_chain_pem: Arc::new(ca.chain_pem()),
+            keyvault: keyvault.clone(),
+            vaults: Arc::new(settings.vaults.clone()),
         };
 
         let listener = TcpListener::bind(settings.server.listen)

@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod helpers;
 mod issuers;
+mod kv_certificates;
 mod races;
 mod restart;
 mod scenarios;
