@@ -307,7 +307,9 @@ impl TestApp {
         let mut settings = Settings::for_test(dir.path());
         tweak(&mut settings);
         let data_dir = settings.storage.data_dir.clone();
-        let app = Application::build_with_clock(settings, clock).await.unwrap();
+        let app = Application::build_with_clock(settings, clock)
+            .await
+            .unwrap();
         let port = app.port();
         let pool = app.pool.clone();
         let worker = app.worker.clone();

@@ -16,7 +16,10 @@ async fn delete_returns_the_deleted_bundle_and_hides_the_certificate() {
         body["recoveryId"],
         format!("{}/deletedcertificates/gone", app.address)
     );
-    assert_eq!(body["id"], format!("{}/certificates/gone/{version}", app.address));
+    assert_eq!(
+        body["id"],
+        format!("{}/certificates/gone/{version}", app.address)
+    );
     let deleted = body["deletedDate"].as_i64().unwrap();
     assert_eq!(
         body["scheduledPurgeDate"].as_i64().unwrap(),
@@ -78,7 +81,13 @@ async fn a_deleted_name_cannot_be_reused_until_recovered_or_purged() {
     assert_eq!(app.event_count().await, before);
 
     // Recover: the certificate is back with its versions.
-    let (status, body) = send(&app, Method::POST, "/deletedcertificates/busy/recover", None).await;
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        "/deletedcertificates/busy/recover",
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(body["tags"], json!({"team": "a"}));
     let (status, _) = get(&app, "/certificates/busy/").await;

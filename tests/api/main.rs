@@ -7,6 +7,7 @@ mod bad_input;
 mod helpers;
 mod issuers;
 mod kv_certificates;
+mod kv_import;
 mod kv_soft_delete;
 mod races;
 mod restart;
