@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod helpers;
 mod issuers;
+mod kv_backup;
 mod kv_certificates;
 mod kv_import;
 mod kv_soft_delete;
