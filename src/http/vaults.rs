@@ -1,7 +1,7 @@
 //! Several vaults on one server: the request's host names the vault.
 //!
-//! `team-a.localhost:8443` is vault `team-a` (when `vaults.localhost_names` is on, the
-//! default); `team-a.vault.example:8443` is vault `team-a` when `team-a` is listed in
+//! `team-a.localhost:8443` and `team-a.vault.localhost:8443` are vault `team-a` (when
+//! `vaults.localhost_names` is on, the default); `team-a.vault.example:8443` is vault `team-a` when `team-a` is listed in
 //! `vaults.names`; anything else (a bare IP, `localhost`, unlisted names) is the default vault.
 
 use crate::config::VaultSettings;
@@ -36,7 +36,8 @@ pub fn vault_for_host(host: &str, settings: &VaultSettings) -> String {
     }
     if let Some((first, rest)) = host.split_once('.') {
         let listed = settings.names.iter().any(|n| n.eq_ignore_ascii_case(first));
-        let localhost = settings.localhost_names && rest == "localhost";
+        let localhost =
+            settings.localhost_names && (rest == "localhost" || rest == "vault.localhost");
         if (listed || localhost) && valid_vault_name(first) {
             return first.to_owned();
         }
@@ -56,6 +57,7 @@ mod tests {
         };
         assert_eq!(vault_for_host("team-a.localhost:8443", &s), "team-a");
         assert_eq!(vault_for_host("TEAM-B.localhost", &s), "team-b");
+        assert_eq!(vault_for_host("team-c.vault.localhost:8443", &s), "team-c");
         assert_eq!(vault_for_host("payments.vault.example:443", &s), "payments");
         assert_eq!(vault_for_host("other.vault.example", &s), "default");
         assert_eq!(vault_for_host("127.0.0.1:8443", &s), "default");

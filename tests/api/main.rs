@@ -10,6 +10,7 @@ mod kv_backup;
 mod kv_certificates;
 mod kv_import;
 mod kv_soft_delete;
+mod kv_vaults;
 mod races;
 mod restart;
 mod scenarios;
