@@ -117,6 +117,7 @@ impl ApiError {
             DomainError::ContactsNotFound => (StatusCode::NOT_FOUND, "ContactsNotFound"),
             DomainError::SecretNotFound { .. } => (StatusCode::NOT_FOUND, "SecretNotFound"),
             DomainError::KeyNotFound { .. } => (StatusCode::NOT_FOUND, "KeyNotFound"),
+            DomainError::SecretDisabled => (StatusCode::FORBIDDEN, "Forbidden"),
         };
         ApiError {
             status,
@@ -244,6 +245,7 @@ mod tests {
             mapped(DomainError::KeyNotFound { name: s() }),
             (404, "KeyNotFound")
         );
+        assert_eq!(mapped(DomainError::SecretDisabled), (403, "Forbidden"));
     }
 
     #[test]

@@ -66,4 +66,7 @@ pub enum DomainError {
     /// No certificate-backed key under this name (or version).
     #[error("A key with (name/id) {name} was not found in this key vault. If you recently deleted this key you may be able to recover it using the correct recovery command.")]
     KeyNotFound { name: String },
+    /// Get of the secret of a disabled certificate version (Key Vault: 403).
+    #[error("Operation get is not allowed on a disabled secret.")]
+    SecretDisabled,
 }

@@ -758,6 +758,9 @@ impl KeyVaultService {
         let view = read_view(&mut conn, vault, name.as_str(), version)
             .await?
             .ok_or_else(|| secret_not_found(name.as_str(), version))?;
+        if !view.version.enabled {
+            return Err(DomainError::SecretDisabled.into());
+        }
         let policy: Option<Policy> = serde_json::from_str(&view.certificate.policy).ok();
         let content_type = policy
             .as_ref()

@@ -275,3 +275,22 @@ async fn secret_and_key_lists_follow_the_certificates() {
     .await;
     assert_eq!(status, 405);
 }
+
+#[tokio::test]
+async fn the_secret_of_a_disabled_version_is_403() {
+    let app = TestApp::spawn().await;
+    create_self(&app, "off").await;
+    let (status, _) = send(
+        &app,
+        Method::PATCH,
+        "/certificates/off/",
+        Some(json!({"attributes": {"enabled": false}})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, err) = get(&app, "/secrets/off/").await;
+    assert_eq!(status, 403);
+    assert_eq!(err["error"]["code"], "Forbidden");
+    let (status, _) = get(&app, "/keys/off").await;
+    assert_eq!(status, 200);
+}

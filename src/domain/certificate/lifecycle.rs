@@ -170,3 +170,166 @@ pub fn decide_lifecycle(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::certificate::event::VersionRecord;
+
+    fn record(version: &str) -> VersionRecord {
+        VersionRecord {
+            version: version.into(),
+            key_id: format!("k-{version}"),
+            cer: "Y2Vy".into(),
+            chain: vec![],
+            x5t: "eDV0".into(),
+            nbf: 0,
+            exp: 1,
+            enabled: true,
+            tags: BTreeMap::new(),
+        }
+    }
+
+    fn policy() -> Policy {
+        serde_json::from_value(serde_json::json!({
+            "key_props": {"exportable": true, "kty": "EC", "key_size": 256, "curve": "P-256", "reuse_key": false},
+            "content_type": "application/x-pkcs12",
+            "x509_props": {"subject": "CN=x", "sans": {}, "ekus": [], "key_usage": [], "validity_months": 12},
+            "lifetime_actions": [],
+            "issuer": {"name": "Unknown"},
+            "enabled": true
+        }))
+        .expect("policy fixture")
+    }
+
+    fn imported() -> CertificateEvent {
+        CertificateEvent::CertificateImported {
+            name: "c".into(),
+            policy: policy(),
+            public_key: "cGs=".into(),
+            certificate: record("v1"),
+        }
+    }
+
+    fn given(events: &[CertificateEvent]) -> CertificateState {
+        CertificateState::from_events(events)
+    }
+
+    #[test]
+    fn delete_then_recover_then_purge_follow_the_soft_delete_rules() {
+        let live = given(&[imported()]);
+        let deleted = decide_lifecycle(
+            &live,
+            "c",
+            LifecycleCommand::Delete {
+                now: 100,
+                retention_days: 7,
+            },
+        )
+        .expect("delete");
+        assert_eq!(
+            deleted,
+            vec![CertificateEvent::CertificateDeleted {
+                deleted_date: 100,
+                scheduled_purge_date: 100 + 7 * 86_400,
+                recoverable_days: 7,
+            }]
+        );
+        let mut events = vec![imported()];
+        events.extend(deleted);
+        let state = given(&events);
+        assert_eq!(
+            decide_lifecycle(
+                &state,
+                "c",
+                LifecycleCommand::UpdatePolicy {
+                    policy: Box::new(policy())
+                }
+            ),
+            Err(DomainError::CertificateNotFound { name: "c".into() })
+        );
+        assert_eq!(
+            decide_lifecycle(&live, "c", LifecycleCommand::Recover),
+            Err(DomainError::DeletedCertificateNotFound { name: "c".into() })
+        );
+        assert_eq!(
+            decide_lifecycle(&state, "c", LifecycleCommand::Purge { due_at: Some(100) })
+                .map(|_| ()),
+            Err(DomainError::BadParameter(
+                "The deleted certificate c is not due for purge yet.".into()
+            ))
+        );
+        let purged =
+            decide_lifecycle(&state, "c", LifecycleCommand::Purge { due_at: None }).expect("purge");
+        events.extend(purged);
+        assert_eq!(given(&events), CertificateState::default());
+    }
+
+    #[test]
+    fn import_and_restore_refuse_deleted_or_taken_names() {
+        let mut events = vec![imported()];
+        events.push(CertificateEvent::CertificateDeleted {
+            deleted_date: 1,
+            scheduled_purge_date: 2,
+            recoverable_days: 7,
+        });
+        let deleted = given(&events);
+        let import = LifecycleCommand::Import(Box::new(ImportRequest {
+            name: "c".into(),
+            policy: policy(),
+            public_key: String::new(),
+            certificate: record("v2"),
+        }));
+        assert_eq!(
+            decide_lifecycle(&deleted, "c", import),
+            Err(DomainError::CertificateDeleted { name: "c".into() })
+        );
+        let restore = LifecycleCommand::Restore(Box::new(RestoreRequest {
+            name: "c".into(),
+            policy: policy(),
+            versions: vec![record("v1")],
+        }));
+        assert_eq!(
+            decide_lifecycle(&given(&[imported()]), "c", restore.clone()),
+            Err(DomainError::CertificateExists { name: "c".into() })
+        );
+        let restored =
+            decide_lifecycle(&CertificateState::default(), "c", restore).expect("restore");
+        assert_eq!(given(&restored).versions.len(), 1);
+    }
+
+    #[test]
+    fn update_version_names_the_version_it_changes() {
+        let state = given(&[imported()]);
+        assert_eq!(
+            decide_lifecycle(
+                &state,
+                "c",
+                LifecycleCommand::UpdateVersion {
+                    version: None,
+                    enabled: Some(false),
+                    tags: None
+                }
+            ),
+            Ok(vec![CertificateEvent::VersionUpdated {
+                version: "v1".into(),
+                enabled: Some(false),
+                tags: None
+            }])
+        );
+        assert_eq!(
+            decide_lifecycle(
+                &state,
+                "c",
+                LifecycleCommand::UpdateVersion {
+                    version: Some("nope".into()),
+                    enabled: None,
+                    tags: None
+                }
+            ),
+            Err(DomainError::CertificateNotFound {
+                name: "c/versions/nope".into()
+            })
+        );
+    }
+}
