@@ -14,8 +14,8 @@ use super::keys::KeyStore;
 use super::{apply_certificate_command, flatten, load_certificate, new_id, ServiceError, Shared};
 use crate::crypto;
 use crate::domain::certificate::{
-    CertificateCommand, CertificateState, ImportRequest, LifecycleCommand, RestoreRequest,
-    VersionRecord,
+    CertificateCommand, CertificateEvent, CertificateState, ImportRequest, LifecycleCommand,
+    RestoreRequest, VersionRecord,
 };
 use crate::domain::contacts::{self, Contact, ContactsCommand, ContactsEvent};
 use crate::domain::names::ObjectName;
@@ -541,7 +541,11 @@ impl KeyVaultService {
             .writer
             .submit(move |conn| {
                 Box::pin(async move {
-                    let applied = apply_certificate_command(
+                    // Every key the stream ever named: versions and requests that never
+                    // completed (keys of an earlier purge are already gone; deleting is a no-op).
+                    let stream = StreamId::certificate(&vault, &name_s);
+                    let loaded = store::load::<CertificateEvent>(conn, &stream).await?;
+                    apply_certificate_command(
                         conn,
                         &vault,
                         &name_s,
@@ -549,12 +553,23 @@ impl KeyVaultService {
                         CertificateCommand::Lifecycle(LifecycleCommand::Purge { due_at }),
                     )
                     .await?;
-                    let mut key_ids: Vec<String> = applied
-                        .before
-                        .versions
-                        .iter()
-                        .map(|v| v.key_id.clone())
-                        .collect();
+                    let mut key_ids: Vec<String> = Vec::new();
+                    for e in &loaded.events {
+                        match e {
+                            CertificateEvent::PendingCreated { key_id, .. } => {
+                                key_ids.push(key_id.clone())
+                            }
+                            CertificateEvent::IssuanceCompleted { certificate, .. }
+                            | CertificateEvent::CertificateMerged { certificate, .. }
+                            | CertificateEvent::CertificateImported { certificate, .. } => {
+                                key_ids.push(certificate.key_id.clone())
+                            }
+                            CertificateEvent::CertificateRestored { versions, .. } => {
+                                key_ids.extend(versions.iter().map(|v| v.key_id.clone()))
+                            }
+                            _ => {}
+                        }
+                    }
                     key_ids.sort();
                     key_ids.dedup();
                     for key_id in key_ids {

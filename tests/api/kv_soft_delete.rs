@@ -140,6 +140,10 @@ async fn recover_purge_and_delete_in_the_wrong_state_are_404_and_write_nothing()
 async fn the_worker_purges_deleted_certificates_after_the_retention_configured() {
     let clock = TestClock::new();
     let app = TestApp::spawn_with_clock(clock.clone(), |s| s.soft_delete.retention_days = 7).await;
+    // A request that never completed also leaves a key behind, until the purge.
+    app.create_manual("short").await;
+    let r = app.delete_pending("short", None).await;
+    assert_eq!(r.status(), 200);
     create_self(&app, "short").await;
     let (_, body) = send(&app, Method::DELETE, "/certificates/short", None).await;
     assert_eq!(body["attributes"]["recoverableDays"], 7);
