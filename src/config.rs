@@ -47,6 +47,27 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub log: LogSettings,
     pub providers: BTreeMap<String, ProviderSettings>,
+    // --- Key Vault surface ---
+    pub vaults: VaultSettings,
+    pub soft_delete: SoftDeleteSettings,
+}
+
+/// Which request hosts name which vault.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultSettings {
+    /// Vault names served: a host whose first label is one of them names that vault.
+    pub names: Vec<String>,
+    /// Any `<name>.localhost` host names vault `<name>` without being listed.
+    pub localhost_names: bool,
+}
+
+/// Soft-delete of certificates.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoftDeleteSettings {
+    /// Days a deleted certificate stays recoverable before it is purged (7-90).
+    pub retention_days: i64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -213,6 +234,18 @@ impl Settings {
                 return Err(ConfigError::Invalid(format!(
                     "auth.tokens: the sha256 of token '{}' must be 64 hex characters",
                     t.name
+                )));
+            }
+        }
+        if !(7..=90).contains(&self.soft_delete.retention_days) {
+            return Err(ConfigError::Invalid(
+                "soft_delete.retention_days must be between 7 and 90".into(),
+            ));
+        }
+        for v in &self.vaults.names {
+            if !crate::http::vaults::valid_vault_name(v) {
+                return Err(ConfigError::Invalid(format!(
+                    "vaults.names: '{v}' is not a vault name (3-24 letters, digits and '-')"
                 )));
             }
         }

@@ -108,6 +108,16 @@ impl ApiError {
             DomainError::IssuerNotFound { .. } => {
                 (StatusCode::NOT_FOUND, "CertificateIssuerNotFound")
             }
+            DomainError::CertificateDeleted { .. } | DomainError::CertificateExists { .. } => {
+                (StatusCode::CONFLICT, "Conflict")
+            }
+            DomainError::DeletedCertificateNotFound { .. } => {
+                (StatusCode::NOT_FOUND, "CertificateNotFound")
+            }
+            DomainError::ContactsNotFound => (StatusCode::NOT_FOUND, "ContactsNotFound"),
+            DomainError::SecretNotFound { .. } => (StatusCode::NOT_FOUND, "SecretNotFound"),
+            DomainError::KeyNotFound { .. } => (StatusCode::NOT_FOUND, "KeyNotFound"),
+            DomainError::SecretDisabled => (StatusCode::FORBIDDEN, "Forbidden"),
         };
         ApiError {
             status,
@@ -211,6 +221,31 @@ mod tests {
             mapped(DomainError::ApprovalNotApplicable(s())),
             (400, "BadParameter")
         );
+        assert_eq!(
+            mapped(DomainError::CertificateDeleted { name: s() }),
+            (409, "Conflict")
+        );
+        assert_eq!(
+            mapped(DomainError::CertificateExists { name: s() }),
+            (409, "Conflict")
+        );
+        assert_eq!(
+            mapped(DomainError::DeletedCertificateNotFound { name: s() }),
+            (404, "CertificateNotFound")
+        );
+        assert_eq!(
+            mapped(DomainError::ContactsNotFound),
+            (404, "ContactsNotFound")
+        );
+        assert_eq!(
+            mapped(DomainError::SecretNotFound { name: s() }),
+            (404, "SecretNotFound")
+        );
+        assert_eq!(
+            mapped(DomainError::KeyNotFound { name: s() }),
+            (404, "KeyNotFound")
+        );
+        assert_eq!(mapped(DomainError::SecretDisabled), (403, "Forbidden"));
     }
 
     #[test]

@@ -110,6 +110,17 @@ fn tls_material(settings: &Settings, keys: &KeyStore, now: i64) -> anyhow::Resul
     )?;
     let mut names = vec!["localhost".to_string(), "*.localhost".to_string()];
     names.extend(settings.tls.extra_names.iter().cloned());
+    // Host-named vaults: OpenSSL-based clients refuse `*.localhost` (a wildcard needs two
+    // labels after it), so listed vaults get their own name and any vault can use
+    // `<name>.vault.localhost`.
+    names.push("*.vault.localhost".to_string());
+    names.extend(
+        settings
+            .vaults
+            .names
+            .iter()
+            .map(|v| format!("{v}.localhost")),
+    );
     let mut ips: Vec<IpAddr> = vec![IpAddr::from_str("127.0.0.1")?, IpAddr::from_str("::1")?];
     let listen_ip = settings.server.listen.ip();
     if !listen_ip.is_unspecified() && !ips.contains(&listen_ip) {
@@ -231,12 +242,17 @@ impl Application {
         let certificates = CertificateService::new(shared.clone(), providers.clone());
         let issuers =
             IssuerService::new(shared.clone(), settings.providers.keys().cloned().collect());
+        let keyvault = crate::service::keyvault::KeyVaultService::new(
+            shared.clone(),
+            settings.soft_delete.retention_days,
+        );
         let worker = Worker::new(
             certificates.clone(),
             ca.clone(),
             providers,
             settings.worker.batch,
-        );
+        )
+        .with_keyvault(keyvault.clone());
         let state = AppState {
             certificates,
             issuers,
@@ -248,6 +264,8 @@ impl Application {
             max_body_bytes: settings.server.max_body_bytes,
             retry_after_seconds: settings.server.retry_after_seconds,
             ca_chain_pem: Arc::new(ca.chain_pem()),
+            keyvault: keyvault.clone(),
+            vaults: Arc::new(settings.vaults.clone()),
         };
 
         let listener = TcpListener::bind(settings.server.listen)

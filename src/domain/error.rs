@@ -46,4 +46,27 @@ pub enum DomainError {
     /// Approve/reject on a request whose provider does not take approvals, or twice.
     #[error("{0}")]
     ApprovalNotApplicable(String),
+
+    // --- Key Vault surface: soft delete, restore, contacts ---
+    /// Create, import or restore over a name that is soft-deleted (Key Vault: 409).
+    #[error("Certificate {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the certificate can only be recovered or purged.")]
+    CertificateDeleted { name: String },
+    /// Recover, purge or get of a deleted certificate that is not deleted.
+    #[error("Deleted Certificate not found: {name}")]
+    DeletedCertificateNotFound { name: String },
+    /// Restore over a name that exists.
+    #[error("Certificate {name} already exists in this key vault; a backup can only be restored under a name that is free.")]
+    CertificateExists { name: String },
+    /// The vault has no certificate contacts.
+    #[error("Contacts not found")]
+    ContactsNotFound,
+    /// No certificate-backed secret under this name (or version).
+    #[error("A secret with (name/id) {name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command.")]
+    SecretNotFound { name: String },
+    /// No certificate-backed key under this name (or version).
+    #[error("A key with (name/id) {name} was not found in this key vault. If you recently deleted this key you may be able to recover it using the correct recovery command.")]
+    KeyNotFound { name: String },
+    /// Get of the secret of a disabled certificate version (Key Vault: 403).
+    #[error("Operation get is not allowed on a disabled secret.")]
+    SecretDisabled,
 }

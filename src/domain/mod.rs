@@ -5,6 +5,7 @@
 //! command, prepared by the service beforehand.
 
 pub mod certificate;
+pub mod contacts;
 pub mod error;
 pub mod issuer;
 pub mod names;

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::certificate::CertificateEvent;
+use crate::domain::contacts::ContactsEvent;
 use crate::domain::issuer::IssuerEvent;
 
 /// A stream: one aggregate instance in one vault. Spelled `{kind}/{vault}/{name_key}`.
@@ -18,6 +19,9 @@ pub struct StreamId {
 pub enum StreamKind {
     Certificate,
     Issuer,
+    // --- Key Vault surface ---
+    /// The vault's certificate contacts (one stream per vault, name `contacts`).
+    Contacts,
 }
 
 impl StreamId {
@@ -39,12 +43,22 @@ impl StreamId {
         }
     }
 
+    /// The contacts stream of `vault`.
+    pub fn contacts(vault: &str) -> Self {
+        StreamId {
+            kind: StreamKind::Contacts,
+            vault: vault.to_owned(),
+            name_key: "contacts".to_owned(),
+        }
+    }
+
     /// Parses the stored spelling.
     pub fn parse(s: &str) -> Option<Self> {
         let mut parts = s.splitn(3, '/');
         let kind = match parts.next()? {
             "certificate" => StreamKind::Certificate,
             "issuer" => StreamKind::Issuer,
+            "contacts" => StreamKind::Contacts,
             _ => return None,
         };
         Some(StreamId {
@@ -60,6 +74,7 @@ impl std::fmt::Display for StreamId {
         let kind = match self.kind {
             StreamKind::Certificate => "certificate",
             StreamKind::Issuer => "issuer",
+            StreamKind::Contacts => "contacts",
         };
         write!(f, "{kind}/{}/{}", self.vault, self.name_key)
     }
@@ -96,6 +111,8 @@ impl EventMeta {
 pub enum DomainEvent {
     Certificate(CertificateEvent),
     Issuer(IssuerEvent),
+    // --- Key Vault surface ---
+    Contacts(ContactsEvent),
 }
 
 /// One row of the `events` table, decoded.

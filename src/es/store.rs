@@ -88,6 +88,14 @@ pub fn decode_event(
             schema_version,
             payload,
         )?),
+        StreamKind::Contacts => {
+            DomainEvent::Contacts(decode::<crate::domain::contacts::ContactsEvent>(
+                position,
+                event_type,
+                schema_version,
+                payload,
+            )?)
+        }
     })
 }
 

@@ -162,7 +162,7 @@ pub async fn middleware(
     let remote_addr = req.peer_addr().map(|a| a.to_string());
     req.extensions_mut().insert(RequestContext {
         actor,
-        vault: crate::DEFAULT_VAULT.to_owned(),
+        vault: super::vaults::vault_for_host(&host, &state.vaults),
         base_url: format!("https://{host}"),
         api_version,
         client_request_id: client_request_id.clone(),

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::dto::certificate::bundle;
 use super::dto::policy::PolicyRequest;
 use super::extract::{certificate_name, json, read_body, RequestContext};
 use super::pending::operation_response;
@@ -66,7 +65,13 @@ pub async fn get_certificate(
 ) -> Result<HttpResponse, ApiError> {
     let name = certificate_name(&path)?;
     let view = state.certificates.get(&ctx.vault, &name, None).await?;
-    Ok(HttpResponse::Ok().json(bundle(&ctx.base_url, &view)))
+    Ok(
+        HttpResponse::Ok().json(super::dto::keyvault::certificate_bundle(
+            &ctx.base_url,
+            &view,
+            state.keyvault.retention_days(),
+        )),
+    )
 }
 
 /// `GetCertificate` of one version.
@@ -81,7 +86,13 @@ pub async fn get_certificate_version(
         .certificates
         .get(&ctx.vault, &name, Some(&version))
         .await?;
-    Ok(HttpResponse::Ok().json(bundle(&ctx.base_url, &view)))
+    Ok(
+        HttpResponse::Ok().json(super::dto::keyvault::certificate_bundle(
+            &ctx.base_url,
+            &view,
+            state.keyvault.retention_days(),
+        )),
+    )
 }
 
 /// The built-in CA's certificates (PEM, signing certificate first): a certbroker extension.

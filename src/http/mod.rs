@@ -6,8 +6,10 @@ pub mod certificates;
 pub mod dto;
 pub mod extract;
 pub mod issuers;
+pub mod keyvault;
 pub mod pending;
 pub mod routes;
+pub mod vaults;
 
 use std::sync::Arc;
 
@@ -23,4 +25,7 @@ pub struct AppState {
     pub max_body_bytes: usize,
     pub retry_after_seconds: u32,
     pub ca_chain_pem: Arc<String>,
+    // --- Key Vault surface ---
+    pub keyvault: crate::service::keyvault::KeyVaultService,
+    pub vaults: Arc<crate::config::VaultSettings>,
 }

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::dto::certificate::bundle;
 use super::dto::operation::CertificateOperationResponse;
 use super::extract::{certificate_name, json, read_body, RequestContext};
 use super::AppState;
@@ -147,7 +146,11 @@ pub async fn merge_certificate(
                 ctx.base_url, view.certificate.name, ctx.api_version
             ),
         ))
-        .json(bundle(&ctx.base_url, &view)))
+        .json(super::dto::keyvault::certificate_bundle(
+            &ctx.base_url,
+            &view,
+            state.keyvault.retention_days(),
+        )))
 }
 
 /// Officer: approve a request waiting for approval.

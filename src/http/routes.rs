@@ -3,7 +3,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{certificates as c, issuers as i, pending as p};
+use super::{certificates as c, issuers as i, keyvault as k, pending as p};
 use crate::error::ApiError;
 
 async fn healthz() -> HttpResponse {
@@ -39,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::patch().to(i::update_certificate_issuer))
                 .route(web::delete().to(i::delete_certificate_issuer)),
         )
+        .configure(k::configure)
         .service(
             resource("/certificates/{name}/create").route(web::post().to(c::create_certificate)),
         )
@@ -60,11 +61,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("/certificates/{name}/pending/reject")
                 .route(web::post().to(p::reject_certificate_operation)),
         )
-        .service(resource("/certificates/{name}").route(web::get().to(c::get_certificate)))
-        .service(resource("/certificates/{name}/").route(web::get().to(c::get_certificate)))
+        .service(
+            resource("/certificates/{name}")
+                .route(web::get().to(c::get_certificate))
+                .route(web::patch().to(k::update_certificate))
+                .route(web::delete().to(k::delete_certificate)),
+        )
+        .service(
+            resource("/certificates/{name}/")
+                .route(web::get().to(c::get_certificate))
+                .route(web::patch().to(k::update_certificate)),
+        )
         .service(
             resource("/certificates/{name}/{version}")
-                .route(web::get().to(c::get_certificate_version)),
+                .route(web::get().to(c::get_certificate_version))
+                .route(web::patch().to(k::update_certificate_version)),
         )
         .default_service(web::to(not_found));
 }

@@ -112,7 +112,7 @@ pub async fn get_certificate(
     name_key: &str,
 ) -> Result<Option<CertificateRow>, sqlx::Error> {
     sqlx::query_as::<_, CertificateRow>(
-        "SELECT * FROM certificates WHERE vault = ?1 AND name_key = ?2",
+        "SELECT * FROM certificates WHERE vault = ?1 AND name_key = ?2 AND deleted_date IS NULL",
     )
     .bind(vault)
     .bind(name_key)

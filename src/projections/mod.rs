@@ -5,7 +5,9 @@
 //! canonically so a rebuild can be proven identical. Projections never call openssl and
 //! never read the clock: every value comes from the event and its envelope.
 
+pub mod certificate_lifecycle;
 pub mod certificate_versions;
+pub mod contacts;
 pub mod issuers;
 pub mod pending_operations;
 
@@ -20,6 +22,7 @@ pub const VIEWS: &[(&str, &str)] = &[
     ("certificates", "vault, name_key"),
     ("certificate_versions", "vault, name_key, seq"),
     ("issuers", "vault, name_key"),
+    ("certificate_contacts", "vault"),
 ];
 
 /// Applies one stored event to every view.
@@ -28,8 +31,10 @@ pub async fn apply(conn: &mut SqliteConnection, event: &StoredEvent) -> Result<(
         DomainEvent::Certificate(e) => {
             pending_operations::apply(conn, event, e).await?;
             certificate_versions::apply(conn, event, e).await?;
+            certificate_lifecycle::apply(conn, event, e).await?;
         }
         DomainEvent::Issuer(e) => issuers::apply(conn, event, e).await?,
+        DomainEvent::Contacts(e) => contacts::apply(conn, event, e).await?,
     }
     Ok(())
 }

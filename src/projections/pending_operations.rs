@@ -171,7 +171,20 @@ pub async fn apply(
             .bind(request_id)
             .execute(&mut *conn)
             .await?;
+        } // Import, delete, purge and restore leave no pending object behind.
+        CertificateEvent::CertificateImported { .. }
+        | CertificateEvent::CertificateDeleted { .. }
+        | CertificateEvent::CertificatePurged { .. }
+        | CertificateEvent::CertificateRestored { .. } => {
+            sqlx::query("DELETE FROM pending_operations WHERE vault = ?1 AND name_key = ?2")
+                .bind(vault)
+                .bind(key)
+                .execute(&mut *conn)
+                .await?;
         }
+        CertificateEvent::VersionUpdated { .. }
+        | CertificateEvent::PolicyUpdated { .. }
+        | CertificateEvent::CertificateRecovered {} => {}
     }
     Ok(())
 }

@@ -109,6 +109,15 @@ impl KeyStore {
         Ok(())
     }
 
+    /// Deletes a stored key (a purged certificate's), inside the command's transaction.
+    pub async fn delete(conn: &mut SqliteConnection, key_id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM keys WHERE key_id = ?1")
+            .bind(key_id)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
     /// Loads and unseals a stored key.
     pub async fn load(
         &self,

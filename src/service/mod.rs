@@ -5,6 +5,7 @@
 pub mod certificates;
 pub mod issuers;
 pub mod keys;
+pub mod keyvault;
 pub mod local_ca;
 
 use std::sync::Arc;

@@ -25,6 +25,8 @@ pub struct Worker {
     ca: Arc<LocalCa>,
     providers: Arc<BTreeMap<String, ProviderSettings>>,
     batch: i64,
+    /// Purges deleted certificates at the end of their retention.
+    keyvault: Option<crate::service::keyvault::KeyVaultService>,
 }
 
 impl Worker {
@@ -40,7 +42,14 @@ impl Worker {
             ca,
             providers,
             batch: batch.max(1),
+            keyvault: None,
         }
+    }
+
+    /// Also purge soft-deleted certificates past their scheduled purge date each round.
+    pub fn with_keyvault(mut self, keyvault: crate::service::keyvault::KeyVaultService) -> Self {
+        self.keyvault = Some(keyvault);
+        self
     }
 
     /// One round: acts on every request that needs it now. Returns how many it moved.
@@ -50,6 +59,9 @@ impl Worker {
             pending_operations::awaiting_provider(&mut conn, self.batch).await?
         };
         let mut moved = 0;
+        if let Some(kv) = &self.keyvault {
+            moved += kv.purge_due(ACTOR).await?;
+        }
         for row in rows {
             match self.drive(&row).await {
                 Ok(true) => moved += 1,

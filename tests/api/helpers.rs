@@ -276,3 +276,52 @@ pub fn hex32(s: &str) -> String {
     }
     out
 }
+
+/// A clock tests can move (soft-delete retention, scheduled purge).
+pub struct TestClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl TestClock {
+    pub fn new() -> std::sync::Arc<Self> {
+        std::sync::Arc::new(TestClock(std::sync::Mutex::new(chrono::Utc::now())))
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        let mut t = self.0.lock().unwrap();
+        *t += by;
+    }
+}
+
+impl certbroker::service::Clock for TestClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+impl TestApp {
+    /// A server whose services read `clock`, with settings tweaked by `tweak`.
+    pub async fn spawn_with_clock(
+        clock: std::sync::Arc<dyn certbroker::service::Clock>,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::for_test(dir.path());
+        tweak(&mut settings);
+        let data_dir = settings.storage.data_dir.clone();
+        let app = Application::build_with_clock(settings, clock)
+            .await
+            .unwrap();
+        let port = app.port();
+        let pool = app.pool.clone();
+        let worker = app.worker.clone();
+        let trust_pem = app.trust_pem.clone();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address: format!("https://127.0.0.1:{port}"),
+            client: client_trusting(&trust_pem),
+            pool,
+            worker,
+            data_dir,
+            _dir: dir,
+        }
+    }
+}

@@ -90,6 +90,10 @@ pub enum CertificateCommand {
     FailIssuance { request_id: String, message: String },
     /// The worker honours a requested cancellation.
     HonourCancellation { request_id: String },
+
+    // --- Key Vault surface: attributes, policy, import, soft delete, backup/restore ---
+    /// Update, import, delete, recover, purge, restore (see `lifecycle`).
+    Lifecycle(super::lifecycle::LifecycleCommand),
 }
 
 fn pending_or_404<'a>(
@@ -113,6 +117,11 @@ pub fn decide(
 ) -> Result<Vec<CertificateEvent>, DomainError> {
     match command {
         CertificateCommand::Create(req) => {
+            if state.deleted.is_some() {
+                return Err(DomainError::CertificateDeleted {
+                    name: name.to_owned(),
+                });
+            }
             if state
                 .pending
                 .as_ref()
@@ -165,6 +174,12 @@ pub fn decide(
                 _ => None,
             };
             let request_id = req.request_id.clone();
+            // The self-signed version carries the attributes and tags sent with the create.
+            let self_signed = self_signed.map(|mut cert| {
+                cert.enabled = req.enabled;
+                cert.tags = req.tags.clone();
+                cert
+            });
             let mut events = vec![CertificateEvent::PendingCreated {
                 name: req.name,
                 request_id: req.request_id,
@@ -300,6 +315,9 @@ pub fn decide(
                 ));
             }
             Ok(vec![cancelled(request_id)])
+        }
+        CertificateCommand::Lifecycle(command) => {
+            super::lifecycle::decide_lifecycle(state, name, command)
         }
     }
 }

@@ -95,6 +95,49 @@ pub enum CertificateEvent {
     },
     /// The pending object was deleted (S9).
     PendingDeleted { request_id: String },
+
+    // --- Key Vault surface: attributes, policy, import, soft delete, backup/restore ---
+    /// `UpdateCertificate`: a version's `enabled` flag and/or tags changed.
+    VersionUpdated {
+        version: String,
+        #[serde(default)]
+        enabled: Option<bool>,
+        #[serde(default)]
+        tags: Option<BTreeMap<String, String>>,
+    },
+    /// `UpdateCertificatePolicy`: the merged policy now in force.
+    PolicyUpdated { policy: Policy },
+    /// `ImportCertificate`: a certificate with its key (sealed under `key_id`) became the
+    /// current version; any pending object that was not in progress is gone.
+    CertificateImported {
+        name: String,
+        policy: Policy,
+        /// Base64 SubjectPublicKeyInfo DER of the imported key.
+        public_key: String,
+        certificate: VersionRecord,
+    },
+    /// `DeleteCertificate`: soft-deleted; recoverable until `scheduled_purge_date`.
+    CertificateDeleted {
+        /// Unix seconds.
+        deleted_date: i64,
+        /// Unix seconds.
+        scheduled_purge_date: i64,
+        recoverable_days: i64,
+    },
+    /// `RecoverDeletedCertificate`: back to the state it was deleted in.
+    CertificateRecovered {},
+    /// `PurgeDeletedCertificate` (or the retention ran out): gone for good; the name is free.
+    CertificatePurged {
+        /// True when the worker purged it at the end of retention.
+        #[serde(default)]
+        scheduled: bool,
+    },
+    /// `RestoreCertificate`: a backup was restored under its name (keys resealed under new ids).
+    CertificateRestored {
+        name: String,
+        policy: Policy,
+        versions: Vec<VersionRecord>,
+    },
 }
 
 impl CertificateEvent {
@@ -110,6 +153,13 @@ impl CertificateEvent {
             CertificateEvent::IssuanceFailed { .. } => "IssuanceFailed",
             CertificateEvent::IssuanceCancelled { .. } => "IssuanceCancelled",
             CertificateEvent::PendingDeleted { .. } => "PendingDeleted",
+            CertificateEvent::VersionUpdated { .. } => "VersionUpdated",
+            CertificateEvent::PolicyUpdated { .. } => "PolicyUpdated",
+            CertificateEvent::CertificateImported { .. } => "CertificateImported",
+            CertificateEvent::CertificateDeleted { .. } => "CertificateDeleted",
+            CertificateEvent::CertificateRecovered { .. } => "CertificateRecovered",
+            CertificateEvent::CertificatePurged { .. } => "CertificatePurged",
+            CertificateEvent::CertificateRestored { .. } => "CertificateRestored",
         }
     }
 

@@ -5,6 +5,7 @@
 
 mod command;
 mod event;
+mod lifecycle;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -13,7 +14,8 @@ pub use command::{
     decide, CertificateCommand, CreateRequest, IssuedCertificate, IssuerResolution, MergeRequest,
 };
 pub use event::{CertificateEvent, OperationError, VersionRecord};
-pub use state::{CertificateState, OperationStatus, PendingOperation, VersionInfo};
+pub use lifecycle::{decide_lifecycle, ImportRequest, LifecycleCommand, RestoreRequest};
+pub use state::{CertificateState, DeletedInfo, OperationStatus, PendingOperation, VersionInfo};
 
 /// Error code for a failure on the issuer's side (Key Vault, S4).
 pub const CODE_ISSUER_ERROR: &str = "CertificateIssuerError";

@@ -71,6 +71,14 @@ pub struct VersionInfo {
     pub key_id: String,
 }
 
+/// When a soft-deleted certificate was deleted and will be purged (Unix seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeletedInfo {
+    pub deleted_date: i64,
+    pub scheduled_purge_date: i64,
+    pub recoverable_days: i64,
+}
+
 /// A certificate's state: its policy, its pending object and its versions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CertificateState {
@@ -78,6 +86,8 @@ pub struct CertificateState {
     pub policy: Option<Policy>,
     pub pending: Option<PendingOperation>,
     pub versions: Vec<VersionInfo>,
+    /// Set while the certificate is soft-deleted.
+    pub deleted: Option<DeletedInfo>,
 }
 
 impl CertificateState {
@@ -88,6 +98,11 @@ impl CertificateState {
             state.apply(e);
         }
         state
+    }
+
+    /// True when the name is taken (live or soft-deleted).
+    pub fn exists(&self) -> bool {
+        self.name.is_some()
     }
 
     /// The current (latest) version.
@@ -180,6 +195,61 @@ impl CertificateState {
             }
             CertificateEvent::PendingDeleted { .. } => {
                 self.pending = None;
+            }
+            CertificateEvent::VersionUpdated { .. } => {}
+            CertificateEvent::PolicyUpdated { policy } => {
+                self.policy = Some(policy.clone());
+            }
+            CertificateEvent::CertificateImported {
+                name,
+                policy,
+                certificate,
+                ..
+            } => {
+                self.name = Some(name.clone());
+                self.policy = Some(policy.clone());
+                self.pending = None;
+                self.versions.push(VersionInfo {
+                    version: certificate.version.clone(),
+                    key_id: certificate.key_id.clone(),
+                });
+            }
+            CertificateEvent::CertificateDeleted {
+                deleted_date,
+                scheduled_purge_date,
+                recoverable_days,
+            } => {
+                self.pending = None;
+                self.deleted = Some(DeletedInfo {
+                    deleted_date: *deleted_date,
+                    scheduled_purge_date: *scheduled_purge_date,
+                    recoverable_days: *recoverable_days,
+                });
+            }
+            CertificateEvent::CertificateRecovered {} => {
+                self.deleted = None;
+            }
+            CertificateEvent::CertificatePurged { .. } => {
+                *self = CertificateState::default();
+            }
+            CertificateEvent::CertificateRestored {
+                name,
+                policy,
+                versions,
+            } => {
+                *self = CertificateState {
+                    name: Some(name.clone()),
+                    policy: Some(policy.clone()),
+                    pending: None,
+                    versions: versions
+                        .iter()
+                        .map(|v| VersionInfo {
+                            version: v.version.clone(),
+                            key_id: v.key_id.clone(),
+                        })
+                        .collect(),
+                    deleted: None,
+                };
             }
         }
     }

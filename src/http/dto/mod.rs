@@ -3,6 +3,7 @@
 
 pub mod certificate;
 pub mod issuer;
+pub mod keyvault;
 pub mod operation;
 pub mod policy;
 

@@ -1,0 +1,101 @@
+//! The vault's certificate contacts (Key Vault `Contacts`): one stream per vault.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::DomainError;
+
+/// One contact (Key Vault `Contact`): all fields optional on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+/// Events of the contacts stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event_type")]
+pub enum ContactsEvent {
+    /// `SetCertificateContacts`: the full list now in force.
+    ContactsSet { contacts: Vec<Contact> },
+    /// `DeleteCertificateContacts`.
+    ContactsDeleted {},
+}
+
+impl ContactsEvent {
+    /// The `event_type` column value.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            ContactsEvent::ContactsSet { .. } => "ContactsSet",
+            ContactsEvent::ContactsDeleted {} => "ContactsDeleted",
+        }
+    }
+}
+
+/// The contacts in force, folded from events.
+pub fn current(events: &[ContactsEvent]) -> Option<Vec<Contact>> {
+    events.iter().fold(None, |_, e| match e {
+        ContactsEvent::ContactsSet { contacts } => Some(contacts.clone()),
+        ContactsEvent::ContactsDeleted {} => None,
+    })
+}
+
+/// Commands on the contacts stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactsCommand {
+    /// PUT `/certificates/contacts`.
+    Set(Vec<Contact>),
+    /// DELETE `/certificates/contacts`.
+    Delete,
+}
+
+/// Decides a contacts command: each contact needs an email address (Key Vault sends mail).
+pub fn decide(
+    current: Option<&[Contact]>,
+    command: ContactsCommand,
+) -> Result<Vec<ContactsEvent>, DomainError> {
+    match command {
+        ContactsCommand::Set(contacts) => {
+            for (i, c) in contacts.iter().enumerate() {
+                let email = c.email.as_deref().unwrap_or_default();
+                if !email.contains('@') || email.len() > 254 {
+                    return Err(DomainError::BadParameter(format!(
+                        "contacts[{i}].email must be an email address."
+                    )));
+                }
+            }
+            Ok(vec![ContactsEvent::ContactsSet { contacts }])
+        }
+        ContactsCommand::Delete => match current {
+            Some(_) => Ok(vec![ContactsEvent::ContactsDeleted {}]),
+            None => Err(DomainError::ContactsNotFound),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contacts_need_an_email_and_delete_needs_contacts() {
+        let c = |e: &str| Contact {
+            email: Some(e.into()),
+            name: None,
+            phone: None,
+        };
+        assert!(decide(None, ContactsCommand::Set(vec![c("a@b.example")])).is_ok());
+        assert!(decide(None, ContactsCommand::Set(vec![c("nope")])).is_err());
+        assert_eq!(
+            decide(None, ContactsCommand::Delete),
+            Err(DomainError::ContactsNotFound)
+        );
+        let set = vec![ContactsEvent::ContactsSet {
+            contacts: vec![c("a@b.example")],
+        }];
+        assert_eq!(current(&set).map(|v| v.len()), Some(1));
+    }
+}
