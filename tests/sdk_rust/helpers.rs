@@ -221,8 +221,10 @@ pub fn error_code(e: &azure_core::Error) -> Option<String> {
     }
 }
 
-/// A test of an operation the server does not answer yet. It must fail (panic); if it
+/// A test of an operation the server does not answer yet (none at present; kept for the next
+/// operation written before its endpoint). It must fail (panic); if it
 /// passes, this panics instead: the endpoint has landed and the wrapper must go.
+#[allow(dead_code)]
 pub async fn missing<F>(endpoint: &str, body: F)
 where
     F: Future<Output = ()>,
