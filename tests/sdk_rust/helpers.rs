@@ -135,13 +135,41 @@ impl Vault {
             report.differences.join("\n")
         );
     }
+
+    /// A certificate client for `https://<host>:<port>`, with `host` resolved to the server
+    /// (host-named vaults).
+    pub fn client_for_host(&self, host: &str) -> (String, CertificateClient) {
+        let port: u16 = self.url.rsplit(':').next().unwrap().parse().unwrap();
+        let url = format!("https://{host}:{port}");
+        let resolve = Some((host, format!("127.0.0.1:{port}").parse().unwrap()));
+        let client = CertificateClient::new(
+            &url,
+            Arc::new(StaticToken(TOKEN.into())),
+            Some(CertificateClientOptions {
+                verify_challenge_resource: Some(false),
+                client_options: client_options_resolving(&self.trust_pem, resolve),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+        (url, client)
+    }
 }
 
 fn client_options(trust_pem: &str) -> ClientOptions {
-    let http = reqwest013::Client::builder()
-        .tls_certs_only([reqwest013::Certificate::from_pem(trust_pem.as_bytes()).unwrap()])
-        .build()
-        .unwrap();
+    client_options_resolving(trust_pem, None)
+}
+
+fn client_options_resolving(
+    trust_pem: &str,
+    resolve: Option<(&str, std::net::SocketAddr)>,
+) -> ClientOptions {
+    let mut builder = reqwest013::Client::builder()
+        .tls_certs_only([reqwest013::Certificate::from_pem(trust_pem.as_bytes()).unwrap()]);
+    if let Some((host, addr)) = resolve {
+        builder = builder.resolve(host, addr);
+    }
+    let http = builder.build().unwrap();
     ClientOptions {
         transport: Some(Transport::new(Arc::new(http))),
         // A refusal must surface at once, not after a minute of retries.

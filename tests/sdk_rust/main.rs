@@ -7,3 +7,4 @@ mod certificates;
 mod helpers;
 mod issuers;
 mod lifecycle;
+mod vaults;
