@@ -2,7 +2,7 @@
 # The Python acceptance suite (tests/sdk/python): the official azure-keyvault-certificates and
 # azure-keyvault-secrets packages against the real `certbroker serve` binary.
 # Makes .venv from tests/sdk/python/requirements.txt (re-installs only when that file changes),
-# then runs pytest. The binary is $CERTBROKER_BIN, else target/debug/certbroker, which
+# then runs pytest. The binary is $CERTBROKER_BIN, else <cargo target dir>/debug/certbroker, which
 # `cargo build` (make test) has already made: nothing is built here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,9 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; 
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQ"
   echo "$want" > "$STAMP"
 fi
-export CERTBROKER_BIN=${CERTBROKER_BIN:-$PWD/target/debug/certbroker}
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+case "$TARGET_DIR" in /*) ;; *) TARGET_DIR=$PWD/$TARGET_DIR ;; esac
+export CERTBROKER_BIN=${CERTBROKER_BIN:-$TARGET_DIR/debug/certbroker}
 if [ ! -x "$CERTBROKER_BIN" ]; then
   cargo build --locked --bin certbroker
 fi
