@@ -807,6 +807,15 @@ impl KeyVaultService {
         })
     }
 
+    /// The public key of a version as a JWK (read off its certificate).
+    pub fn public_jwk(&self, version: &VersionRow) -> Result<serde_json::Value, ServiceError> {
+        let leaf = STANDARD
+            .decode(&version.cer)
+            .map_err(|e| ServiceError::Internal(format!("stored certificate: {e}")))?;
+        let info = crypto::x509::cert_info(&leaf)?;
+        Ok(crypto::keys::public_jwk(&info.public_key_der)?)
+    }
+
     /// `GetKey` of a certificate: its public key as a JWK.
     pub async fn key(
         &self,
@@ -819,11 +828,7 @@ impl KeyVaultService {
             .await?
             .ok_or_else(|| key_not_found(name.as_str(), version))?;
         let policy: Option<Policy> = serde_json::from_str(&view.certificate.policy).ok();
-        let leaf = STANDARD
-            .decode(&view.version.cer)
-            .map_err(|e| ServiceError::Internal(format!("stored certificate: {e}")))?;
-        let info = crypto::x509::cert_info(&leaf)?;
-        let jwk = crypto::keys::public_jwk(&info.public_key_der)?;
+        let jwk = self.public_jwk(&view.version)?;
         Ok(KeyView {
             name: view.certificate.name,
             version: view.version,
