@@ -229,25 +229,19 @@ async fn update(
     let name = certificate_name(name)?;
     let body: dto::CertificateUpdateRequest =
         json_or_default(&read_body(payload, state.max_body_bytes).await?)?;
-    let caller = ctx.caller();
-    if let Some(policy) = body.policy {
-        state
-            .keyvault
-            .update_policy(
-                &caller,
-                &name,
-                Box::new(move |base| policy.into_policy(Some(base))),
-            )
-            .await?;
-    }
+    let policy = body.policy.map(|p| {
+        Box::new(move |base: &crate::domain::policy::Policy| p.into_policy(Some(base)))
+            as crate::service::keyvault::PolicyMerge
+    });
     let view = state
         .keyvault
         .update_version(
-            &caller,
+            &ctx.caller(),
             &name,
             version,
             body.attributes.and_then(|a| a.enabled),
             body.tags,
+            policy,
         )
         .await?;
     Ok(HttpResponse::Ok().json(dto::certificate_bundle(&ctx.base_url, &view, days(state))))

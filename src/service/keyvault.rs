@@ -353,7 +353,8 @@ impl KeyVaultService {
         flatten(out)
     }
 
-    /// `UpdateCertificate`: a version's `enabled` and tags.
+    /// `UpdateCertificate`: a version's `enabled` and tags, and the policy when one is sent
+    /// (merged), all in one transaction.
     pub async fn update_version(
         &self,
         caller: &Caller,
@@ -361,18 +362,53 @@ impl KeyVaultService {
         version: Option<String>,
         enabled: Option<bool>,
         tags: Option<BTreeMap<String, String>>,
+        policy: Option<PolicyMerge>,
     ) -> Result<CertificateView, ServiceError> {
-        self.command_then_read(
-            caller,
-            name.as_str(),
-            LifecycleCommand::UpdateVersion {
-                version: version.clone(),
-                enabled,
-                tags,
-            },
-            version,
-        )
-        .await
+        let vault = caller.vault.clone();
+        let name_s = name.as_str().to_owned();
+        let meta = meta(caller, &self.shared);
+        let out = self
+            .shared
+            .writer
+            .submit(move |conn| {
+                Box::pin(async move {
+                    if let Some(merge) = policy {
+                        let stream = StreamId::certificate(&vault, &name_s);
+                        let loaded = store::load(conn, &stream).await?;
+                        let state = CertificateState::from_events(&loaded.events);
+                        let Some(base) = state.policy.as_ref().filter(|_| state.deleted.is_none())
+                        else {
+                            return Err(not_found(&name_s, None));
+                        };
+                        let merged = merge(base)?;
+                        apply_certificate_command(
+                            conn,
+                            &vault,
+                            &name_s,
+                            &meta,
+                            CertificateCommand::Lifecycle(LifecycleCommand::UpdatePolicy {
+                                policy: Box::new(merged),
+                            }),
+                        )
+                        .await?;
+                    }
+                    apply_certificate_command(
+                        conn,
+                        &vault,
+                        &name_s,
+                        &meta,
+                        CertificateCommand::Lifecycle(LifecycleCommand::UpdateVersion {
+                            version: version.clone(),
+                            enabled,
+                            tags,
+                        }),
+                    )
+                    .await?;
+                    read_view(conn, &vault, &name_s, version.as_deref()).await
+                })
+            })
+            .await;
+        flatten(out)?.ok_or_else(|| not_found(name.as_str(), None))
     }
 
     /// `ImportCertificate`: reads the bundle, checks the key against the certificate, seals
