@@ -19,6 +19,8 @@ pub mod pkcs12;
 pub mod seal;
 #[cfg(test)]
 mod testutil;
+#[cfg(test)]
+mod unit_tests;
 pub mod x509;
 
 pub use openssl::pkey::{PKey, Private, Public};

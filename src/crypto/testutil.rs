@@ -1,4 +1,3 @@
-#![allow(dead_code)] // shared fixtures; not every module's tests use all of them
 //! Test fixtures shared by the crypto module's unit tests: cached keys (RSA generation is
 //! slow), a CA hierarchy, policies and a leaf issued from a CSR.
 
@@ -20,16 +19,6 @@ pub(crate) fn now() -> i64 {
 
 /// One 2048-bit RSA key shared by all tests.
 pub(crate) fn rsa_key() -> PKey<Private> {
-    static KEY: OnceLock<Vec<u8>> = OnceLock::new();
-    let der = KEY.get_or_init(|| {
-        let key = generate_key(&KeySpec::Rsa { bits: 2048 }).unwrap();
-        private_key_to_der(&key).unwrap()
-    });
-    private_key_from_der(der).unwrap()
-}
-
-/// A second RSA key, distinct from [`rsa_key`].
-pub(crate) fn other_rsa_key() -> PKey<Private> {
     static KEY: OnceLock<Vec<u8>> = OnceLock::new();
     let der = KEY.get_or_init(|| {
         let key = generate_key(&KeySpec::Rsa { bits: 2048 }).unwrap();
@@ -73,7 +62,6 @@ pub(crate) fn plain_props(subject: &str) -> X509Properties {
 
 /// A root CA and an intermediate signed by it, valid from an hour ago for a year.
 pub(crate) struct Hierarchy {
-    pub root_key: PKey<Private>,
     pub root: X509,
     pub int_key: PKey<Private>,
     pub int: X509,
@@ -87,12 +75,7 @@ pub(crate) fn hierarchy() -> &'static Hierarchy {
         let (root_key, root) = create_ca("Test Root", start, 365, None).unwrap();
         let (int_key, int) =
             create_ca("Test Intermediate", start, 365, Some((&root_key, &root))).unwrap();
-        Hierarchy {
-            root_key,
-            root,
-            int_key,
-            int,
-        }
+        Hierarchy { root, int_key, int }
     })
 }
 

@@ -64,6 +64,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/secrets/{name}").route(web::get().to(get_secret)))
         .service(resource("/secrets/{name}/").route(web::get().to(get_secret)))
         .service(resource("/secrets/{name}/{version}").route(web::get().to(get_secret_version)))
+        .service(resource("/deletedsecrets").route(web::get().to(get_deleted_secrets)))
+        .service(resource("/deletedsecrets/{name}").route(web::get().to(get_deleted_secret)))
+        .service(resource("/deletedkeys").route(web::get().to(get_deleted_keys)))
+        .service(resource("/deletedkeys/{name}").route(web::get().to(get_deleted_key)))
         .service(resource("/keys").route(web::get().to(get_keys)))
         .service(resource("/keys/{name}/versions").route(web::get().to(get_key_versions)))
         .service(resource("/keys/{name}").route(web::get().to(get_key)))
@@ -225,25 +229,19 @@ async fn update(
     let name = certificate_name(name)?;
     let body: dto::CertificateUpdateRequest =
         json_or_default(&read_body(payload, state.max_body_bytes).await?)?;
-    let caller = ctx.caller();
-    if let Some(policy) = body.policy {
-        state
-            .keyvault
-            .update_policy(
-                &caller,
-                &name,
-                Box::new(move |base| policy.into_policy(Some(base))),
-            )
-            .await?;
-    }
+    let policy = body.policy.map(|p| {
+        Box::new(move |base: &crate::domain::policy::Policy| p.into_policy(Some(base)))
+            as crate::service::keyvault::PolicyMerge
+    });
     let view = state
         .keyvault
         .update_version(
-            &caller,
+            &ctx.caller(),
             &name,
             version,
             body.attributes.and_then(|a| a.enabled),
             body.tags,
+            policy,
         )
         .await?;
     Ok(HttpResponse::Ok().json(dto::certificate_bundle(&ctx.base_url, &view, days(state))))
@@ -648,4 +646,96 @@ pub async fn get_key_version(
         .key(&ctx.vault, &name, Some(&version))
         .await?;
     Ok(HttpResponse::Ok().json(dto::key_bundle(&ctx.base_url, &k, days(&state))))
+}
+
+/// `GetDeletedSecrets`: the secrets of soft-deleted certificates.
+pub async fn get_deleted_secrets(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, ApiError> {
+    let size = page_size(&ctx)?;
+    let (rows, token) = list_live(&state, &ctx, true, true).await?;
+    Ok(HttpResponse::Ok().json(ListResponse {
+        value: rows
+            .iter()
+            .filter_map(|r| {
+                dto::deleted_secret(&ctx.base_url, r, &content_type_of(r), days(&state))
+            })
+            .collect(),
+        next_link: token.map(|t| next_link(&ctx, "/deletedsecrets", &t, size, "")),
+    }))
+}
+
+/// `GetDeletedSecret` of a soft-deleted certificate (no value: it is deleted).
+pub async fn get_deleted_secret(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let name = secret_name(&path)?;
+    let not_found = || {
+        ApiError::from(crate::domain::DomainError::SecretNotFound {
+            name: name.to_string(),
+        })
+    };
+    let deleted = state
+        .keyvault
+        .get_deleted(&ctx.vault, &name)
+        .await
+        .map_err(|_| not_found())?;
+    dto::deleted_secret(
+        &ctx.base_url,
+        &deleted,
+        &content_type_of(&deleted),
+        days(&state),
+    )
+    .map(|b| HttpResponse::Ok().json(b))
+    .ok_or_else(not_found)
+}
+
+/// `GetDeletedKeys`: the keys of soft-deleted certificates.
+pub async fn get_deleted_keys(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, ApiError> {
+    let size = page_size(&ctx)?;
+    let (rows, token) = list_live(&state, &ctx, true, true).await?;
+    Ok(HttpResponse::Ok().json(ListResponse {
+        value: rows
+            .iter()
+            .filter_map(|r| dto::deleted_key_item(&ctx.base_url, r, days(&state)))
+            .collect(),
+        next_link: token.map(|t| next_link(&ctx, "/deletedkeys", &t, size, "")),
+    }))
+}
+
+/// `GetDeletedKey` of a soft-deleted certificate: its public key.
+pub async fn get_deleted_key(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let name = key_name(&path)?;
+    let not_found = || {
+        ApiError::from(crate::domain::DomainError::KeyNotFound {
+            name: name.to_string(),
+        })
+    };
+    let deleted = state
+        .keyvault
+        .get_deleted(&ctx.vault, &name)
+        .await
+        .map_err(|_| not_found())?;
+    let version = deleted.version.as_ref().ok_or_else(not_found)?;
+    let jwk = state.keyvault.public_jwk(version)?;
+    let policy = serde_json::from_str(&deleted.certificate.policy).ok();
+    let view = crate::service::keyvault::KeyView {
+        name: deleted.certificate.name.clone(),
+        version: version.clone(),
+        jwk,
+        key_ops: crate::service::keyvault::key_ops(policy.as_ref()),
+    };
+    let mut body = dto::key_bundle(&ctx.base_url, &view, days(&state));
+    dto::deleted_key_fields(&mut body, &ctx.base_url, &deleted);
+    Ok(HttpResponse::Ok().json(body))
 }

@@ -353,7 +353,8 @@ impl KeyVaultService {
         flatten(out)
     }
 
-    /// `UpdateCertificate`: a version's `enabled` and tags.
+    /// `UpdateCertificate`: a version's `enabled` and tags, and the policy when one is sent
+    /// (merged), all in one transaction.
     pub async fn update_version(
         &self,
         caller: &Caller,
@@ -361,18 +362,53 @@ impl KeyVaultService {
         version: Option<String>,
         enabled: Option<bool>,
         tags: Option<BTreeMap<String, String>>,
+        policy: Option<PolicyMerge>,
     ) -> Result<CertificateView, ServiceError> {
-        self.command_then_read(
-            caller,
-            name.as_str(),
-            LifecycleCommand::UpdateVersion {
-                version: version.clone(),
-                enabled,
-                tags,
-            },
-            version,
-        )
-        .await
+        let vault = caller.vault.clone();
+        let name_s = name.as_str().to_owned();
+        let meta = meta(caller, &self.shared);
+        let out = self
+            .shared
+            .writer
+            .submit(move |conn| {
+                Box::pin(async move {
+                    if let Some(merge) = policy {
+                        let stream = StreamId::certificate(&vault, &name_s);
+                        let loaded = store::load(conn, &stream).await?;
+                        let state = CertificateState::from_events(&loaded.events);
+                        let Some(base) = state.policy.as_ref().filter(|_| state.deleted.is_none())
+                        else {
+                            return Err(not_found(&name_s, None));
+                        };
+                        let merged = merge(base)?;
+                        apply_certificate_command(
+                            conn,
+                            &vault,
+                            &name_s,
+                            &meta,
+                            CertificateCommand::Lifecycle(LifecycleCommand::UpdatePolicy {
+                                policy: Box::new(merged),
+                            }),
+                        )
+                        .await?;
+                    }
+                    apply_certificate_command(
+                        conn,
+                        &vault,
+                        &name_s,
+                        &meta,
+                        CertificateCommand::Lifecycle(LifecycleCommand::UpdateVersion {
+                            version: version.clone(),
+                            enabled,
+                            tags,
+                        }),
+                    )
+                    .await?;
+                    read_view(conn, &vault, &name_s, version.as_deref()).await
+                })
+            })
+            .await;
+        flatten(out)?.ok_or_else(|| not_found(name.as_str(), None))
     }
 
     /// `ImportCertificate`: reads the bundle, checks the key against the certificate, seals
@@ -807,6 +843,15 @@ impl KeyVaultService {
         })
     }
 
+    /// The public key of a version as a JWK (read off its certificate).
+    pub fn public_jwk(&self, version: &VersionRow) -> Result<serde_json::Value, ServiceError> {
+        let leaf = STANDARD
+            .decode(&version.cer)
+            .map_err(|e| ServiceError::Internal(format!("stored certificate: {e}")))?;
+        let info = crypto::x509::cert_info(&leaf)?;
+        Ok(crypto::keys::public_jwk(&info.public_key_der)?)
+    }
+
     /// `GetKey` of a certificate: its public key as a JWK.
     pub async fn key(
         &self,
@@ -819,11 +864,7 @@ impl KeyVaultService {
             .await?
             .ok_or_else(|| key_not_found(name.as_str(), version))?;
         let policy: Option<Policy> = serde_json::from_str(&view.certificate.policy).ok();
-        let leaf = STANDARD
-            .decode(&view.version.cer)
-            .map_err(|e| ServiceError::Internal(format!("stored certificate: {e}")))?;
-        let info = crypto::x509::cert_info(&leaf)?;
-        let jwk = crypto::keys::public_jwk(&info.public_key_der)?;
+        let jwk = self.public_jwk(&view.version)?;
         Ok(KeyView {
             name: view.certificate.name,
             version: view.version,

@@ -312,3 +312,34 @@ async fn policy_refuses_unknown_names_and_bad_values_writing_nothing() {
     assert_eq!(r.status(), 400);
     assert_eq!(app.event_count().await, before);
 }
+
+#[tokio::test]
+async fn update_certificate_with_a_policy_applies_both_or_neither() {
+    let app = TestApp::spawn().await;
+    create_self(&app, "both").await;
+    let before = app.event_count().await;
+    let (status, err) = send(
+        &app,
+        Method::PATCH,
+        "/certificates/both/0123456789abcdef0123456789abcdef",
+        Some(json!({"policy": {"x509_props": {"validity_months": 3}}, "tags": {"x": "y"}})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(err["error"]["code"], "CertificateNotFound");
+    assert_eq!(app.event_count().await, before);
+    let (_, policy) = get(&app, "/certificates/both/policy").await;
+    assert_eq!(policy["x509_props"]["validity_months"], 12);
+
+    let (status, body) = send(
+        &app,
+        Method::PATCH,
+        "/certificates/both/",
+        Some(json!({"policy": {"x509_props": {"validity_months": 3}}, "tags": {"x": "y"}})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["policy"]["x509_props"]["validity_months"], 3);
+    assert_eq!(body["tags"], json!({"x": "y"}));
+    app.assert_views_rebuild_identically().await;
+}

@@ -98,6 +98,16 @@ async fn import_pkcs12_without_password_returns_the_bundle_and_a_derived_policy(
         .unwrap();
     assert!(parsed.pkey.unwrap().public_eq(&key));
     assert_eq!(parsed.cert.unwrap().to_der().unwrap(), cert);
+    // The policy read off the certificate can be updated like any other.
+    let (status, policy) = send(
+        &app,
+        Method::PATCH,
+        "/certificates/imp/policy",
+        Some(json!({"x509_props": {"validity_months": 6}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{policy}");
+    assert_eq!(policy["x509_props"]["subject"], "CN=imported.example.com");
     app.assert_views_rebuild_identically().await;
 }
 

@@ -170,3 +170,49 @@ async fn the_worker_purges_deleted_certificates_after_the_retention_configured()
     assert_eq!(keys, 0, "a purged certificate's keys are erased");
     app.assert_views_rebuild_identically().await;
 }
+
+#[tokio::test]
+async fn a_deleted_certificate_shows_its_secret_and_key_as_deleted_too() {
+    let app = TestApp::spawn().await;
+    let version = create_self(&app, "both").await;
+    send(&app, Method::DELETE, "/certificates/both", None).await;
+    let (status, secret) = get(&app, "/deletedsecrets/both").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        secret["id"],
+        format!("{}/secrets/both/{version}", app.address)
+    );
+    assert_eq!(
+        secret["recoveryId"],
+        format!("{}/deletedsecrets/both", app.address)
+    );
+    assert!(secret.get("value").is_none());
+    assert!(secret["deletedDate"].is_i64());
+    let (status, key) = get(&app, "/deletedkeys/both").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        key["key"]["kid"],
+        format!("{}/keys/both/{version}", app.address)
+    );
+    assert_eq!(key["key"]["kty"], "EC");
+    assert_eq!(
+        key["recoveryId"],
+        format!("{}/deletedkeys/both", app.address)
+    );
+    let (_, secrets) = get(&app, "/deletedsecrets").await;
+    assert_eq!(secrets["value"].as_array().unwrap().len(), 1);
+    let (_, keys) = get(&app, "/deletedkeys").await;
+    assert_eq!(keys["value"].as_array().unwrap().len(), 1);
+    // Live ones are not deleted ones.
+    create_self(&app, "live").await;
+    for (path, code) in [
+        ("/deletedsecrets/live", "SecretNotFound"),
+        ("/deletedkeys/live", "KeyNotFound"),
+        ("/secrets/both", "SecretNotFound"),
+        ("/keys/both", "KeyNotFound"),
+    ] {
+        let (status, err) = get(&app, path).await;
+        assert_eq!(status, 404, "{path}");
+        assert_eq!(err["error"]["code"], code, "{path}");
+    }
+}

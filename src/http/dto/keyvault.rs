@@ -193,6 +193,53 @@ pub fn key_item(
     })
 }
 
+fn deleted_dates(out: &mut Value, c: &ListedCertificate) {
+    if let Some(d) = c.deleted.deleted_date {
+        out["deletedDate"] = d.into();
+    }
+    if let Some(d) = c.deleted.scheduled_purge_date {
+        out["scheduledPurgeDate"] = d.into();
+    }
+}
+
+/// A `DeletedSecretItem`/`DeletedSecretBundle` (no value) of a deleted certificate with a
+/// version.
+pub fn deleted_secret(
+    base_url: &str,
+    c: &ListedCertificate,
+    content_type: &str,
+    default_days: i64,
+) -> Option<Value> {
+    let v = c.version.as_ref()?;
+    let name = &c.certificate.name;
+    let days = days_of(c, default_days);
+    let mut out = secret_item(base_url, name, v, content_type, days, true);
+    out["kid"] = format!("{base_url}/keys/{name}/{}", v.version).into();
+    out["recoveryId"] = format!("{base_url}/deletedsecrets/{name}").into();
+    deleted_dates(&mut out, c);
+    Some(out)
+}
+
+/// A `DeletedKeyItem` of a deleted certificate with a version.
+pub fn deleted_key_item(base_url: &str, c: &ListedCertificate, default_days: i64) -> Option<Value> {
+    let v = c.version.as_ref()?;
+    let mut out = key_item(
+        base_url,
+        &c.certificate.name,
+        v,
+        days_of(c, default_days),
+        true,
+    );
+    deleted_key_fields(&mut out, base_url, c);
+    Some(out)
+}
+
+/// Adds `recoveryId`, `deletedDate` and `scheduledPurgeDate` of a deleted key.
+pub fn deleted_key_fields(out: &mut Value, base_url: &str, c: &ListedCertificate) {
+    out["recoveryId"] = format!("{base_url}/deletedkeys/{}", c.certificate.name).into();
+    deleted_dates(out, c);
+}
+
 /// `CertificateAttributes` as sent (times are read from the certificate and ignored).
 #[derive(Debug, Default, Deserialize)]
 pub struct AttributesRequest {
