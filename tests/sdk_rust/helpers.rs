@@ -60,9 +60,15 @@ impl Vault {
     /// The real server, with its background worker on (issuer-backed creates complete by
     /// themselves, as for a user of the SDK).
     pub async fn spawn() -> Vault {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// The same, with settings changed first.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> Vault {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::for_test(dir.path());
         settings.worker.enabled = true;
+        tweak(&mut settings);
         let data_dir = settings.storage.data_dir.clone();
         let app = Application::build(settings).await.unwrap();
         let url = format!("https://127.0.0.1:{}", app.port());
@@ -139,6 +145,15 @@ impl Vault {
     /// A certificate client for `https://<host>:<port>`, with `host` resolved to the server
     /// (host-named vaults).
     pub fn client_for_host(&self, host: &str) -> (String, CertificateClient) {
+        self.client_for_host_checking(host, false)
+    }
+
+    /// The same, choosing whether the SDK checks the challenge's resource against the host.
+    pub fn client_for_host_checking(
+        &self,
+        host: &str,
+        verify_challenge_resource: bool,
+    ) -> (String, CertificateClient) {
         let port: u16 = self.url.rsplit(':').next().unwrap().parse().unwrap();
         let url = format!("https://{host}:{port}");
         let resolve = Some((host, format!("127.0.0.1:{port}").parse().unwrap()));
@@ -146,7 +161,7 @@ impl Vault {
             &url,
             Arc::new(StaticToken(TOKEN.into())),
             Some(CertificateClientOptions {
-                verify_challenge_resource: Some(false),
+                verify_challenge_resource: Some(verify_challenge_resource),
                 client_options: client_options_resolving(&self.trust_pem, resolve),
                 ..Default::default()
             }),

@@ -67,3 +67,37 @@ async fn host_named_vaults_are_isolated_through_the_sdk() {
     assert!(in_b.is_empty());
     v.assert_views_rebuild_identically().await;
 }
+
+#[tokio::test]
+async fn the_sdk_challenge_resource_check_can_stay_on_with_a_vault_localhost_resource() {
+    let v = Vault::spawn_with(|s| s.auth.resource = "https://vault.localhost".into()).await;
+    let (url, checked) = v.client_for_host_checking("team-a.vault.localhost", true);
+    let cert = checked
+        .begin_create_certificate(
+            "checked",
+            azure_security_keyvault_certificates::models::CreateCertificateParameters {
+                certificate_policy: Some(policy("Self", "checked.example.com")),
+                ..Default::default()
+            }
+            .try_into()
+            .unwrap(),
+            Some(poll_fast()),
+        )
+        .unwrap()
+        .await
+        .unwrap()
+        .into_model()
+        .unwrap();
+    assert_eq!(cert.resource_id().unwrap().vault_url, url);
+
+    // The default resource (vault.azure.net) does not cover the host: the SDK refuses to send
+    // the token, before any authorized request.
+    let other = Vault::spawn().await;
+    let (_, refused) = other.client_for_host_checking("team-a.vault.localhost", true);
+    let e = refused.get_certificate("checked", None).await.unwrap_err();
+    assert!(e.http_status().is_none(), "{e:?}");
+    assert!(
+        format!("{e:?}").contains("doesn't match the requested domain"),
+        "{e:?}"
+    );
+}
