@@ -214,3 +214,29 @@ def test_get_secret_of_a_created_certificate(client, secret_client, name, conten
     assert x509util.der(leaf) == cert.cer
     leaf_pub = x509.load_der_x509_certificate(cert.cer).public_key()
     assert x509util.public_der(key.public_key()) == x509util.public_der(leaf_pub)
+
+
+def test_refusals_in_the_wrong_state_raise_the_sdk_exceptions(client, name):
+    create_self(client, name)
+    with pytest.raises(ResourceNotFoundError):
+        client.get_deleted_certificate(name)
+    with pytest.raises(ResourceNotFoundError):
+        client.begin_recover_deleted_certificate(name)
+    with pytest.raises(ResourceNotFoundError):
+        client.purge_deleted_certificate(name)
+    client.begin_delete_certificate(name, _polling_interval=POLL).wait()
+    with pytest.raises(ResourceExistsError):
+        client.begin_create_certificate(name, self_policy(f"{name}.example.com"))
+    client.purge_deleted_certificate(name)
+    assert create_self(client, name).name == name
+
+
+def test_import_of_a_key_that_does_not_match_the_certificate_is_400(client, name):
+    key, _ = x509util.self_signed(f"{name}.example.com")
+    _, cert = x509util.self_signed(f"{name}.example.com")
+    policy = CertificatePolicy(issuer_name=WellKnownIssuerNames.unknown, content_type=PEM)
+    with pytest.raises(HttpResponseError) as e:
+        client.import_certificate(name, x509util.to_pem(key, cert), policy=policy)
+    assert e.value.status_code == 400
+    with pytest.raises(ResourceNotFoundError):
+        client.get_certificate(name)
