@@ -168,7 +168,7 @@ def test_challenge_names_a_tenant_and_the_vault_scope(server, name):
     assert kwargs.get("tenant_id") == "certbroker"
 
 
-@pytest.mark.parametrize("api_version", ["2026-04-01", "2025-07-01", "7.6", "7.5", "7.4", "7.3", "7.2", "7.1", "7.0"])
+@pytest.mark.parametrize("api_version", ["2026-04-01", "2025-07-01", "7.6", "7.5", "7.4", "7.3", "7.2", "7.1", "7.0", "2016-10-01"])
 def test_every_api_version_the_sdk_offers_is_accepted(server, name, api_version):
     with make_client(server, api_version=api_version) as c:
         op = c.begin_create_certificate(name, unknown_policy(f"{name}.example.com")).result()
