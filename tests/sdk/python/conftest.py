@@ -7,6 +7,7 @@ import os
 import pathlib
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -41,7 +42,9 @@ class StaticTokenCredential:
 
 
 class Server:
-    def __init__(self, binary, data_dir, log_path):
+    def __init__(self, binary, data_dir, log_path, extra_env=None, listen="127.0.0.1:0"):
+        self.extra_env = extra_env or {}
+        self.listen = listen
         self.binary = binary
         self.data_dir = data_dir
         self.log_path = log_path
@@ -55,9 +58,10 @@ class Server:
     def start(self):
         env = dict(os.environ)
         env["CERTBROKER__AUTH__TOKEN"] = TOKEN
+        env.update(self.extra_env)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [self.binary, "--data-dir", str(self.data_dir), "serve", "--listen", "127.0.0.1:0"],
+            [self.binary, "--data-dir", str(self.data_dir), "serve", "--listen", self.listen],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -95,10 +99,9 @@ def _binary():
     return b
 
 
-@pytest.fixture(scope="session")
-def server():
+def _serve(extra_env=None, listen="127.0.0.1:0"):
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="certbroker-sdk-py-"))
-    srv = Server(_binary(), tmp / "data", tmp / "server.log")
+    srv = Server(_binary(), tmp / "data", tmp / "server.log", extra_env, listen)
     srv.start()
     yield srv
     srv.stop()
@@ -108,11 +111,48 @@ def server():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def make_client(server, cls=CertificateClient, token=TOKEN, credential=None, **kwargs):
+@pytest.fixture(scope="session")
+def server():
+    yield from _serve()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def vault_localhost_server():
+    """A second server whose challenge names resource https://vault.localhost:<port>, so that
+    <name>.vault.localhost:<port> passes the SDK's challenge-resource check. The Python SDK
+    compares host *and port* (netloc), so the resource must carry the port, which must then be
+    chosen before the server starts."""
+    port = _free_port()
+    yield from _serve(
+        {"CERTBROKER__AUTH__RESOURCE": f"https://vault.localhost:{port}"}, f"127.0.0.1:{port}"
+    )
+
+
+@pytest.fixture
+def resolve_vault_localhost(monkeypatch):
+    """<name>.vault.localhost resolves to 127.0.0.1 in this process (as systemd-resolved would
+    do; glibc alone does not). Only name resolution changes: TLS still checks the host name."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if isinstance(host, str) and host.endswith(".vault.localhost"):
+            host = "127.0.0.1"
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def make_client(server, cls=CertificateClient, token=TOKEN, credential=None, url=None, **kwargs):
+    kwargs.setdefault("verify_challenge_resource", False)
     return cls(
-        server.url,
+        url or server.url,
         credential or StaticTokenCredential(token),
-        verify_challenge_resource=False,
         connection_verify=server.ca_pem,
         **kwargs,
     )
