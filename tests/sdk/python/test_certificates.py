@@ -5,7 +5,6 @@ merge; the challenge handshake and api-versions."""
 import pytest
 from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
 from azure.keyvault.certificates import (
-    CertificateClient,
     CertificateContentType,
     CertificateOperation,
     CertificatePolicy,

@@ -6,7 +6,6 @@ import base64
 from azure.keyvault.certificates import CertificatePolicy, KeyType, WellKnownIssuerNames
 from azure.keyvault.keys import KeyClient
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
 
 import x509util
 from conftest import make_client
