@@ -4,6 +4,7 @@ merge; the challenge handshake and api-versions."""
 
 import pytest
 from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
+from azure.core.rest import HttpRequest
 from azure.keyvault.certificates import (
     CertificateContentType,
     CertificateOperation,
@@ -185,3 +186,13 @@ def test_create_with_the_default_policy_disabled(client, name):
     assert cert.policy.key_type == KeyType.rsa
     assert cert.policy.key_size == 2048
     assert x509util.cn_of(x509.load_der_x509_certificate(cert.cer)) == "DefaultPolicy"
+
+
+def test_send_request_goes_through_the_same_authenticated_pipeline(client, name):
+    cert = create_self(client, name)
+    response = client.send_request(HttpRequest("GET", f"/certificates/{name}/"))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == cert.id
+    assert "x-ms-request-id" in response.headers
+    assert response.headers.get("x-ms-client-request-id") is not None
