@@ -5,7 +5,7 @@ use azure_security_keyvault_certificates::models::{
     CertificateClientListIssuerPropertiesOptions, IssuerAttributes, SetIssuerParameters,
     UpdateIssuerParameters,
 };
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 
 use crate::helpers::*;
 
@@ -135,6 +135,54 @@ async fn create_naming_an_issuer_object_is_issued_by_the_local_ca() {
     assert_ne!(
         x.issuer_name().to_der().unwrap(),
         x.subject_name().to_der().unwrap()
+    );
+    v.assert_views_rebuild_identically().await;
+}
+
+#[tokio::test]
+async fn a_refused_issuance_ends_the_create_poller_with_the_error() {
+    let v = Vault::spawn().await;
+    // `local-ca-restricted` (test settings) certifies only names under example.com.
+    let body = SetIssuerParameters {
+        provider: Some("local-ca-restricted".into()),
+        ..Default::default()
+    };
+    v.client
+        .set_issuer("restricted", body.try_into().unwrap(), None)
+        .await
+        .unwrap();
+    let params = azure_security_keyvault_certificates::models::CreateCertificateParameters {
+        certificate_policy: Some(policy("restricted", "web.other.org")),
+        ..Default::default()
+    };
+    let poller = v
+        .client
+        .begin_create_certificate("refused", params.try_into().unwrap(), Some(poll_fast()))
+        .unwrap();
+    // As a stream the poller yields every operation it reads and ends on a final status. The
+    // SDK sees a failure only when `error` is present (otherwise it would poll forever), so
+    // the bound below turns that mistake into a failure instead of a hang.
+    let ops: Vec<_> = poller.take(60).try_collect().await.unwrap();
+    assert!(ops.len() < 60, "the poller never saw a final status");
+    let last = ops.into_iter().last().unwrap().into_model().unwrap();
+    assert_eq!(last.status.as_deref(), Some("failed"));
+    let error = last.error.unwrap();
+    assert!(error.code.is_some());
+    assert!(error.message.unwrap().contains("web.other.org"));
+    // Awaited, the same refusal is an error (the SDK does not keep the server's text).
+    let params = azure_security_keyvault_certificates::models::CreateCertificateParameters {
+        certificate_policy: Some(policy("restricted", "api.other.org")),
+        ..Default::default()
+    };
+    let awaited = v
+        .client
+        .begin_create_certificate("refused2", params.try_into().unwrap(), Some(poll_fast()))
+        .unwrap()
+        .await;
+    assert!(awaited.is_err());
+    assert_eq!(
+        status(&v.client.get_certificate("refused", None).await.unwrap_err()),
+        404
     );
     v.assert_views_rebuild_identically().await;
 }

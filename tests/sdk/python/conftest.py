@@ -58,6 +58,9 @@ class Server:
     def start(self):
         env = dict(os.environ)
         env["CERTBROKER__AUTH__TOKEN"] = TOKEN
+        # A provider whose CA refuses names outside example.com (a failed issuance).
+        env["CERTBROKER__PROVIDERS__RESTRICTED__KIND"] = "local-ca"
+        env["CERTBROKER__PROVIDERS__RESTRICTED__ALLOWED_DOMAINS"] = '["example.com"]'
         env.update(self.extra_env)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(

@@ -2,13 +2,19 @@
 names an issuer object backed by the server's own CA."""
 
 import pytest
-from azure.core.exceptions import ResourceNotFoundError
-from azure.keyvault.certificates import CertificateIssuer, CertificatePolicy, KeyType
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.keyvault.certificates import (
+    CertificateIssuer,
+    CertificateOperation,
+    CertificatePolicy,
+    KeyType,
+)
 from cryptography import x509
 
 import x509util
 
 PROVIDER = "local-ca"  # configured in config/default.toml
+RESTRICTED = "restricted"  # configured by conftest's server environment
 
 
 def test_create_get_update_list_and_delete_an_issuer(client, name):
@@ -59,3 +65,25 @@ def test_create_with_an_issuer_object_is_issued_by_the_local_ca(client, name):
     assert x509util.cn_of(parsed) == f"{name}.example.com"
     assert parsed.issuer != parsed.subject
     assert client.get_certificate_operation(name).status == "completed"
+
+
+
+def test_a_refused_issuance_ends_the_poller_with_a_failed_operation(client, name):
+    # `restricted` (conftest's server environment) certifies only names under example.com.
+    client.create_issuer(name, RESTRICTED)
+    policy = CertificatePolicy(issuer_name=name, subject=f"CN={name}.other.org", key_type=KeyType.ec)
+    op = client.begin_create_certificate(name, policy, _polling_interval=0.2).result()
+    assert isinstance(op, CertificateOperation)
+    assert op.status == "failed"
+    assert op.error.code
+    assert f"{name}.other.org" in op.error.message
+    with pytest.raises(ResourceNotFoundError):
+        client.get_certificate(name)
+
+
+def test_a_disabled_issuer_refuses_the_create_with_400(client, name):
+    client.create_issuer(name, PROVIDER, enabled=False)
+    policy = CertificatePolicy(issuer_name=name, subject=f"CN={name}.example.com", key_type=KeyType.ec)
+    with pytest.raises(HttpResponseError) as e:
+        client.begin_create_certificate(name, policy, _polling_interval=0.2)
+    assert e.value.status_code == 400
