@@ -47,6 +47,25 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub log: LogSettings,
     pub providers: BTreeMap<String, ProviderSettings>,
+    // audit trail
+    pub audit: AuditSettings,
+}
+
+/// What the server does at start when the tail of the hash chain does not verify.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BrokenChainAction {
+    /// Log the broken position and refuse to start.
+    Refuse,
+    /// Log the broken position and start anyway.
+    Warn,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    pub on_broken_chain: BrokenChainAction,
+    pub check_tail_rows: i64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

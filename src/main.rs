@@ -1,4 +1,4 @@
-//! The `certbroker` command: `serve` and `rebuild`.
+//! The `certbroker` command: `serve`, `rebuild`, `verify`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +38,14 @@ enum Command {
         /// Rebuild inside a transaction, compare with the live views, roll back; exit 1 on a difference.
         #[arg(long)]
         check: bool,
+    },
+    /// Walk the events hash chain; name the first row that was edited, deleted, inserted or
+    /// moved (exit 1). Prints the head (position and hash) to keep elsewhere.
+    Verify {
+        /// A head printed by an earlier verify (or GET /audit/head): it must still be in the
+        /// chain, else the chain was truncated or rewritten (exit 1).
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
     },
 }
 
@@ -95,7 +103,45 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Verify { expect_head } => {
+            let (_pool, mut conn) = open_database(&settings.storage.data_dir).await?;
+            verify(&mut conn, expect_head.as_deref()).await
+        }
     }
+}
+
+async fn verify(
+    conn: &mut sqlx::SqliteConnection,
+    expect_head: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    use certbroker::es::chain;
+    // One read transaction: a consistent snapshot while the server keeps appending.
+    sqlx::query("BEGIN").execute(&mut *conn).await?;
+    let v = chain::verify(conn, chain::Range::default(), expect_head).await;
+    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+    let v = v.context("walking the events hash chain")?;
+    if let Some(b) = &v.broken {
+        println!("chain broken at {b}");
+        println!("{} events verified before it", v.rows);
+        return Ok(ExitCode::from(1));
+    }
+    println!("verified {} events", v.rows);
+    match &v.head {
+        Some(h) => println!("head position {} hash {}", h.position, h.hash),
+        None => println!("head none (no events)"),
+    }
+    if let Some(expected) = expect_head {
+        match v.expected_head_at {
+            Some(p) => println!("expected head found at position {p}"),
+            None => {
+                println!(
+                    "expected head {expected} not found: the chain was truncated or rewritten"
+                );
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[tokio::main]

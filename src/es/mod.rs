@@ -1,6 +1,7 @@
 //! The event store: append and load streams, upcast old events, and the single writer that
 //! owns the write connection. SQL for events lives here and in `projections` only.
 
+pub mod chain;
 pub mod envelope;
 pub mod store;
 pub mod upcast;

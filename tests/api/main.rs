@@ -2,6 +2,7 @@
 //! SQLite file, real OpenSSL.
 #![allow(clippy::unwrap_used)]
 
+mod audit_chain;
 mod auth;
 mod bad_input;
 mod helpers;
