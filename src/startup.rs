@@ -289,11 +289,14 @@ impl Application {
         let state = AppState {
             certificates,
             issuers,
-            auth: Arc::new(Auth::new(
-                tokens,
-                &settings.auth.authorization_uri,
-                &settings.auth.resource,
-            )),
+            auth: Arc::new(
+                Auth::new(
+                    tokens,
+                    &settings.auth.authorization_uri,
+                    &settings.auth.resource,
+                )
+                .with_store(pool.clone()),
+            ),
             max_body_bytes: settings.server.max_body_bytes,
             retry_after_seconds: settings.server.retry_after_seconds,
             ca_chain_pem: Arc::new(ca.chain_pem()),

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::audit::AuditEvent;
 use crate::domain::certificate::CertificateEvent;
 use crate::domain::issuer::IssuerEvent;
 
@@ -18,6 +19,10 @@ pub struct StreamId {
 pub enum StreamKind {
     Certificate,
     Issuer,
+    // audit trail
+    /// Audit records (refused requests, token changes); `name_key` is the certificate's,
+    /// or empty.
+    Audit,
 }
 
 impl StreamId {
@@ -39,12 +44,22 @@ impl StreamId {
         }
     }
 
+    /// The audit stream of `certificate` (case-folded) in `vault`, or of the vault itself.
+    pub fn audit(vault: &str, certificate: Option<&str>) -> Self {
+        StreamId {
+            kind: StreamKind::Audit,
+            vault: vault.to_owned(),
+            name_key: certificate.unwrap_or_default().to_ascii_lowercase(),
+        }
+    }
+
     /// Parses the stored spelling.
     pub fn parse(s: &str) -> Option<Self> {
         let mut parts = s.splitn(3, '/');
         let kind = match parts.next()? {
             "certificate" => StreamKind::Certificate,
             "issuer" => StreamKind::Issuer,
+            "audit" => StreamKind::Audit,
             _ => return None,
         };
         Some(StreamId {
@@ -60,6 +75,7 @@ impl std::fmt::Display for StreamId {
         let kind = match self.kind {
             StreamKind::Certificate => "certificate",
             StreamKind::Issuer => "issuer",
+            StreamKind::Audit => "audit",
         };
         write!(f, "{kind}/{}/{}", self.vault, self.name_key)
     }
@@ -96,6 +112,8 @@ impl EventMeta {
 pub enum DomainEvent {
     Certificate(CertificateEvent),
     Issuer(IssuerEvent),
+    // audit trail
+    Audit(AuditEvent),
 }
 
 /// One row of the `events` table, decoded.

@@ -6,6 +6,7 @@ use sqlx::{Row, SqliteConnection};
 
 use super::envelope::{DomainEvent, EventMeta, StoredEvent, StreamId, StreamKind};
 use super::upcast::upcast;
+use crate::domain::audit::AuditEvent;
 use crate::domain::certificate::CertificateEvent;
 use crate::domain::issuer::IssuerEvent;
 
@@ -83,6 +84,12 @@ pub fn decode_event(
             payload,
         )?),
         StreamKind::Issuer => DomainEvent::Issuer(decode::<IssuerEvent>(
+            position,
+            event_type,
+            schema_version,
+            payload,
+        )?),
+        StreamKind::Audit => DomainEvent::Audit(decode::<AuditEvent>(
             position,
             event_type,
             schema_version,

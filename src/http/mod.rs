@@ -1,12 +1,14 @@
 //! The REST layer: Key Vault's certificates paths over HTTPS. Handlers parse and validate
 //! input, call a service, and render views; they never write SQL.
 
+pub mod audit;
 pub mod auth;
 pub mod certificates;
 pub mod dto;
 pub mod extract;
 pub mod issuers;
 pub mod pending;
+pub mod roles;
 pub mod routes;
 
 use std::sync::Arc;

@@ -30,6 +30,8 @@ pub async fn apply(conn: &mut SqliteConnection, event: &StoredEvent) -> Result<(
             certificate_versions::apply(conn, event, e).await?;
         }
         DomainEvent::Issuer(e) => issuers::apply(conn, event, e).await?,
+        // Audit records change no view.
+        DomainEvent::Audit(_) => {}
     }
     Ok(())
 }
