@@ -314,8 +314,9 @@ async fn token(
             let role = role.as_str();
             let made = in_write_transaction(conn, |conn| {
                 Box::pin(async move {
+                    let before = chain::last_position(conn).await?;
                     let made = tokens::create(conn, vault, &name, role, &hash, &meta).await?;
-                    chain::seal(conn).await?;
+                    chain::seal_after(conn, before).await?;
                     Ok(made)
                 })
             })
@@ -330,8 +331,9 @@ async fn token(
         TokenCommand::Revoke { name } => {
             let revoked = in_write_transaction(conn, |conn| {
                 Box::pin(async move {
+                    let before = chain::last_position(conn).await?;
                     let done = tokens::revoke(conn, vault, &name, &meta).await?;
-                    chain::seal(conn).await?;
+                    chain::seal_after(conn, before).await?;
                     Ok(done)
                 })
             })

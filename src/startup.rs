@@ -174,37 +174,17 @@ fn tokens(settings: &Settings) -> anyhow::Result<(Vec<NamedTokenHash>, Option<St
     Ok((out, made))
 }
 
-/// Verifies the tail of the events hash chain, then chains any rows written before the
-/// chain existed (from the first row). A broken tail refuses the start or is logged, as
+/// Chains the rows of a database written before the chain existed (from the first row),
+/// then verifies the tail of the chain: the last `audit.check_tail_rows` sealed rows and
+/// any unsealed row after them. A broken tail refuses the start or is logged, as
 /// `audit.on_broken_chain` says.
 pub async fn check_chain(
     conn: &mut SqliteConnection,
     audit: &crate::config::AuditSettings,
 ) -> anyhow::Result<()> {
     use crate::es::chain;
-    if let Some(head) = chain::head(conn).await? {
-        let range = chain::Range {
-            after: (head.position - audit.check_tail_rows.max(1)).max(0),
-            upto: Some(head.position),
-        };
-        let v = chain::verify(conn, range, None).await?;
-        if let Some(broken) = v.broken {
-            match audit.on_broken_chain {
-                crate::config::BrokenChainAction::Refuse => {
-                    tracing::error!(position = broken.position, reason = %broken.reason, "the events hash chain is broken");
-                    anyhow::bail!(
-                        "the events hash chain is broken at {broken}; run `certbroker verify` \
-                         (audit.on_broken_chain = \"warn\" starts anyway)"
-                    );
-                }
-                crate::config::BrokenChainAction::Warn => {
-                    tracing::warn!(position = broken.position, reason = %broken.reason, "the events hash chain is broken; starting anyway");
-                }
-            }
-        }
-    }
     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    match chain::seal(conn).await {
+    match chain::seal_unchained(conn).await {
         Ok(n) => {
             sqlx::query("COMMIT").execute(&mut *conn).await?;
             if n > 0 {
@@ -213,13 +193,35 @@ pub async fn check_chain(
                     "chained events written before the hash chain existed"
                 );
             }
-            Ok(())
         }
         Err(e) => {
             let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            Err(anyhow::Error::from(e).context("chaining unsealed events"))
+            return Err(anyhow::Error::from(e).context("chaining unsealed events"));
         }
     }
+    let Some(head) = chain::head(conn).await? else {
+        return Ok(());
+    };
+    let range = chain::Range {
+        after: (head.position - audit.check_tail_rows.max(1)).max(0),
+        upto: None,
+    };
+    let v = chain::verify(conn, range, None).await?;
+    if let Some(broken) = v.broken {
+        match audit.on_broken_chain {
+            crate::config::BrokenChainAction::Refuse => {
+                tracing::error!(position = broken.position, reason = %broken.reason, "the events hash chain is broken");
+                anyhow::bail!(
+                    "the events hash chain is broken at {broken}; run `certbroker verify` \
+                     (audit.on_broken_chain = \"warn\" starts anyway)"
+                );
+            }
+            crate::config::BrokenChainAction::Warn => {
+                tracing::warn!(position = broken.position, reason = %broken.reason, "the events hash chain is broken; starting anyway");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A built application: bound, not yet serving.

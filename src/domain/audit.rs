@@ -4,19 +4,26 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The `{code, message}` a refused client was answered with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusalError {
+    pub code: String,
+    pub message: String,
+}
+
 /// Everything the audit stream records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event_type")]
 pub enum AuditEvent {
     /// A request was refused before or instead of changing anything: no or a wrong token
     /// (401), a role that does not cover the operation (403), or a conflict (409).
+    /// Schema version 2 (version 1 kept `code` and `message` beside `status`).
     AccessRefused {
         method: String,
         path: String,
         status: u16,
-        /// The Key Vault error code answered.
-        code: String,
-        message: String,
+        /// The Key Vault error envelope answered.
+        error: RefusalError,
         /// The caller's role, when the token was recognised.
         #[serde(default)]
         role: Option<String>,

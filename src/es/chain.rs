@@ -139,12 +139,20 @@ pub async fn head(conn: &mut SqliteConnection) -> Result<Option<Head>, sqlx::Err
     .transpose()
 }
 
-/// Seals every row after the last sealed one, in position order, chaining from that row
-/// (or from [`GENESIS`]). The writer calls it inside each command's savepoint, so a new
-/// row is never committed unsealed; on a database from before the chain existed, the
-/// first call chains every row from the first. Returns how many rows it sealed.
-pub async fn seal(conn: &mut SqliteConnection) -> Result<u64, sqlx::Error> {
-    let (mut after, mut prev) = match head(conn).await? {
+/// The last position in the table (sealed or not), 0 when empty.
+pub async fn last_position(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
+        .fetch_one(&mut *conn)
+        .await
+}
+
+/// Seals every row after position `after`, in position order, chaining from the last
+/// sealed row (or from [`GENESIS`]). The writer calls it inside each command's savepoint
+/// with the last position from before the command, so it seals only what the command
+/// appended: a row slipped in behind the writer's back stays unsealed and `verify` names
+/// it. Returns how many rows it sealed.
+pub async fn seal_after(conn: &mut SqliteConnection, after: i64) -> Result<u64, sqlx::Error> {
+    let (_, mut prev) = match head(conn).await? {
         Some(h) => (
             h.position,
             parse_hash(&h.hash).ok_or_else(|| {
@@ -156,6 +164,7 @@ pub async fn seal(conn: &mut SqliteConnection) -> Result<u64, sqlx::Error> {
         ),
         None => (0, GENESIS),
     };
+    let mut after = after;
     let mut sealed = 0;
     loop {
         let rows = read_rows(conn, after, 1000).await?;
@@ -174,6 +183,15 @@ pub async fn seal(conn: &mut SqliteConnection) -> Result<u64, sqlx::Error> {
             sealed += 1;
         }
     }
+}
+
+/// Seals every row of a database written before the chain existed (no row sealed yet),
+/// from the first row. Does nothing once any row is sealed.
+pub async fn seal_unchained(conn: &mut SqliteConnection) -> Result<u64, sqlx::Error> {
+    if head(conn).await?.is_some() {
+        return Ok(0);
+    }
+    seal_after(conn, 0).await
 }
 
 /// Where and why the chain does not hold.

@@ -131,11 +131,20 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, max_batch:
                 }
                 continue;
             }
+            let before = match super::chain::last_position(&mut conn).await {
+                Ok(p) => p,
+                Err(e) => {
+                    broken = Some(format!("reading the chain's last position: {e}"));
+                    let (_, finish) = job_refused(job, &mut conn).await;
+                    finishes.push(finish);
+                    continue;
+                }
+            };
             let (ok, finish) = job(&mut conn).await;
             let end = if ok {
                 // Chain what the command appended before its savepoint is released, so no
                 // row is ever committed unsealed.
-                match super::chain::seal(&mut conn).await {
+                match super::chain::seal_after(&mut conn, before).await {
                     Ok(_) => exec(&mut conn, "RELEASE command").await,
                     Err(e) => Err(format!("sealing the hash chain: {e}")),
                 }

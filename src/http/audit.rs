@@ -9,7 +9,7 @@ use super::dto::ListResponse;
 use super::extract::{certificate_name, RequestContext};
 use super::roles::Role;
 use super::AppState;
-use crate::domain::audit::AuditEvent;
+use crate::domain::audit::{AuditEvent, RefusalError};
 use crate::error::ApiError;
 use crate::es::audit::EventFilter;
 use crate::es::EventMeta;
@@ -88,8 +88,10 @@ pub async fn record_refusal(
         method: req.method.clone(),
         path: req.path.chars().take(512).collect(),
         status: error.status.as_u16(),
-        code: error.code.to_owned(),
-        message: error.message.clone(),
+        error: RefusalError {
+            code: error.code.to_owned(),
+            message: error.message.clone(),
+        },
         role: caller.map(|(_, role)| role.as_str().to_owned()),
     };
     let meta = EventMeta {

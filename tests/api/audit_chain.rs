@@ -133,6 +133,113 @@ async fn a_row_appended_without_the_writer_is_named() {
     );
     let out = assert_broken_at(&app.data_dir, 7);
     assert!(out.contains("not sealed"), "{out}");
+    // The writer seals only what it appends: the slipped-in row stays named.
+    app.create_manual("c7").await;
+    let out = assert_broken_at(&app.data_dir, 7);
+    assert!(out.contains("not sealed"), "{out}");
+    assert_eq!(
+        sqlite(
+            &app.data_dir,
+            "SELECT hash IS NOT NULL FROM events WHERE position = 8"
+        ),
+        "1"
+    );
+    // And a restart refuses, since the row is in the tail.
+    let err = Application::build(Settings::for_test(&app.data_dir))
+        .await
+        .err()
+        .expect("an unsealed row refuses the start");
+    assert!(format!("{err:#}").contains("position 7"), "{err:#}");
+}
+
+#[tokio::test]
+async fn an_old_schema_event_is_upcast_on_every_read_and_rebuilds() {
+    let app = app_with_events().await;
+    // A v1 AccessRefused row as an earlier writer stored and chained it.
+    let fixture = include_str!("../fixtures/events/access_refused_v1.json").trim();
+    sqlite(
+        &app.data_dir,
+        &format!(
+            "INSERT INTO events (position, stream_id, version, event_type, schema_version, payload,
+                                 recorded_at, actor, client_request_id, remote_addr)
+               VALUES (7, 'audit/default/c1', 1, 'AccessRefused', 1, '{fixture}',
+                       '2026-01-01T00:00:00.000000Z', 'anonymous', NULL, '127.0.0.1:9')"
+        ),
+    );
+    let prev = sqlite(&app.data_dir, "SELECT hash FROM events WHERE position = 6");
+    let row = certbroker::es::chain::ChainRow {
+        position: 7,
+        stream_id: "audit/default/c1".into(),
+        version: 1,
+        event_type: "AccessRefused".into(),
+        schema_version: 1,
+        payload: fixture.into(),
+        recorded_at: "2026-01-01T00:00:00.000000Z".into(),
+        actor: "anonymous".into(),
+        client_request_id: None,
+        remote_addr: Some("127.0.0.1:9".into()),
+        hash: None,
+    };
+    let prev: [u8; 32] = hex::decode(prev).unwrap().try_into().unwrap();
+    let hash = hex::encode(certbroker::es::chain::link(&prev, &row));
+    sqlite(
+        &app.data_dir,
+        &format!("UPDATE events SET hash = '{hash}' WHERE position = 7"),
+    );
+    let (code, out) = certbroker(&app.data_dir, &["verify"]);
+    assert_eq!(code, 0, "{out}");
+    // Later refusals are written at the current version beside it.
+    let r = app
+        .client
+        .get(app.url("/certificates/c1/pending"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = app
+        .send(
+            reqwest::Method::GET,
+            "/certificates/c1/history?eventType=AccessRefused",
+            None,
+        )
+        .await;
+    let page: serde_json::Value = r.json().await.unwrap();
+    let items = page["value"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["schemaVersion"], 1);
+    assert_eq!(items[1]["schemaVersion"], 2);
+    for item in items {
+        assert_eq!(
+            item["data"]["error"],
+            serde_json::json!({"code": "Unauthorized", "message": "Request is missing a Bearer or PoP token."})
+        );
+        assert!(item["data"].get("code").is_none(), "{item}");
+    }
+    // Rebuild decodes it (through the upcaster) and the views still match.
+    let (code, out) = certbroker(&app.data_dir, &["rebuild", "--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("replayed 8 events"), "{out}");
+    assert!(out.contains("views match the events"), "{out}");
+}
+
+#[tokio::test]
+async fn rebuild_check_from_the_cli_exits_1_on_a_drifted_view_and_rebuild_repairs_it() {
+    let app = app_with_events().await;
+    sqlite(
+        &app.data_dir,
+        "UPDATE pending_operations SET status = 'completed' WHERE name_key = 'c2'",
+    );
+    let (code, out) = certbroker(&app.data_dir, &["rebuild", "--check"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("- pending_operations"), "{out}");
+    assert!(out.contains("2 differences"), "{out}");
+    let (code, out) = certbroker(&app.data_dir, &["rebuild"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = certbroker(&app.data_dir, &["rebuild", "--check"]);
+    assert_eq!(code, 0, "{out}");
+    // Rebuilding touches views only: the chain still verifies.
+    let (code, out) = certbroker(&app.data_dir, &["verify"]);
+    assert_eq!(code, 0, "{out}");
 }
 
 #[tokio::test]

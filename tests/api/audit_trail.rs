@@ -98,17 +98,17 @@ async fn refused_requests_are_recorded_beside_the_domain_events_and_change_no_vi
         items,
         vec![
             json!({"stream": "audit/default/c1", "kind": "audit", "name": "c1", "version": 1,
-                   "eventType": "AccessRefused", "schemaVersion": 1, "actor": "anonymous",
+                   "eventType": "AccessRefused", "schemaVersion": 2, "actor": "anonymous",
                    "clientRequestId": "probe-1",
                    "data": {"method": "POST", "path": "/certificates/c1/create", "status": 401,
-                            "code": "Unauthorized", "message": "Request is missing a Bearer or PoP token.",
+                            "error": {"code": "Unauthorized", "message": "Request is missing a Bearer or PoP token."},
                             "role": null}}),
             json!({"stream": "audit/default/c1", "kind": "audit", "name": "c1", "version": 2,
-                   "eventType": "AccessRefused", "schemaVersion": 1, "actor": "static",
+                   "eventType": "AccessRefused", "schemaVersion": 2, "actor": "static",
                    "clientRequestId": null,
                    "data": {"method": "POST", "path": "/certificates/c1/create", "status": 409,
-                            "code": "Forbidden",
-                            "message": "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
+                            "error": {"code": "Forbidden",
+                            "message": "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress."},
                             "role": "admin"}}),
         ]
     );
