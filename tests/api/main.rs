@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod audit_chain;
+mod audit_property;
 mod audit_trail;
 mod auth;
 mod bad_input;
