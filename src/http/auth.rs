@@ -30,6 +30,9 @@ pub const API_VERSIONS: &[&str] = &[
     "2016-10-01",
 ];
 
+const MISSING_TOKEN: &str = "Request is missing a Bearer or PoP token.";
+const INVALID_TOKEN: &str = "The bearer token is not valid for this vault.";
+
 /// Accepted tokens, by SHA-256, and the challenge to send. Configured tokens (and the dev
 /// token) are admins; tokens made with `certbroker token create` are looked up in the
 /// database on each request, so creating and revoking them needs no restart.
@@ -59,16 +62,16 @@ impl Auth {
 
     /// The token's name and role if `header` carries an accepted bearer token.
     pub async fn authenticate(&self, header: Option<&str>) -> Result<(String, Role), &'static str> {
-        let invalid = "The bearer token is not valid for this vault.";
-        let token = match self.check(header) {
-            Ok(name) => return Ok((name, Role::Admin)),
-            Err(e) if e == invalid => bearer(header).unwrap_or_default(),
-            Err(e) => return Err(e),
-        };
+        let token = bearer(header).ok_or(MISSING_TOKEN)?;
+        let hash = crypto::seal::sha256(token.as_bytes());
+        if let Some(name) = self.tokens.get(&hash) {
+            return Ok((name.clone(), Role::Admin));
+        }
+        let invalid = INVALID_TOKEN;
         let Some(pool) = &self.store else {
             return Err(invalid);
         };
-        let hash = hex::encode(crypto::seal::sha256(token.as_bytes()));
+        let hash = hex::encode(hash);
         let found = match pool.acquire().await {
             Ok(mut conn) => crate::es::tokens::lookup(&mut conn, &hash).await,
             Err(e) => Err(e),
@@ -85,11 +88,11 @@ impl Auth {
 
     /// The token's name if `header` carries an accepted configured bearer token.
     pub fn check(&self, header: Option<&str>) -> Result<String, &'static str> {
-        let token = bearer(header).ok_or("Request is missing a Bearer or PoP token.")?;
+        let token = bearer(header).ok_or(MISSING_TOKEN)?;
         self.tokens
             .get(&crypto::seal::sha256(token.as_bytes()))
             .cloned()
-            .ok_or("The bearer token is not valid for this vault.")
+            .ok_or(INVALID_TOKEN)
     }
 
     fn unauthorized(&self, error: &ApiError) -> actix_web::HttpResponse {
