@@ -314,9 +314,9 @@ async fn token(
             let role = role.as_str();
             let made = in_write_transaction(conn, |conn| {
                 Box::pin(async move {
-                    let before = chain::last_position(conn).await?;
+                    let tail = chain::tail(conn).await?;
                     let made = tokens::create(conn, vault, &name, role, &hash, &meta).await?;
-                    chain::seal_after(conn, before).await?;
+                    chain::seal_new(conn, tail).await?;
                     Ok(made)
                 })
             })
@@ -331,9 +331,9 @@ async fn token(
         TokenCommand::Revoke { name } => {
             let revoked = in_write_transaction(conn, |conn| {
                 Box::pin(async move {
-                    let before = chain::last_position(conn).await?;
+                    let tail = chain::tail(conn).await?;
                     let done = tokens::revoke(conn, vault, &name, &meta).await?;
-                    chain::seal_after(conn, before).await?;
+                    chain::seal_new(conn, tail).await?;
                     Ok(done)
                 })
             })

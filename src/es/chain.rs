@@ -139,38 +139,47 @@ pub async fn head(conn: &mut SqliteConnection) -> Result<Option<Head>, sqlx::Err
     .transpose()
 }
 
-/// The last position in the table (sealed or not), 0 when empty.
-pub async fn last_position(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
-        .fetch_one(&mut *conn)
-        .await
+/// Where the chain stood before a command: the last position (sealed or not) and the hash
+/// of the last sealed row ([`GENESIS`] when none is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tail {
+    pub last_position: i64,
+    pub prev: [u8; 32],
 }
 
-/// Seals every row after position `after`, in position order, chaining from the last
-/// sealed row (or from [`GENESIS`]). The writer calls it inside each command's savepoint
-/// with the last position from before the command, so it seals only what the command
-/// appended: a row slipped in behind the writer's back stays unsealed and `verify` names
-/// it. Returns how many rows it sealed.
-pub async fn seal_after(conn: &mut SqliteConnection, after: i64) -> Result<u64, sqlx::Error> {
-    let (_, mut prev) = match head(conn).await? {
-        Some(h) => (
-            h.position,
-            parse_hash(&h.hash).ok_or_else(|| {
-                sqlx::Error::Protocol(format!(
-                    "the stored hash at position {} is not 32 bytes of hex",
-                    h.position
-                ))
-            })?,
-        ),
-        None => (0, GENESIS),
+/// Reads the [`Tail`] in one query.
+pub async fn tail(conn: &mut SqliteConnection) -> Result<Tail, sqlx::Error> {
+    let row = sqlx::query(
+        r#"SELECT (SELECT COALESCE(MAX(position), 0) FROM events) AS last_position,
+                  (SELECT hash FROM events WHERE hash IS NOT NULL
+                   ORDER BY position DESC LIMIT 1) AS hash"#,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let last_position: i64 = row.try_get("last_position")?;
+    let prev = match row.try_get::<Option<String>, _>("hash")? {
+        None => GENESIS,
+        Some(h) => parse_hash(&h).ok_or_else(|| {
+            sqlx::Error::Protocol("the last stored hash is not 32 bytes of hex".into())
+        })?,
     };
-    let mut after = after;
+    Ok(Tail {
+        last_position,
+        prev,
+    })
+}
+
+/// Seals every row after `tail.last_position`, in position order, chaining from
+/// `tail.prev`. The writer reads the tail before each command and calls this inside the
+/// command's savepoint, so it seals only what the command appended: a row slipped in
+/// behind the writer's back stays unsealed and `verify` names it. Returns how many rows
+/// it sealed.
+pub async fn seal_new(conn: &mut SqliteConnection, tail: Tail) -> Result<u64, sqlx::Error> {
+    const BATCH: i64 = 1000;
+    let (mut after, mut prev) = (tail.last_position, tail.prev);
     let mut sealed = 0;
     loop {
-        let rows = read_rows(conn, after, 1000).await?;
-        if rows.is_empty() {
-            return Ok(sealed);
-        }
+        let rows = read_rows(conn, after, BATCH).await?;
         for row in &rows {
             let hash = link(&prev, row);
             sqlx::query("UPDATE events SET hash = ?1 WHERE position = ?2")
@@ -182,6 +191,9 @@ pub async fn seal_after(conn: &mut SqliteConnection, after: i64) -> Result<u64, 
             after = row.position;
             sealed += 1;
         }
+        if (rows.len() as i64) < BATCH {
+            return Ok(sealed);
+        }
     }
 }
 
@@ -191,7 +203,11 @@ pub async fn seal_unchained(conn: &mut SqliteConnection) -> Result<u64, sqlx::Er
     if head(conn).await?.is_some() {
         return Ok(0);
     }
-    seal_after(conn, 0).await
+    let from_start = Tail {
+        last_position: 0,
+        prev: GENESIS,
+    };
+    seal_new(conn, from_start).await
 }
 
 /// Where and why the chain does not hold.

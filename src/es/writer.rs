@@ -131,10 +131,10 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, max_batch:
                 }
                 continue;
             }
-            let before = match super::chain::last_position(&mut conn).await {
-                Ok(p) => p,
+            let tail = match super::chain::tail(&mut conn).await {
+                Ok(t) => t,
                 Err(e) => {
-                    broken = Some(format!("reading the chain's last position: {e}"));
+                    broken = Some(format!("reading the chain's tail: {e}"));
                     let (_, finish) = job_refused(job, &mut conn).await;
                     finishes.push(finish);
                     continue;
@@ -144,7 +144,7 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, max_batch:
             let end = if ok {
                 // Chain what the command appended before its savepoint is released, so no
                 // row is ever committed unsealed.
-                match super::chain::seal_after(&mut conn, before).await {
+                match super::chain::seal_new(&mut conn, tail).await {
                     Ok(_) => exec(&mut conn, "RELEASE command").await,
                     Err(e) => Err(format!("sealing the hash chain: {e}")),
                 }
