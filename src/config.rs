@@ -50,6 +50,8 @@ pub struct Settings {
     // --- Key Vault surface ---
     pub vaults: VaultSettings,
     pub soft_delete: SoftDeleteSettings,
+    // audit trail
+    pub audit: AuditSettings,
 }
 
 /// Which request hosts name which vault.
@@ -68,6 +70,23 @@ pub struct VaultSettings {
 pub struct SoftDeleteSettings {
     /// Days a deleted certificate stays recoverable before it is purged (7-90).
     pub retention_days: i64,
+}
+
+/// What the server does at start when the tail of the hash chain does not verify.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BrokenChainAction {
+    /// Log the broken position and refuse to start.
+    Refuse,
+    /// Log the broken position and start anyway.
+    Warn,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    pub on_broken_chain: BrokenChainAction,
+    pub check_tail_rows: i64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

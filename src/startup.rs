@@ -185,6 +185,56 @@ fn tokens(settings: &Settings) -> anyhow::Result<(Vec<NamedTokenHash>, Option<St
     Ok((out, made))
 }
 
+/// Chains the rows of a database written before the chain existed (from the first row),
+/// then verifies the tail of the chain: the last `audit.check_tail_rows` sealed rows and
+/// any unsealed row after them. A broken tail refuses the start or is logged, as
+/// `audit.on_broken_chain` says.
+pub async fn check_chain(
+    conn: &mut SqliteConnection,
+    audit: &crate::config::AuditSettings,
+) -> anyhow::Result<()> {
+    use crate::es::chain;
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    match chain::seal_unchained(conn).await {
+        Ok(n) => {
+            sqlx::query("COMMIT").execute(&mut *conn).await?;
+            if n > 0 {
+                tracing::info!(
+                    rows = n,
+                    "chained events written before the hash chain existed"
+                );
+            }
+        }
+        Err(e) => {
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            return Err(anyhow::Error::from(e).context("chaining unsealed events"));
+        }
+    }
+    let Some(head) = chain::head(conn).await? else {
+        return Ok(());
+    };
+    let range = chain::Range {
+        after: (head.position - audit.check_tail_rows.max(1)).max(0),
+        upto: None,
+    };
+    let v = chain::verify(conn, range, None).await?;
+    if let Some(broken) = v.broken {
+        match audit.on_broken_chain {
+            crate::config::BrokenChainAction::Refuse => {
+                tracing::error!(position = broken.position, reason = %broken.reason, "the events hash chain is broken");
+                anyhow::bail!(
+                    "the events hash chain is broken at {broken}; run `certbroker verify` \
+                     (audit.on_broken_chain = \"warn\" starts anyway)"
+                );
+            }
+            crate::config::BrokenChainAction::Warn => {
+                tracing::warn!(position = broken.position, reason = %broken.reason, "the events hash chain is broken; starting anyway");
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A built application: bound, not yet serving.
 pub struct Application {
     port: u16,
@@ -225,7 +275,8 @@ impl Application {
             &data_dir,
         )?);
         let now = clock.now().timestamp();
-        let (pool, writer_conn) = open_database(&data_dir).await?;
+        let (pool, mut writer_conn) = open_database(&data_dir).await?;
+        check_chain(&mut writer_conn, &settings.audit).await?;
         let (writer, writer_task) =
             crate::es::Writer::spawn(writer_conn, settings.storage.max_batch);
         let ca = Arc::new(LocalCa::open(&settings.ca, &data_dir, &keys, now)?);
@@ -256,11 +307,14 @@ impl Application {
         let state = AppState {
             certificates,
             issuers,
-            auth: Arc::new(Auth::new(
-                tokens,
-                &settings.auth.authorization_uri,
-                &settings.auth.resource,
-            )),
+            auth: Arc::new(
+                Auth::new(
+                    tokens,
+                    &settings.auth.authorization_uri,
+                    &settings.auth.resource,
+                )
+                .with_store(pool.clone()),
+            ),
             max_body_bytes: settings.server.max_body_bytes,
             retry_after_seconds: settings.server.retry_after_seconds,
             ca_chain_pem: Arc::new(ca.chain_pem()),

@@ -35,6 +35,8 @@ pub async fn apply(conn: &mut SqliteConnection, event: &StoredEvent) -> Result<(
         }
         DomainEvent::Issuer(e) => issuers::apply(conn, event, e).await?,
         DomainEvent::Contacts(e) => contacts::apply(conn, event, e).await?,
+        // Audit records change no view.
+        DomainEvent::Audit(_) => {}
     }
     Ok(())
 }

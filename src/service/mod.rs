@@ -2,6 +2,7 @@
 //! first, then submits one closure to the writer that loads the stream, decides, appends
 //! and projects in one transaction.
 
+pub mod audit;
 pub mod certificates;
 pub mod issuers;
 pub mod keys;

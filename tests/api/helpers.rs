@@ -155,8 +155,17 @@ impl TestApp {
         self.worker.run_once().await.unwrap()
     }
 
+    /// Domain events (audit records excluded).
     pub async fn event_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM events")
+        sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE stream_id NOT LIKE 'audit/%'")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Audit records (refused requests, token changes): they are events but change no view.
+    pub async fn audit_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE stream_id LIKE 'audit/%'")
             .fetch_one(&self.pool)
             .await
             .unwrap()

@@ -2,6 +2,9 @@
 //! SQLite file, real OpenSSL.
 #![allow(clippy::unwrap_used)]
 
+mod audit_chain;
+mod audit_property;
+mod audit_trail;
 mod auth;
 mod bad_input;
 mod helpers;
