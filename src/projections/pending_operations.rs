@@ -172,6 +172,13 @@ pub async fn apply(
             .execute(&mut *conn)
             .await?;
         }
+        // ACME progress and lifetime actions change no field of the pending object.
+        CertificateEvent::AcmeAccountRegistered { .. }
+        | CertificateEvent::AcmeOrderPlaced { .. }
+        | CertificateEvent::AcmeAuthorizationValid { .. }
+        | CertificateEvent::AcmeOrderFinalized { .. }
+        | CertificateEvent::AcmeCertificateDownloaded { .. }
+        | CertificateEvent::LifetimeActionTriggered { .. } => {}
     }
     Ok(())
 }

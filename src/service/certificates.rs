@@ -499,6 +499,49 @@ impl CertificateService {
         .map(|_| ())
     }
 
+    /// Worker: one step of an ACME order (RFC 8555) for the pending request.
+    pub async fn record_acme_step(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+        request_id: String,
+        step: crate::domain::certificate::AcmeStep,
+    ) -> Result<(), ServiceError> {
+        self.pending_command(
+            caller,
+            name,
+            CertificateCommand::RecordAcmeStep { request_id, step },
+            false,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Worker: a lifetime action fired for `version`.
+    pub async fn record_lifetime_action(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+        version: String,
+        action: crate::domain::policy::ActionType,
+        expires: i64,
+        contacts: Vec<String>,
+    ) -> Result<(), ServiceError> {
+        self.pending_command(
+            caller,
+            name,
+            CertificateCommand::RecordLifetimeAction {
+                version,
+                action,
+                expires,
+                contacts,
+            },
+            false,
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Worker: honour a requested cancellation.
     pub async fn honour_cancellation(
         &self,

@@ -15,6 +15,8 @@ use crate::projections::pending_operations::{self, PendingRow};
 use crate::service::certificates::{Caller, CertificateService};
 use crate::service::local_ca::{IssueError, LocalCa};
 
+pub mod acme;
+
 /// The actor name recorded on the worker's events.
 pub const ACTOR: &str = "worker";
 
@@ -25,6 +27,8 @@ pub struct Worker {
     ca: Arc<LocalCa>,
     providers: Arc<BTreeMap<String, ProviderSettings>>,
     batch: i64,
+    // ACME and lifetime actions
+    acme: Option<Arc<acme::AcmeDriver>>,
 }
 
 impl Worker {
@@ -40,7 +44,19 @@ impl Worker {
             ca,
             providers,
             batch: batch.max(1),
+            acme: None,
         }
+    }
+
+    /// The same worker, driving ACME providers with `driver`.
+    pub fn with_acme(mut self, driver: Arc<acme::AcmeDriver>) -> Self {
+        self.acme = Some(driver);
+        self
+    }
+
+    /// The ACME driver, if any (tests read its retry count).
+    pub fn acme(&self) -> Option<&acme::AcmeDriver> {
+        self.acme.as_deref()
     }
 
     /// One round: acts on every request that needs it now. Returns how many it moved.
@@ -112,6 +128,10 @@ impl Worker {
                     Err(IssueError::Internal(e)) => Err(anyhow::anyhow!(e)),
                 }
             }
+            ProviderKind::Acme => match &self.acme {
+                Some(driver) => driver.drive(row, &provider_name, &provider).await,
+                None => anyhow::bail!("no ACME driver is configured"),
+            },
         }
     }
 

@@ -10,10 +10,11 @@ mod state;
 mod tests;
 
 pub use command::{
-    decide, CertificateCommand, CreateRequest, IssuedCertificate, IssuerResolution, MergeRequest,
+    decide, AcmeStep, CertificateCommand, CreateRequest, IssuedCertificate, IssuerResolution,
+    MergeRequest,
 };
 pub use event::{CertificateEvent, OperationError, VersionRecord};
-pub use state::{CertificateState, OperationStatus, PendingOperation, VersionInfo};
+pub use state::{AcmeProgress, CertificateState, OperationStatus, PendingOperation, VersionInfo};
 
 /// Error code for a failure on the issuer's side (Key Vault, S4).
 pub const CODE_ISSUER_ERROR: &str = "CertificateIssuerError";
