@@ -566,6 +566,36 @@ impl AcmeDriver {
         }
     }
 
+    /// Fetches every authorization of `order` that is not yet known, retrying transient
+    /// failures; later iterations then read the fetched states without network.
+    async fn load_authorizations(&self, order: &mut Order, dir: &str) -> Result<(), Failure> {
+        let mut attempt: u32 = 0;
+        'again: loop {
+            let mut authorizations = order.authorizations();
+            while let Some(authz) = authorizations.next().await {
+                let Err(e) = authz else { continue };
+                match classify(e) {
+                    Kind::Transient(_) if attempt + 1 < self.settings.retry_attempts.max(1) => {
+                        self.retries.fetch_add(1, Ordering::Relaxed);
+                        let backoff = self
+                            .settings
+                            .retry_base_ms
+                            .saturating_mul(1u64 << attempt.min(10));
+                        tokio::time::sleep(Duration::from_millis(backoff)).await;
+                        attempt += 1;
+                        continue 'again;
+                    }
+                    Kind::Transient(m) | Kind::Permanent(m) => {
+                        return Err(Failure::Permanent(format!(
+                            "The ACME CA at {dir} did not return an authorization: {m}"
+                        )))
+                    }
+                }
+            }
+            return Ok(());
+        }
+    }
+
     /// Publishes the HTTP-01 answer of every pending authorization and tells the CA it is
     /// ready. Returns the tokens published.
     async fn answer_challenges(
@@ -573,6 +603,7 @@ impl AcmeDriver {
         order: &mut Order,
         dir: &str,
     ) -> Result<Vec<String>, Failure> {
+        self.load_authorizations(order, dir).await?;
         let mut tokens = Vec::new();
         let mut authorizations = order.authorizations();
         while let Some(authz) = authorizations.next().await {
@@ -611,6 +642,7 @@ impl AcmeDriver {
         dir: &str,
         progress: &crate::domain::certificate::AcmeProgress,
     ) -> Result<(), Failure> {
+        self.load_authorizations(order, dir).await?;
         let mut valid = Vec::new();
         let mut authorizations = order.authorizations();
         while let Some(authz) = authorizations.next().await {
@@ -644,6 +676,7 @@ impl AcmeDriver {
         if let Some(e) = &order.state().error {
             reasons.push(problem_text(e));
         }
+        let _ = self.load_authorizations(order, dir).await;
         let mut authorizations = order.authorizations();
         while let Some(Ok(authz)) = authorizations.next().await {
             for c in &authz.challenges {
@@ -666,6 +699,7 @@ impl AcmeDriver {
         let dir = job.settings.directory_url.as_str();
         let account = self.account(job.provider, job.settings).await?;
         let mut order = retry!(self, dir, account.order(order_url.to_owned()))?;
+        self.load_authorizations(&mut order, dir).await?;
         let mut authorizations = order.authorizations();
         while let Some(authz) = authorizations.next().await {
             let Ok(mut authz) = authz else { continue };

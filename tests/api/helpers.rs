@@ -21,6 +21,8 @@ pub struct TestApp {
     pub pool: SqlitePool,
     pub worker: Worker,
     pub data_dir: PathBuf,
+    /// The ACME HTTP-01 listener's port, when configured.
+    pub http01_port: Option<u16>,
     _dir: tempfile::TempDir,
 }
 
@@ -38,12 +40,22 @@ impl TestApp {
     }
 
     pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::spawn_with_clock(tweak, std::sync::Arc::new(certbroker::service::SystemClock)).await
+    }
+
+    pub async fn spawn_with_clock(
+        tweak: impl FnOnce(&mut Settings),
+        clock: std::sync::Arc<dyn certbroker::service::Clock>,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::for_test(dir.path());
         tweak(&mut settings);
         let data_dir = settings.storage.data_dir.clone();
-        let app = Application::build(settings).await.unwrap();
+        let app = Application::build_with_clock(settings, clock)
+            .await
+            .unwrap();
         let port = app.port();
+        let http01_port = app.http01_port();
         let pool = app.pool.clone();
         let worker = app.worker.clone();
         let trust_pem = app.trust_pem.clone();
@@ -54,6 +66,7 @@ impl TestApp {
             pool,
             worker,
             data_dir,
+            http01_port,
             _dir: dir,
         }
     }

@@ -2,10 +2,12 @@
 //! SQLite file, real OpenSSL.
 #![allow(clippy::unwrap_used)]
 
+mod acme;
 mod auth;
 mod bad_input;
 mod helpers;
 mod issuers;
+mod pebble;
 mod races;
 mod restart;
 mod scenarios;
