@@ -3,6 +3,7 @@
 //! and projects in one transaction.
 
 pub mod certificates;
+pub mod issuance_policy;
 pub mod issuers;
 pub mod keys;
 pub mod local_ca;

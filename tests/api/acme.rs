@@ -318,3 +318,171 @@ async fn cancellation_mid_order_deactivates_and_ends_cancelled() {
     assert_eq!(app.get_certificate("cancelme").await.status(), 404);
     app.assert_views_rebuild_identically().await;
 }
+
+/// A running `certbroker serve` on a config file; SIGKILLed and reaped on drop.
+struct Binary {
+    child: std::process::Child,
+    address: String,
+}
+
+impl Binary {
+    fn start(data_dir: &Path, config: &Path, halt_after: Option<&str>) -> Binary {
+        use std::io::{BufRead, BufReader};
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_certbroker"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .arg("--config")
+            .arg(config)
+            .env("CERTBROKER__AUTH__TOKEN", crate::helpers::TOKEN)
+            .env("CERTBROKER__LOG__LEVEL", "warn")
+            .env_remove(certbroker::worker::acme::HALT_AFTER_ENV)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        if let Some(step) = halt_after {
+            cmd.env(certbroker::worker::acme::HALT_AFTER_ENV, step);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let address = loop {
+            let line = lines.next().expect("server exited early").unwrap();
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        Binary { child, address }
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    fn kill_9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    async fn call(
+        &self,
+        client: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut req = client
+            .request(method, format!("{}{path}?api-version=7.5", self.address))
+            .bearer_auth(crate::helpers::TOKEN);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap()
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn events_of(db: &Path, event_type: &str) -> Vec<String> {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", db.display()))
+        .await
+        .unwrap();
+    let rows = sqlx::query_scalar("SELECT payload FROM events WHERE event_type = ?1")
+        .bind(event_type)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    rows
+}
+
+#[tokio::test]
+async fn kill_9_mid_order_resumes_the_same_order_after_restart() {
+    let pebble = Pebble::start(PebblePorts::pick(), PebbleOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("certbroker.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[worker]\ninterval_ms = 50\n[acme]\nretry_base_ms = 20\n[providers.pebble]\nkind = \"acme\"\ndirectory_url = \"{}\"\nca_file = \"{}\"\n",
+            pebble.ports.directory_url(),
+            pebble.tls_ca_file.display()
+        ),
+    )
+    .unwrap();
+    let db = certbroker::startup::database_path(&data);
+
+    // First life: the worker places the order, records it, and is then held there.
+    let server = Binary::start(&data, &config, Some("AcmeOrderPlaced"));
+    let client =
+        crate::helpers::client_trusting(&std::fs::read_to_string(data.join("tls/ca.pem")).unwrap());
+    let r = server
+        .call(
+            &client,
+            reqwest::Method::PUT,
+            "/certificates/issuers/acme-issuer",
+            Some(json!({"provider": "pebble"})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = server
+        .call(
+            &client,
+            reqwest::Method::POST,
+            "/certificates/crash/create",
+            Some(json!({"policy": {"key_props": {"kty": "EC"},
+                "x509_props": {"subject": "CN=crash.example.com"},
+                "issuer": {"name": "acme-issuer"}}})),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let mut placed = Vec::new();
+    for _ in 0..200 {
+        placed = events_of(&db, "AcmeOrderPlaced").await;
+        if !placed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(placed.len(), 1, "the order was never placed");
+    assert!(events_of(&db, "AcmeOrderFinalized").await.is_empty());
+    server.kill_9();
+
+    // Second life: the same order is resumed and completes.
+    let server = Binary::start(&data, &config, None);
+    let mut status = Value::Null;
+    for _ in 0..200 {
+        let r = server
+            .call(
+                &client,
+                reqwest::Method::GET,
+                "/certificates/crash/pending",
+                None,
+            )
+            .await;
+        status = r.json().await.unwrap();
+        if status["status"] != "inProgress" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(events_of(&db, "AcmeOrderPlaced").await, placed);
+    assert_eq!(events_of(&db, "AcmeAccountRegistered").await.len(), 1);
+    assert_eq!(pebble.orders_added(), 1, "{}", pebble.log());
+    let order_url: Value = serde_json::from_str(&placed[0]).unwrap();
+    assert!(order_url["order_url"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("https://localhost:{}/", pebble.ports.acme)));
+    let r = server
+        .call(&client, reqwest::Method::GET, "/certificates/crash/", None)
+        .await;
+    assert_eq!(r.status(), 200);
+    drop(server);
+    let (_pool, mut conn) = certbroker::startup::open_database(&data).await.unwrap();
+    let report = certbroker::projections::rebuild_command(&mut conn, true)
+        .await
+        .unwrap();
+    assert!(report.differences.is_empty(), "{:?}", report.differences);
+}
