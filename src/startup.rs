@@ -276,7 +276,8 @@ impl Application {
             data_dir.clone(),
             settings.acme.clone(),
             challenges.clone(),
-        )));
+        )))
+        .with_webhook(&settings.notifications.webhook_url);
         let (http01_port, http01_task) = http01_listener(&settings, challenges)?;
         let state = AppState {
             certificates,

@@ -7,6 +7,7 @@
 
 pub mod certificate_versions;
 pub mod issuers;
+pub mod lifetime;
 pub mod pending_operations;
 
 use sqlx::{Row, SqliteConnection};

@@ -16,6 +16,7 @@ use crate::service::certificates::{Caller, CertificateService};
 use crate::service::local_ca::{IssueError, LocalCa};
 
 pub mod acme;
+pub mod lifetime;
 
 /// The actor name recorded on the worker's events.
 pub const ACTOR: &str = "worker";
@@ -29,6 +30,7 @@ pub struct Worker {
     batch: i64,
     // ACME and lifetime actions
     acme: Option<Arc<acme::AcmeDriver>>,
+    webhook: Option<(reqwest::Client, String)>,
 }
 
 impl Worker {
@@ -45,12 +47,19 @@ impl Worker {
             providers,
             batch: batch.max(1),
             acme: None,
+            webhook: None,
         }
     }
 
     /// The same worker, driving ACME providers with `driver`.
     pub fn with_acme(mut self, driver: Arc<acme::AcmeDriver>) -> Self {
         self.acme = Some(driver);
+        self
+    }
+
+    /// The same worker, posting lifetime notifications to `url` (empty: none).
+    pub fn with_webhook(mut self, url: &str) -> Self {
+        self.webhook = (!url.is_empty()).then(|| (reqwest::Client::new(), url.to_owned()));
         self
     }
 
@@ -76,6 +85,7 @@ impl Worker {
                 ),
             }
         }
+        moved += lifetime::run_due(&self.certificates, &self.webhook).await?;
         Ok(moved)
     }
 

@@ -43,7 +43,11 @@ pub async fn drive_until_settled(app: &TestApp, name: &str) -> Value {
             return b;
         }
     }
-    panic!("{name} is still in progress: {}", status(app, name).await);
+    panic!(
+        "{name} is still in progress: {}\nevents: {:?}",
+        status(app, name).await,
+        event_types(app, name).await
+    );
 }
 
 pub async fn event_types(app: &TestApp, name: &str) -> Vec<String> {

@@ -7,6 +7,7 @@ mod auth;
 mod bad_input;
 mod helpers;
 mod issuers;
+mod lifetime;
 mod pebble;
 mod races;
 mod restart;
