@@ -27,6 +27,7 @@ fmt:
 
 bench: setup
 	$(CARGO) bench --locked --bench throughput
+	$(CARGO) bench --locked --bench acme
 
 clean:
 	$(CARGO) clean
