@@ -440,11 +440,18 @@ impl AcmeDriver {
         }
         match self.advance(&job, &progress).await {
             Ok(()) => Ok(true),
-            Err(Failure::Permanent(message)) => settle(
-                self.certificates
-                    .fail_issuance(&job.caller, &job.name, row.request_id.clone(), message)
-                    .await,
-            ),
+            Err(Failure::Permanent(message)) => {
+                if message.contains("accountDoesNotExist") {
+                    // The CA forgot the account (a test CA restarted): register anew next time.
+                    self.accounts.lock().await.remove(provider);
+                    let _ = std::fs::remove_file(self.account_path(provider, settings));
+                }
+                settle(
+                    self.certificates
+                        .fail_issuance(&job.caller, &job.name, row.request_id.clone(), message)
+                        .await,
+                )
+            }
             Err(Failure::Internal(e)) => match e.downcast::<ServiceError>() {
                 // The request moved on (cancelled, deleted, replaced) while we worked.
                 Ok(ServiceError::Domain(d)) => {
