@@ -79,14 +79,8 @@ async fn main() {
     let pebble = Pebble::start(PebblePorts::pick(), PebbleOptions::default()).await;
 
     // Baseline: Pebble's own rate with a minimal client.
-    let http = reqwest::Client::builder()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(&std::fs::read(&pebble.tls_ca_file).unwrap()).unwrap(),
-        )
-        .build()
-        .unwrap();
     let directory = pebble.ports.directory_url();
-    let account = minimal_account(http, &directory).await;
+    let account = minimal_account(&std::fs::read(&pebble.tls_ca_file).unwrap(), &directory).await;
     let csrs: Vec<(String, Vec<u8>)> = (0..n)
         .map(|i| {
             let name = format!("base{i}.example.com");
@@ -211,50 +205,10 @@ async fn main() {
     );
 }
 
-async fn minimal_account(http: reqwest::Client, directory: &str) -> Account {
-    struct Http(reqwest::Client);
-    impl instant_acme::HttpClient for Http {
-        fn request(
-            &self,
-            req: http::Request<instant_acme::BodyWrapper<bytes::Bytes>>,
-        ) -> std::pin::Pin<
-            Box<
-                dyn std::future::Future<
-                        Output = Result<instant_acme::BytesResponse, instant_acme::Error>,
-                    > + Send,
-            >,
-        > {
-            use http_body_util::BodyExt;
-            let c = self.0.clone();
-            Box::pin(async move {
-                let (parts, body) = req.into_parts();
-                let body = body
-                    .collect()
-                    .await
-                    .map(|b| b.to_bytes())
-                    .unwrap_or_default();
-                let rsp = c
-                    .request(parts.method, parts.uri.to_string())
-                    .headers(parts.headers)
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(|e| instant_acme::Error::Other(Box::new(e)))?;
-                let mut out = http::Response::builder().status(rsp.status());
-                for (k, v) in rsp.headers() {
-                    out = out.header(k, v);
-                }
-                let bytes = rsp
-                    .bytes()
-                    .await
-                    .map_err(|e| instant_acme::Error::Other(Box::new(e)))?;
-                Ok(instant_acme::BytesResponse::from(
-                    out.body(http_body_util::Full::new(bytes))?,
-                ))
-            })
-        }
-    }
-    let (account, _) = Account::builder_with_http(Box::new(Http(http)))
+/// A bare instant-acme account over the same HTTP transport certbroker uses.
+async fn minimal_account(ca_pem: &[u8], directory: &str) -> Account {
+    let http = certbroker::worker::acme::http_client(Some(ca_pem)).unwrap();
+    let (account, _) = Account::builder_with_http(http)
         .create(
             &NewAccount {
                 contact: &[],

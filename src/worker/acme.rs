@@ -130,6 +130,34 @@ impl HttpClient for ReqwestHttp {
     }
 }
 
+/// An instant-acme HTTP client over reqwest/OpenSSL trusting the system roots and the
+/// PEM certificates in `extra_ca_pem` (for tools and tests that talk to a CA directly).
+pub fn http_client(extra_ca_pem: Option<&[u8]>) -> anyhow::Result<Box<dyn HttpClient>> {
+    let mut b = reqwest::Client::builder();
+    if let Some(pem) = extra_ca_pem {
+        for c in reqwest::Certificate::from_pem_bundle(pem)? {
+            b = b.add_root_certificate(c);
+        }
+    }
+    Ok(Box::new(ReqwestHttp(b.build()?)))
+}
+
+/// The path of provider `provider`'s sealed account credentials under `data_dir`, and the
+/// associated data they are sealed with.
+pub fn account_file(
+    data_dir: &std::path::Path,
+    provider: &str,
+    directory_url: &str,
+) -> (PathBuf, String) {
+    let digest = hex::encode(crypto::seal::sha256(directory_url.as_bytes()));
+    (
+        data_dir
+            .join("acme")
+            .join(format!("{provider}-{}.account.sealed", &digest[..16])),
+        format!("acme-account:{provider}"),
+    )
+}
+
 /// Why a step did not go through.
 #[derive(Debug)]
 enum Failure {
@@ -308,10 +336,7 @@ impl AcmeDriver {
     }
 
     fn account_path(&self, provider: &str, p: &ProviderSettings) -> PathBuf {
-        let digest = hex::encode(crypto::seal::sha256(p.directory_url.as_bytes()));
-        self.data_dir
-            .join("acme")
-            .join(format!("{provider}-{}.account.sealed", &digest[..16]))
+        account_file(&self.data_dir, provider, &p.directory_url).0
     }
 
     /// The provider's account: cached, restored from its sealed credentials, or registered.
@@ -320,8 +345,7 @@ impl AcmeDriver {
         if let Some(a) = cache.get(provider) {
             return Ok(a.clone());
         }
-        let path = self.account_path(provider, p);
-        let aad = format!("acme-account:{provider}");
+        let (path, aad) = account_file(&self.data_dir, provider, &p.directory_url);
         let dir = p.directory_url.clone();
         let account = if path.exists() {
             let sealed = std::fs::read(&path).map_err(|e| Failure::Internal(e.into()))?;

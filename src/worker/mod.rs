@@ -93,7 +93,13 @@ impl Worker {
         let name = ObjectName::parse("certificate", &row.name)?;
         let caller = Caller::system(&row.vault, ACTOR);
         let request_id = row.request_id.clone();
-        if row.cancellation_requested {
+        // An ACME request has an order to wind down first: its driver honours cancellation.
+        let acme = row
+            .provider
+            .as_ref()
+            .and_then(|p| self.providers.get(p))
+            .is_some_and(|p| p.kind == ProviderKind::Acme);
+        if row.cancellation_requested && !acme {
             return self.settle(
                 self.certificates
                     .honour_cancellation(&caller, &name, request_id)

@@ -100,6 +100,24 @@ pub fn openssl_verifies(root_pem: &str, chain_pem: &str, leaf_pem: &str) -> bool
     out.status.success()
 }
 
+/// The ACME account certbroker registered at `pebble`, restored from its sealed file.
+async fn pebble_account(app: &TestApp, pebble: &Pebble) -> instant_acme::Account {
+    let keys = certbroker::service::keys::KeyStore::open("", &app.data_dir).unwrap();
+    let (path, aad) = certbroker::worker::acme::account_file(
+        &app.data_dir,
+        "pebble",
+        &pebble.ports.directory_url(),
+    );
+    let creds = keys.unseal(&aad, &std::fs::read(path).unwrap()).unwrap();
+    let http =
+        certbroker::worker::acme::http_client(Some(&std::fs::read(&pebble.tls_ca_file).unwrap()))
+            .unwrap();
+    instant_acme::Account::builder_with_http(http)
+        .from_credentials(serde_json::from_slice(&creds).unwrap())
+        .await
+        .unwrap()
+}
+
 async fn create_acme(app: &TestApp, name: &str, dns: &str) -> Value {
     let r = app
         .create(
@@ -311,6 +329,18 @@ async fn cancellation_mid_order_deactivates_and_ends_cancelled() {
         event_types(&app, "cancelme").await.last().unwrap(),
         "AcmeOrderPlaced"
     );
+    let order_url: String = sqlx::query_scalar(
+        "SELECT json_extract(payload, '$.order_url') FROM events WHERE event_type = 'AcmeOrderPlaced'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let mut before = pebble_account(&app, &pebble)
+        .await
+        .order(order_url.clone())
+        .await
+        .unwrap();
+    assert_eq!(before.state().status, instant_acme::OrderStatus::Pending);
     assert_eq!(app.cancel("cancelme", None).await.status(), 200);
     let done = drive_until_settled(&app, "cancelme").await;
     assert_eq!(done["status"], "cancelled");
@@ -320,6 +350,16 @@ async fn cancellation_mid_order_deactivates_and_ends_cancelled() {
         "{types:?}"
     );
     assert_eq!(app.get_certificate("cancelme").await.status(), 404);
+    // At the CA the order was pending before; now its authorizations are deactivated,
+    // which Pebble shows as an order status `deactivated` (outside RFC 8555's list, so
+    // the client refuses to parse it: its error carries the status).
+    let after = pebble_account(&app, &pebble)
+        .await
+        .order(order_url)
+        .await
+        .err()
+        .expect("the order is no longer an ordinary one");
+    assert!(after.to_string().contains("deactivated"), "{after}");
     app.assert_views_rebuild_identically().await;
 }
 
