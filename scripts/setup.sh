@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing certbroker needs on a fresh Debian machine:
 # a C toolchain, pkg-config and OpenSSL headers (the openssl crate), the openssl CLI
-# (chain checks in tests). Idempotent; installs only what is missing.
+# (chain checks in tests), and Pebble with pebble-challtestsrv (the ACME test CA the
+# ACME tests run against). Idempotent; installs only what is missing.
 set -euo pipefail
 need=()
 command -v cc >/dev/null || need+=(build-essential)
@@ -10,6 +11,8 @@ dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
 command -v openssl >/dev/null || need+=(openssl)
 # The sqlite3 CLI: the audit tests tamper with the database file through it.
 command -v sqlite3 >/dev/null || need+=(sqlite3)
+# Pebble (and pebble-challtestsrv): the ACME tests run against a real ACME CA.
+{ command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null; } || need+=(pebble)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq

@@ -142,6 +142,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 app.port(),
                 data_dir.join("tls").join("ca.pem").display()
             );
+            if let Some(port) = app.http01_port() {
+                println!("certbroker: answering ACME HTTP-01 challenges on port {port}");
+            }
             app.run_until_stopped().await?;
             Ok(ExitCode::SUCCESS)
         }

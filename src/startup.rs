@@ -254,6 +254,38 @@ pub struct Application {
         tokio::task::JoinHandle<()>,
     )>,
     writer_task: tokio::task::JoinHandle<()>,
+    http01_port: Option<u16>,
+    http01_task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// The HTTP-01 listener's port and serving task.
+type Http01 = (
+    Option<u16>,
+    Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+);
+
+/// Starts the plain-HTTP ACME challenge listener when `acme.http01_listen` is set.
+fn http01_listener(
+    settings: &Settings,
+    challenges: crate::worker::acme::ChallengeStore,
+) -> anyhow::Result<Http01> {
+    let addr = settings.acme.http01_listen.trim();
+    if addr.is_empty() {
+        return Ok((None, None));
+    }
+    let listener =
+        TcpListener::bind(addr).with_context(|| format!("binding acme.http01_listen {addr}"))?;
+    let port = listener.local_addr()?.port();
+    let data = actix_web::web::Data::new(challenges);
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(data.clone())
+            .configure(http::acme_challenge::configure)
+    })
+    .workers(1)
+    .listen(listener)?
+    .run();
+    Ok((Some(port), Some(tokio::spawn(server))))
 }
 
 impl Application {
@@ -285,7 +317,7 @@ impl Application {
         let shared = Shared {
             writer,
             pool: pool.clone(),
-            keys,
+            keys: keys.clone(),
             clock,
             wake: Arc::new(tokio::sync::Notify::new()),
         };
@@ -297,13 +329,23 @@ impl Application {
             shared.clone(),
             settings.soft_delete.retention_days,
         );
+        let challenges = crate::worker::acme::ChallengeStore::default();
         let worker = Worker::new(
             certificates.clone(),
             ca.clone(),
             providers,
             settings.worker.batch,
         )
-        .with_keyvault(keyvault.clone());
+        .with_keyvault(keyvault.clone())
+        .with_acme(Arc::new(crate::worker::acme::AcmeDriver::new(
+            certificates.clone(),
+            keys,
+            data_dir.clone(),
+            settings.acme.clone(),
+            challenges.clone(),
+        )))
+        .with_webhook(&settings.notifications.webhook_url);
+        let (http01_port, http01_task) = http01_listener(&settings, challenges)?;
         let state = AppState {
             certificates,
             issuers,
@@ -365,7 +407,14 @@ impl Application {
             ca_chain_pem: ca.chain_pem(),
             worker_task,
             writer_task,
+            http01_port,
+            http01_task,
         })
+    }
+
+    /// The port of the HTTP-01 challenge listener, if one is configured.
+    pub fn http01_port(&self) -> Option<u16> {
+        self.http01_port
     }
 
     /// The bound port.
@@ -381,6 +430,9 @@ impl Application {
             let _ = task.await;
         }
         self.writer_task.abort();
+        if let Some(task) = self.http01_task {
+            task.abort();
+        }
         result
     }
 }

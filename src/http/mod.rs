@@ -1,6 +1,7 @@
 //! The REST layer: Key Vault's certificates paths over HTTPS. Handlers parse and validate
 //! input, call a service, and render views; they never write SQL.
 
+pub mod acme_challenge;
 pub mod audit;
 pub mod auth;
 pub mod certificates;

@@ -9,6 +9,7 @@ pub mod certificate_lifecycle;
 pub mod certificate_versions;
 pub mod contacts;
 pub mod issuers;
+pub mod lifetime;
 pub mod pending_operations;
 
 use sqlx::{Row, SqliteConnection};

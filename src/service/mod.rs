@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod certificates;
+pub mod issuance_policy;
 pub mod issuers;
 pub mod keys;
 pub mod keyvault;
