@@ -33,6 +33,8 @@ fmt:
 
 bench: setup
 	$(CARGO) bench --locked --bench throughput
+	$(CARGO) bench --locked --bench audit
+	$(CARGO) bench --locked --bench acme
 
 clean:
 	$(CARGO) clean

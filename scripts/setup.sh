@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Installs what building and testing certbroker needs on a fresh Debian machine:
 # a C toolchain, pkg-config and OpenSSL headers (the openssl crate), the openssl CLI
-# (chain checks in tests), python3 with venv (the Azure SDK suite). Idempotent; installs only what is missing.
+# (chain checks in tests), Pebble with pebble-challtestsrv (the ACME test CA the
+# ACME tests run against), and python3 with venv (the Azure SDK suite). Idempotent;
+# installs only what is missing.
 set -euo pipefail
 need=()
 command -v cc >/dev/null || need+=(build-essential)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
 command -v openssl >/dev/null || need+=(openssl)
+# The sqlite3 CLI: the audit tests tamper with the database file through it.
+command -v sqlite3 >/dev/null || need+=(sqlite3)
+# Pebble (and pebble-challtestsrv): the ACME tests run against a real ACME CA.
+{ command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null; } || need+=(pebble)
 # The Python SDK suite makes a venv: Debian's python3 needs python3-venv for that.
 if command -v python3 >/dev/null; then
   python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)

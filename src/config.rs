@@ -50,6 +50,13 @@ pub struct Settings {
     // --- Key Vault surface ---
     pub vaults: VaultSettings,
     pub soft_delete: SoftDeleteSettings,
+    // audit trail
+    pub audit: AuditSettings,
+    // ACME, built-in CA policy and lifetime actions
+    #[serde(default)]
+    pub acme: AcmeSettings,
+    #[serde(default)]
+    pub notifications: NotificationSettings,
 }
 
 /// Which request hosts name which vault.
@@ -68,6 +75,56 @@ pub struct VaultSettings {
 pub struct SoftDeleteSettings {
     /// Days a deleted certificate stays recoverable before it is purged (7-90).
     pub retention_days: i64,
+}
+
+/// What the server does at start when the tail of the hash chain does not verify.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BrokenChainAction {
+    /// Log the broken position and refuse to start.
+    Refuse,
+    /// Log the broken position and start anyway.
+    Warn,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    pub on_broken_chain: BrokenChainAction,
+    pub check_tail_rows: i64,
+}
+
+/// Server-wide ACME client settings (each ACME provider names its CA in `providers`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AcmeSettings {
+    /// Plain-HTTP listener answering `/.well-known/acme-challenge/{token}` (empty: none).
+    pub http01_listen: String,
+    /// Attempts at one ACME call when the CA is unreachable or answers badNonce/5xx.
+    pub retry_attempts: u32,
+    /// First backoff between attempts, in milliseconds (doubles each time).
+    pub retry_base_ms: u64,
+    /// How long one worker round waits for a CA to validate or issue, in seconds.
+    pub poll_timeout_seconds: u64,
+}
+
+impl Default for AcmeSettings {
+    fn default() -> Self {
+        AcmeSettings {
+            http01_listen: String::new(),
+            retry_attempts: 5,
+            retry_base_ms: 200,
+            poll_timeout_seconds: 30,
+        }
+    }
+}
+
+/// Where lifetime-action notifications (`EmailContacts`) go besides the event log.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationSettings {
+    /// URL that receives each notification as a JSON POST (empty: events only).
+    pub webhook_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -154,6 +211,9 @@ pub struct LogSettings {
 pub enum ProviderKind {
     /// certbroker's own CA.
     LocalCa,
+    // ACME
+    /// An RFC 8555 ACME CA (Let's Encrypt, Pebble, ...).
+    Acme,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -166,6 +226,32 @@ pub struct ProviderSettings {
     pub allowed_domains: Vec<String>,
     #[serde(default = "default_max_validity")]
     pub max_validity_months: u32,
+    // ACME and issuance policy
+    /// Key types a request may use ("RSA", "EC"; empty: any).
+    #[serde(default)]
+    pub allowed_key_types: Vec<String>,
+    /// ACME: the CA's directory URL.
+    #[serde(default)]
+    pub directory_url: String,
+    /// ACME: the account's contact e-mail address (optional).
+    #[serde(default)]
+    pub contact_email: String,
+    /// ACME: external account binding key id (optional).
+    #[serde(default)]
+    pub eab_kid: String,
+    /// ACME: external account binding HMAC key, base64url (with `eab_kid`).
+    #[serde(default)]
+    pub eab_hmac_key: Secret<String>,
+    /// ACME: PEM file of an extra CA to trust for the ACME server's TLS.
+    #[serde(default)]
+    pub ca_file: String,
+    /// ACME: the challenge type answered ("http-01").
+    #[serde(default = "default_challenge")]
+    pub challenge: String,
+}
+
+fn default_challenge() -> String {
+    "http-01".into()
 }
 
 fn default_max_validity() -> u32 {
@@ -255,6 +341,7 @@ impl Settings {
                     "providers.{name}.max_validity_months must be at least 1"
                 )));
             }
+            crate::worker::acme::validate_provider(name, p).map_err(ConfigError::Invalid)?;
         }
         Ok(())
     }

@@ -1,4 +1,4 @@
-//! The `certbroker` command: `serve` and `rebuild`.
+//! The `certbroker` command: `serve`, `rebuild`, `verify`, `events`, `token`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +39,75 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Walk the events hash chain; name the first row that was edited, deleted, inserted or
+    /// moved (exit 1). Prints the head (position and hash) to keep elsewhere.
+    Verify {
+        /// A head printed by an earlier verify (or GET /audit/head): it must still be in the
+        /// chain, else the chain was truncated or rewritten (exit 1).
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
+    },
+    /// List events and audit records, oldest first (JSON lines with --format json: an
+    /// export for a SIEM).
+    Events(EventsArgs),
+    /// Manage bearer tokens with roles (only their SHA-256 is stored).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(clap::Args)]
+struct EventsArgs {
+    /// The vault (the first label of the host its clients call; `default` on a bare host).
+    #[arg(long, default_value = certbroker::DEFAULT_VAULT)]
+    vault: String,
+    /// A certificate's events and the audit records about it.
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    event_type: Option<String>,
+    #[arg(long)]
+    actor: Option<String>,
+    /// Recorded at or after (RFC 3339).
+    #[arg(long)]
+    from: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Recorded at or before (RFC 3339).
+    #[arg(long)]
+    to: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Only events after this position.
+    #[arg(long, default_value_t = 0)]
+    after: i64,
+    /// Stop after this many events.
+    #[arg(long)]
+    limit: Option<u64>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a token; it is printed once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// reader, operator, officer or admin.
+        #[arg(long)]
+        role: certbroker::http::roles::Role,
+    },
+    /// List tokens (names, roles, dates; never the tokens).
+    List,
+    /// Revoke a token: it stops working at once.
+    Revoke {
+        #[arg(long)]
+        name: String,
+    },
 }
 
 fn settings(cli: &Cli) -> anyhow::Result<Settings> {
@@ -73,6 +142,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 app.port(),
                 data_dir.join("tls").join("ca.pem").display()
             );
+            if let Some(port) = app.http01_port() {
+                println!("certbroker: answering ACME HTTP-01 challenges on port {port}");
+            }
             app.run_until_stopped().await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -94,6 +166,211 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify { expect_head } => {
+            let (_pool, mut conn) = open_database(&settings.storage.data_dir).await?;
+            verify(&mut conn, expect_head.as_deref()).await
+        }
+        Command::Events(args) => {
+            let (_pool, mut conn) = open_database(&settings.storage.data_dir).await?;
+            events(&mut conn, args).await
+        }
+        Command::Token { command } => {
+            let (_pool, mut conn) = open_database(&settings.storage.data_dir).await?;
+            token(&mut conn, &settings, command).await
+        }
+    }
+}
+
+async fn verify(
+    conn: &mut sqlx::SqliteConnection,
+    expect_head: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    use certbroker::es::chain;
+    // One read transaction: a consistent snapshot while the server keeps appending.
+    sqlx::query("BEGIN").execute(&mut *conn).await?;
+    let v = chain::verify(conn, chain::Range::default(), expect_head).await;
+    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+    let v = v.context("walking the events hash chain")?;
+    if let Some(b) = &v.broken {
+        println!("chain broken at {b}");
+        println!("{} events verified before it", v.rows);
+        return Ok(ExitCode::from(1));
+    }
+    println!("verified {} events", v.rows);
+    match &v.head {
+        Some(h) => println!("head position {} hash {}", h.position, h.hash),
+        None => println!("head none (no events)"),
+    }
+    if let Some(expected) = expect_head {
+        match v.expected_head_at {
+            Some(p) => println!("expected head found at position {p}"),
+            None => {
+                println!(
+                    "expected head {expected} not found: the chain was truncated or rewritten"
+                );
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn events(conn: &mut sqlx::SqliteConnection, args: EventsArgs) -> anyhow::Result<ExitCode> {
+    use certbroker::es::audit::{query, EventFilter};
+    use std::io::Write;
+    let mut filter = EventFilter {
+        vault: args.vault,
+        certificate: args.name.map(|n| n.to_ascii_lowercase()),
+        event_type: args.event_type,
+        actor: args.actor,
+        from: args.from.map(|t| t.with_timezone(&chrono::Utc)),
+        to: args.to.map(|t| t.with_timezone(&chrono::Utc)),
+        after: args.after,
+    };
+    let mut left = args.limit.unwrap_or(u64::MAX);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if matches!(args.format, Format::Table) {
+        writeln!(
+            out,
+            "{:>8}  {:<27}  {:<12}  {:<40}  {:<24}  FROM",
+            "POSITION", "RECORDED_AT", "ACTOR", "STREAM", "EVENT_TYPE"
+        )?;
+    }
+    while left > 0 {
+        let page = query(conn, &filter, left.min(1000) as i64)
+            .await
+            .context("reading events")?;
+        let Some(last) = page.last() else { break };
+        filter.after = last.position;
+        left = left.saturating_sub(page.len() as u64);
+        for e in &page {
+            match args.format {
+                Format::Json => writeln!(out, "{}", serde_json::to_string(e)?)?,
+                Format::Table => writeln!(
+                    out,
+                    "{:>8}  {:<27}  {:<12}  {:<40}  {:<24}  {}",
+                    e.position,
+                    e.recorded_at,
+                    e.actor,
+                    e.stream,
+                    e.event_type,
+                    e.remote_addr.as_deref().unwrap_or("-")
+                )?,
+            }
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Token names the server gives itself or its configured tokens.
+const RESERVED_TOKEN_NAMES: &[&str] = &["static", "dev", "anonymous", "worker", "cli"];
+
+async fn token(
+    conn: &mut sqlx::SqliteConnection,
+    settings: &Settings,
+    command: TokenCommand,
+) -> anyhow::Result<ExitCode> {
+    use certbroker::es::{chain, tokens, EventMeta};
+    let meta = EventMeta::system("cli", chrono::Utc::now());
+    let vault = certbroker::DEFAULT_VAULT;
+    match command {
+        TokenCommand::List => {
+            println!(
+                "{:<24}  {:<9}  {:<27}  REVOKED_AT",
+                "NAME", "ROLE", "CREATED_AT"
+            );
+            for t in tokens::list(conn).await? {
+                println!(
+                    "{:<24}  {:<9}  {:<27}  {}",
+                    t.name,
+                    t.role,
+                    t.created_at,
+                    t.revoked_at.as_deref().unwrap_or("-")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::Create { name, role } => {
+            let valid = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            if !valid {
+                eprintln!("certbroker: a token name is 1-64 letters, digits, '-', '_' or '.'");
+                return Ok(ExitCode::from(2));
+            }
+            let taken = RESERVED_TOKEN_NAMES.contains(&name.as_str())
+                || settings.auth.tokens.iter().any(|t| t.name == name);
+            if taken {
+                eprintln!("certbroker: the token name '{name}' is reserved");
+                return Ok(ExitCode::from(2));
+            }
+            let secret = format!(
+                "cbt_{}",
+                base64::Engine::encode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    certbroker::crypto::seal::random_bytes::<32>()?,
+                )
+            );
+            let hash = hex::encode(certbroker::crypto::seal::sha256(secret.as_bytes()));
+            let role = role.as_str();
+            let made = in_write_transaction(conn, |conn| {
+                Box::pin(async move {
+                    let tail = chain::tail(conn).await?;
+                    let made = tokens::create(conn, vault, &name, role, &hash, &meta).await?;
+                    chain::seal_new(conn, tail).await?;
+                    Ok(made)
+                })
+            })
+            .await?;
+            if !made {
+                eprintln!("certbroker: a token with that name exists");
+                return Ok(ExitCode::from(2));
+            }
+            println!("{secret}");
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::Revoke { name } => {
+            let revoked = in_write_transaction(conn, |conn| {
+                Box::pin(async move {
+                    let tail = chain::tail(conn).await?;
+                    let done = tokens::revoke(conn, vault, &name, &meta).await?;
+                    chain::seal_new(conn, tail).await?;
+                    Ok(done)
+                })
+            })
+            .await?;
+            if !revoked {
+                eprintln!("certbroker: no active token has that name");
+                return Ok(ExitCode::from(2));
+            }
+            println!("revoked");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Runs `f` in `BEGIN IMMEDIATE` ... `COMMIT` (rolled back on error). The server's writer
+/// waits for the lock meanwhile, so the chain stays one line.
+async fn in_write_transaction<T>(
+    conn: &mut sqlx::SqliteConnection,
+    f: impl for<'c> FnOnce(
+        &'c mut sqlx::SqliteConnection,
+    ) -> futures_util::future::BoxFuture<'c, anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    match f(conn).await {
+        Ok(v) => {
+            sqlx::query("COMMIT").execute(&mut *conn).await?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            Err(e)
         }
     }
 }

@@ -185,6 +185,56 @@ fn tokens(settings: &Settings) -> anyhow::Result<(Vec<NamedTokenHash>, Option<St
     Ok((out, made))
 }
 
+/// Chains the rows of a database written before the chain existed (from the first row),
+/// then verifies the tail of the chain: the last `audit.check_tail_rows` sealed rows and
+/// any unsealed row after them. A broken tail refuses the start or is logged, as
+/// `audit.on_broken_chain` says.
+pub async fn check_chain(
+    conn: &mut SqliteConnection,
+    audit: &crate::config::AuditSettings,
+) -> anyhow::Result<()> {
+    use crate::es::chain;
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    match chain::seal_unchained(conn).await {
+        Ok(n) => {
+            sqlx::query("COMMIT").execute(&mut *conn).await?;
+            if n > 0 {
+                tracing::info!(
+                    rows = n,
+                    "chained events written before the hash chain existed"
+                );
+            }
+        }
+        Err(e) => {
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            return Err(anyhow::Error::from(e).context("chaining unsealed events"));
+        }
+    }
+    let Some(head) = chain::head(conn).await? else {
+        return Ok(());
+    };
+    let range = chain::Range {
+        after: (head.position - audit.check_tail_rows.max(1)).max(0),
+        upto: None,
+    };
+    let v = chain::verify(conn, range, None).await?;
+    if let Some(broken) = v.broken {
+        match audit.on_broken_chain {
+            crate::config::BrokenChainAction::Refuse => {
+                tracing::error!(position = broken.position, reason = %broken.reason, "the events hash chain is broken");
+                anyhow::bail!(
+                    "the events hash chain is broken at {broken}; run `certbroker verify` \
+                     (audit.on_broken_chain = \"warn\" starts anyway)"
+                );
+            }
+            crate::config::BrokenChainAction::Warn => {
+                tracing::warn!(position = broken.position, reason = %broken.reason, "the events hash chain is broken; starting anyway");
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A built application: bound, not yet serving.
 pub struct Application {
     port: u16,
@@ -204,6 +254,38 @@ pub struct Application {
         tokio::task::JoinHandle<()>,
     )>,
     writer_task: tokio::task::JoinHandle<()>,
+    http01_port: Option<u16>,
+    http01_task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// The HTTP-01 listener's port and serving task.
+type Http01 = (
+    Option<u16>,
+    Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+);
+
+/// Starts the plain-HTTP ACME challenge listener when `acme.http01_listen` is set.
+fn http01_listener(
+    settings: &Settings,
+    challenges: crate::worker::acme::ChallengeStore,
+) -> anyhow::Result<Http01> {
+    let addr = settings.acme.http01_listen.trim();
+    if addr.is_empty() {
+        return Ok((None, None));
+    }
+    let listener =
+        TcpListener::bind(addr).with_context(|| format!("binding acme.http01_listen {addr}"))?;
+    let port = listener.local_addr()?.port();
+    let data = actix_web::web::Data::new(challenges);
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(data.clone())
+            .configure(http::acme_challenge::configure)
+    })
+    .workers(1)
+    .listen(listener)?
+    .run();
+    Ok((Some(port), Some(tokio::spawn(server))))
 }
 
 impl Application {
@@ -225,7 +307,8 @@ impl Application {
             &data_dir,
         )?);
         let now = clock.now().timestamp();
-        let (pool, writer_conn) = open_database(&data_dir).await?;
+        let (pool, mut writer_conn) = open_database(&data_dir).await?;
+        check_chain(&mut writer_conn, &settings.audit).await?;
         let (writer, writer_task) =
             crate::es::Writer::spawn(writer_conn, settings.storage.max_batch);
         let ca = Arc::new(LocalCa::open(&settings.ca, &data_dir, &keys, now)?);
@@ -234,7 +317,7 @@ impl Application {
         let shared = Shared {
             writer,
             pool: pool.clone(),
-            keys,
+            keys: keys.clone(),
             clock,
             wake: Arc::new(tokio::sync::Notify::new()),
         };
@@ -246,21 +329,34 @@ impl Application {
             shared.clone(),
             settings.soft_delete.retention_days,
         );
+        let challenges = crate::worker::acme::ChallengeStore::default();
         let worker = Worker::new(
             certificates.clone(),
             ca.clone(),
             providers,
             settings.worker.batch,
         )
-        .with_keyvault(keyvault.clone());
+        .with_keyvault(keyvault.clone())
+        .with_acme(Arc::new(crate::worker::acme::AcmeDriver::new(
+            certificates.clone(),
+            keys,
+            data_dir.clone(),
+            settings.acme.clone(),
+            challenges.clone(),
+        )))
+        .with_webhook(&settings.notifications.webhook_url);
+        let (http01_port, http01_task) = http01_listener(&settings, challenges)?;
         let state = AppState {
             certificates,
             issuers,
-            auth: Arc::new(Auth::new(
-                tokens,
-                &settings.auth.authorization_uri,
-                &settings.auth.resource,
-            )),
+            auth: Arc::new(
+                Auth::new(
+                    tokens,
+                    &settings.auth.authorization_uri,
+                    &settings.auth.resource,
+                )
+                .with_store(pool.clone()),
+            ),
             max_body_bytes: settings.server.max_body_bytes,
             retry_after_seconds: settings.server.retry_after_seconds,
             ca_chain_pem: Arc::new(ca.chain_pem()),
@@ -311,7 +407,14 @@ impl Application {
             ca_chain_pem: ca.chain_pem(),
             worker_task,
             writer_task,
+            http01_port,
+            http01_task,
         })
+    }
+
+    /// The port of the HTTP-01 challenge listener, if one is configured.
+    pub fn http01_port(&self) -> Option<u16> {
+        self.http01_port
     }
 
     /// The bound port.
@@ -327,6 +430,9 @@ impl Application {
             let _ = task.await;
         }
         self.writer_task.abort();
+        if let Some(task) = self.http01_task {
+            task.abort();
+        }
         result
     }
 }

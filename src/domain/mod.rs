@@ -4,6 +4,7 @@
 //! folded from events; anything random or slow (keys, CSRs, ids, the clock) arrives in the
 //! command, prepared by the service beforehand.
 
+pub mod audit;
 pub mod certificate;
 pub mod contacts;
 pub mod error;

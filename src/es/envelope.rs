@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::audit::AuditEvent;
 use crate::domain::certificate::CertificateEvent;
 use crate::domain::contacts::ContactsEvent;
 use crate::domain::issuer::IssuerEvent;
@@ -22,6 +23,10 @@ pub enum StreamKind {
     // --- Key Vault surface ---
     /// The vault's certificate contacts (one stream per vault, name `contacts`).
     Contacts,
+    // audit trail
+    /// Audit records (refused requests, token changes); `name_key` is the certificate's,
+    /// or empty.
+    Audit,
 }
 
 impl StreamId {
@@ -52,6 +57,15 @@ impl StreamId {
         }
     }
 
+    /// The audit stream of `certificate` (case-folded) in `vault`, or of the vault itself.
+    pub fn audit(vault: &str, certificate: Option<&str>) -> Self {
+        StreamId {
+            kind: StreamKind::Audit,
+            vault: vault.to_owned(),
+            name_key: certificate.unwrap_or_default().to_ascii_lowercase(),
+        }
+    }
+
     /// Parses the stored spelling.
     pub fn parse(s: &str) -> Option<Self> {
         let mut parts = s.splitn(3, '/');
@@ -59,6 +73,7 @@ impl StreamId {
             "certificate" => StreamKind::Certificate,
             "issuer" => StreamKind::Issuer,
             "contacts" => StreamKind::Contacts,
+            "audit" => StreamKind::Audit,
             _ => return None,
         };
         Some(StreamId {
@@ -75,6 +90,7 @@ impl std::fmt::Display for StreamId {
             StreamKind::Certificate => "certificate",
             StreamKind::Issuer => "issuer",
             StreamKind::Contacts => "contacts",
+            StreamKind::Audit => "audit",
         };
         write!(f, "{kind}/{}/{}", self.vault, self.name_key)
     }
@@ -113,6 +129,8 @@ pub enum DomainEvent {
     Issuer(IssuerEvent),
     // --- Key Vault surface ---
     Contacts(ContactsEvent),
+    // audit trail
+    Audit(AuditEvent),
 }
 
 /// One row of the `events` table, decoded.

@@ -5,7 +5,8 @@ use serde_json::Value;
 use sqlx::{Row, SqliteConnection};
 
 use super::envelope::{DomainEvent, EventMeta, StoredEvent, StreamId, StreamKind};
-use super::upcast::upcast;
+use super::upcast::{current_version, upcast};
+use crate::domain::audit::AuditEvent;
 use crate::domain::certificate::CertificateEvent;
 use crate::domain::issuer::IssuerEvent;
 
@@ -96,6 +97,12 @@ pub fn decode_event(
                 payload,
             )?)
         }
+        StreamKind::Audit => DomainEvent::Audit(decode::<AuditEvent>(
+            position,
+            event_type,
+            schema_version,
+            payload,
+        )?),
     })
 }
 
@@ -141,7 +148,7 @@ pub async fn append<E: serde::Serialize>(
         let result = sqlx::query(
             r#"INSERT INTO events (stream_id, version, event_type, schema_version, payload,
                                    recorded_at, actor, client_request_id, remote_addr)
-               VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8)"#,
+               VALUES (?1, ?2, ?3, ?9, ?4, ?5, ?6, ?7, ?8)"#,
         )
         .bind(stream.to_string())
         .bind(version)
@@ -151,6 +158,7 @@ pub async fn append<E: serde::Serialize>(
         .bind(&meta.actor)
         .bind(&meta.client_request_id)
         .bind(&meta.remote_addr)
+        .bind(current_version(&event_type))
         .execute(&mut *conn)
         .await;
         let position = match result {

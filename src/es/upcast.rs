@@ -1,14 +1,79 @@
 //! Upcasting: turns an old event's JSON into the current schema before it is decoded.
 //!
-//! Every event type is at schema version 1 today. When a shipped event changes, bump its
-//! `schema_version`, add a rule here from the old JSON to the new, and keep the old JSON as
-//! a fixture in the tests. Retired event types are still decoded and ignored.
+//! When a shipped event changes, bump its version in [`current_version`], add a rule here
+//! from the old JSON to the new, and keep the old JSON as a fixture in the tests. Retired
+//! event types are still decoded and ignored. Upcasting happens on read only: stored rows
+//! are never rewritten (the hash chain covers them as written).
 
-use serde_json::Value;
+use serde_json::{json, Value};
+
+/// The schema version new events of `event_type` are written at.
+pub fn current_version(event_type: &str) -> i64 {
+    match event_type {
+        // v2: the refusal carries the error envelope the client received as one object.
+        "AccessRefused" => 2,
+        _ => 1,
+    }
+}
 
 /// Brings `payload` of `event_type` at `schema_version` up to the current schema.
 pub fn upcast(event_type: &str, schema_version: i64, payload: Value) -> Value {
-    // No event type has an older schema yet: version 1 is current for all of them.
-    let _ = (event_type, schema_version);
+    match (event_type, schema_version) {
+        ("AccessRefused", 1) => access_refused_v1(payload),
+        _ => payload,
+    }
+}
+
+/// `AccessRefused` v1 kept `code` and `message` beside `status`; v2 nests them as
+/// `error: {code, message}`, the envelope the client was answered with.
+fn access_refused_v1(mut payload: Value) -> Value {
+    if let Some(o) = payload.as_object_mut() {
+        let code = o.remove("code").unwrap_or(Value::Null);
+        let message = o.remove("message").unwrap_or(Value::Null);
+        o.insert("error".into(), json!({"code": code, "message": message}));
+    }
     payload
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::audit::{AuditEvent, RefusalError};
+
+    /// An `AccessRefused` payload exactly as schema version 1 wrote it.
+    const ACCESS_REFUSED_V1: &str =
+        include_str!("../../tests/fixtures/events/access_refused_v1.json");
+
+    #[test]
+    fn access_refused_v1_decodes_as_the_current_event() {
+        let v1: Value = serde_json::from_str(ACCESS_REFUSED_V1).unwrap_or_default();
+        let mut value = upcast("AccessRefused", 1, v1);
+        if let Some(o) = value.as_object_mut() {
+            o.insert("event_type".into(), json!("AccessRefused"));
+        }
+        let event: AuditEvent = serde_json::from_value(value).expect("decodes");
+        assert_eq!(
+            event,
+            AuditEvent::AccessRefused {
+                method: "POST".into(),
+                path: "/certificates/c1/create".into(),
+                status: 401,
+                error: RefusalError {
+                    code: "Unauthorized".into(),
+                    message: "Request is missing a Bearer or PoP token.".into(),
+                },
+                role: None,
+            }
+        );
+    }
+
+    #[test]
+    fn current_versions_pass_through_unchanged() {
+        let v = json!({"request_id": "r"});
+        assert_eq!(upcast("CancellationRequested", 1, v.clone()), v);
+        let v2 = json!({"error": {"code": "c", "message": "m"}});
+        assert_eq!(upcast("AccessRefused", 2, v2.clone()), v2);
+        assert_eq!(current_version("PendingCreated"), 1);
+        assert_eq!(current_version("AccessRefused"), 2);
+    }
 }

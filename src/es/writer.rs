@@ -3,8 +3,9 @@
 //! Commands arrive on a channel. The writer takes what is queued (up to a batch limit),
 //! opens one `BEGIN IMMEDIATE` transaction, runs each command in its own `SAVEPOINT` (a
 //! refused or failed command rolls back alone), commits the batch with one fsync, and only
-//! then answers every caller. Slow work (key generation, signing, network) must happen
-//! before a command is submitted, never inside it.
+//! then answers every caller. Each successful command's new event rows are sealed into
+//! the hash chain (`es::chain`) before its savepoint is released. Slow work (key
+//! generation, signing, network) must happen before a command is submitted, never inside it.
 
 use std::panic::AssertUnwindSafe;
 
@@ -130,9 +131,23 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, max_batch:
                 }
                 continue;
             }
+            let tail = match super::chain::tail(&mut conn).await {
+                Ok(t) => t,
+                Err(e) => {
+                    broken = Some(format!("reading the chain's tail: {e}"));
+                    let (_, finish) = job_refused(job, &mut conn).await;
+                    finishes.push(finish);
+                    continue;
+                }
+            };
             let (ok, finish) = job(&mut conn).await;
             let end = if ok {
-                exec(&mut conn, "RELEASE command").await
+                // Chain what the command appended before its savepoint is released, so no
+                // row is ever committed unsealed.
+                match super::chain::seal_new(&mut conn, tail).await {
+                    Ok(_) => exec(&mut conn, "RELEASE command").await,
+                    Err(e) => Err(format!("sealing the hash chain: {e}")),
+                }
             } else {
                 match exec(&mut conn, "ROLLBACK TO command").await {
                     Ok(()) => exec(&mut conn, "RELEASE command").await,

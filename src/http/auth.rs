@@ -11,6 +11,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError};
 
 use super::extract::{query_pairs, RequestContext};
+use super::roles::Role;
 use crate::crypto;
 use crate::error::ApiError;
 
@@ -29,10 +30,16 @@ pub const API_VERSIONS: &[&str] = &[
     "2016-10-01",
 ];
 
-/// Accepted tokens, by SHA-256, and the challenge to send.
+const MISSING_TOKEN: &str = "Request is missing a Bearer or PoP token.";
+const INVALID_TOKEN: &str = "The bearer token is not valid for this vault.";
+
+/// Accepted tokens, by SHA-256, and the challenge to send. Configured tokens (and the dev
+/// token) are admins; tokens made with `certbroker token create` are looked up in the
+/// database on each request, so creating and revoking them needs no restart.
 pub struct Auth {
     tokens: HashMap<[u8; 32], String>,
     challenge: String,
+    store: Option<sqlx::SqlitePool>,
 }
 
 impl Auth {
@@ -43,35 +50,67 @@ impl Auth {
             challenge: format!(
                 "Bearer authorization=\"{authorization_uri}\", resource=\"{resource}\""
             ),
+            store: None,
         }
     }
 
-    /// The token's name if `header` carries an accepted bearer token.
-    pub fn check(&self, header: Option<&str>) -> Result<String, &'static str> {
-        let Some(value) = header else {
-            return Err("Request is missing a Bearer or PoP token.");
-        };
-        let mut parts = value.trim().splitn(2, ' ');
-        let scheme = parts.next().unwrap_or_default();
-        let token = parts.next().unwrap_or_default().trim();
-        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-            return Err("Request is missing a Bearer or PoP token.");
+    /// Also accepts the tokens stored in the database read through `pool`.
+    pub fn with_store(mut self, pool: sqlx::SqlitePool) -> Self {
+        self.store = Some(pool);
+        self
+    }
+
+    /// The token's name and role if `header` carries an accepted bearer token.
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<(String, Role), &'static str> {
+        let token = bearer(header).ok_or(MISSING_TOKEN)?;
+        let hash = crypto::seal::sha256(token.as_bytes());
+        if let Some(name) = self.tokens.get(&hash) {
+            return Ok((name.clone(), Role::Admin));
         }
+        let invalid = INVALID_TOKEN;
+        let Some(pool) = &self.store else {
+            return Err(invalid);
+        };
+        let hash = hex::encode(hash);
+        let found = match pool.acquire().await {
+            Ok(mut conn) => crate::es::tokens::lookup(&mut conn, &hash).await,
+            Err(e) => Err(e),
+        };
+        match found {
+            Ok(Some((name, role))) => role.parse().map(|r| (name, r)).map_err(|_| invalid),
+            Ok(None) => Err(invalid),
+            Err(e) => {
+                tracing::error!(error = %e, "could not look up a stored token");
+                Err(invalid)
+            }
+        }
+    }
+
+    /// The token's name if `header` carries an accepted configured bearer token.
+    pub fn check(&self, header: Option<&str>) -> Result<String, &'static str> {
+        let token = bearer(header).ok_or(MISSING_TOKEN)?;
         self.tokens
             .get(&crypto::seal::sha256(token.as_bytes()))
             .cloned()
-            .ok_or("The bearer token is not valid for this vault.")
+            .ok_or(INVALID_TOKEN)
     }
 
-    fn unauthorized(&self, message: &str) -> actix_web::HttpResponse {
-        let mut resp =
-            ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", message).error_response();
+    fn unauthorized(&self, error: &ApiError) -> actix_web::HttpResponse {
+        let mut resp = error.error_response();
         if let Ok(v) = HeaderValue::from_str(&self.challenge) {
             resp.headers_mut()
                 .insert(actix_web::http::header::WWW_AUTHENTICATE, v);
         }
         resp
     }
+}
+
+/// The token of a `Bearer` authorization header.
+fn bearer(header: Option<&str>) -> Option<&str> {
+    let mut parts = header?.trim().splitn(2, ' ');
+    let scheme = parts.next().unwrap_or_default();
+    let token = parts.next().unwrap_or_default().trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Checks the API version of a request's query.
@@ -138,16 +177,46 @@ pub async fn middleware(
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let actor = match state.auth.check(header) {
-        Ok(actor) => actor,
+    let host = req.connection_info().host().to_owned();
+    let vault = super::vaults::vault_for_host(&host, &state.vaults);
+    let info = super::audit::RequestInfo {
+        vault: vault.clone(),
+        method: req.method().as_str().to_owned(),
+        path: req.path().to_owned(),
+        client_request_id: client_request_id.clone(),
+        remote_addr: req.peer_addr().map(|a| a.to_string()),
+    };
+    let (actor, role) = match state.auth.authenticate(header).await {
+        Ok(found) => found,
         Err(message) => {
-            let resp = state.auth.unauthorized(message);
+            let error = ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", message);
+            super::audit::record_refusal(&state, &info, None, &error).await;
+            let resp = state.auth.unauthorized(&error);
             return Ok(stamp(
                 req.into_response(resp).map_into_right_body(),
                 client_request_id,
             ));
         }
     };
+    let needed = super::roles::required(&info.method, &info.path);
+    if !role.allows(needed) {
+        let error = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!(
+                "The token '{actor}' has the role {role}; {} {} needs the role {}.",
+                info.method,
+                info.path,
+                needed.least_role()
+            ),
+        );
+        super::audit::record_refusal(&state, &info, Some((&actor, role)), &error).await;
+        return Ok(stamp(
+            req.into_response(error.error_response())
+                .map_into_right_body(),
+            client_request_id,
+        ));
+    }
     let pairs = query_pairs(req.query_string());
     let api_version = match check_api_version(&pairs) {
         Ok(v) => v,
@@ -158,18 +227,34 @@ pub async fn middleware(
             ))
         }
     };
-    let host = req.connection_info().host().to_owned();
     let remote_addr = req.peer_addr().map(|a| a.to_string());
     req.extensions_mut().insert(RequestContext {
-        actor,
-        vault: super::vaults::vault_for_host(&host, &state.vaults),
+        actor: actor.clone(),
+        vault,
         base_url: format!("https://{host}"),
         api_version,
         client_request_id: client_request_id.clone(),
         remote_addr,
         query: pairs,
     });
-    let res = next.call(req).await?.map_into_left_body();
+    let res = next.call(req).await?;
+    // Refusals by the handlers (a conflict, a forbidden merge) are recorded too.
+    if matches!(res.status().as_u16(), 401 | 403 | 409) {
+        let fallback;
+        let error = match res
+            .response()
+            .error()
+            .and_then(|e| e.as_error::<ApiError>())
+        {
+            Some(e) => e,
+            None => {
+                fallback = ApiError::new(res.status(), "Conflict", "The request was refused.");
+                &fallback
+            }
+        };
+        super::audit::record_refusal(&state, &info, Some((&actor, role)), error).await;
+    }
+    let res = res.map_into_left_body();
     Ok(stamp(res, client_request_id))
 }
 

@@ -1,6 +1,8 @@
 //! The REST layer: Key Vault's certificates paths over HTTPS. Handlers parse and validate
 //! input, call a service, and render views; they never write SQL.
 
+pub mod acme_challenge;
+pub mod audit;
 pub mod auth;
 pub mod certificates;
 pub mod dto;
@@ -8,6 +10,7 @@ pub mod extract;
 pub mod issuers;
 pub mod keyvault;
 pub mod pending;
+pub mod roles;
 pub mod routes;
 pub mod vaults;
 

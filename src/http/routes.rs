@@ -30,6 +30,7 @@ fn resource(path: &str) -> actix_web::Resource {
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz").route(web::get().to(healthz)))
+        .configure(super::audit::configure)
         .service(resource("/ca/certificates").route(web::get().to(c::get_ca_certificates)))
         .service(resource("/certificates/issuers").route(web::get().to(i::get_certificate_issuers)))
         .service(

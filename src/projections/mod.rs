@@ -9,6 +9,7 @@ pub mod certificate_lifecycle;
 pub mod certificate_versions;
 pub mod contacts;
 pub mod issuers;
+pub mod lifetime;
 pub mod pending_operations;
 
 use sqlx::{Row, SqliteConnection};
@@ -35,6 +36,8 @@ pub async fn apply(conn: &mut SqliteConnection, event: &StoredEvent) -> Result<(
         }
         DomainEvent::Issuer(e) => issuers::apply(conn, event, e).await?,
         DomainEvent::Contacts(e) => contacts::apply(conn, event, e).await?,
+        // Audit records change no view.
+        DomainEvent::Audit(_) => {}
     }
     Ok(())
 }

@@ -184,7 +184,14 @@ pub async fn apply(
         }
         CertificateEvent::VersionUpdated { .. }
         | CertificateEvent::PolicyUpdated { .. }
-        | CertificateEvent::CertificateRecovered {} => {}
+        | CertificateEvent::CertificateRecovered {}
+        // ACME progress and lifetime actions change no field of the pending object.
+        | CertificateEvent::AcmeAccountRegistered { .. }
+        | CertificateEvent::AcmeOrderPlaced { .. }
+        | CertificateEvent::AcmeAuthorizationValid { .. }
+        | CertificateEvent::AcmeOrderFinalized { .. }
+        | CertificateEvent::AcmeCertificateDownloaded { .. }
+        | CertificateEvent::LifetimeActionTriggered { .. } => {}
     }
     Ok(())
 }

@@ -145,9 +145,23 @@ impl CertificateService {
             }
             _ => None,
         };
+        // The provider behind an issuer object shapes the CSR and may refuse the policy
+        // outright; `decide` resolves the issuer again inside the transaction.
+        let mut p = policy.clone();
+        if let IssuerKind::Object(issuer_name) = policy.issuer.kind() {
+            let mut conn = self.shared.pool.acquire().await?;
+            let row =
+                issuers::get(&mut conn, &caller.vault, &issuer_name.to_ascii_lowercase()).await?;
+            if let Some((provider, settings)) = row.and_then(|r| {
+                let s = self.providers.get(&r.provider).cloned();
+                s.map(|s| (r.provider, s))
+            }) {
+                super::issuance_policy::check(&provider, &settings, &policy)?;
+                p = super::issuance_policy::csr_policy(&settings, &policy);
+            }
+        }
         let keys = self.shared.keys.clone();
         let now = self.shared.clock.now().timestamp();
-        let p = policy.clone();
         let prepared = tokio::task::spawn_blocking(move || prepare_request(&keys, &p, reused, now))
             .await
             .map_err(|e| ServiceError::Internal(format!("key generation task failed: {e}")))??;
@@ -492,6 +506,49 @@ impl CertificateService {
             CertificateCommand::FailIssuance {
                 request_id,
                 message,
+            },
+            false,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Worker: one step of an ACME order (RFC 8555) for the pending request.
+    pub async fn record_acme_step(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+        request_id: String,
+        step: crate::domain::certificate::AcmeStep,
+    ) -> Result<(), ServiceError> {
+        self.pending_command(
+            caller,
+            name,
+            CertificateCommand::RecordAcmeStep { request_id, step },
+            false,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Worker: a lifetime action fired for `version`.
+    pub async fn record_lifetime_action(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+        version: String,
+        action: crate::domain::policy::ActionType,
+        expires: i64,
+        contacts: Vec<String>,
+    ) -> Result<(), ServiceError> {
+        self.pending_command(
+            caller,
+            name,
+            CertificateCommand::RecordLifetimeAction {
+                version,
+                action,
+                expires,
+                contacts,
             },
             false,
         )

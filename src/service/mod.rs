@@ -2,7 +2,9 @@
 //! first, then submits one closure to the writer that loads the stream, decides, appends
 //! and projects in one transaction.
 
+pub mod audit;
 pub mod certificates;
+pub mod issuance_policy;
 pub mod issuers;
 pub mod keys;
 pub mod keyvault;

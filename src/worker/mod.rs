@@ -15,6 +15,9 @@ use crate::projections::pending_operations::{self, PendingRow};
 use crate::service::certificates::{Caller, CertificateService};
 use crate::service::local_ca::{IssueError, LocalCa};
 
+pub mod acme;
+pub mod lifetime;
+
 /// The actor name recorded on the worker's events.
 pub const ACTOR: &str = "worker";
 
@@ -27,6 +30,9 @@ pub struct Worker {
     batch: i64,
     /// Purges deleted certificates at the end of their retention.
     keyvault: Option<crate::service::keyvault::KeyVaultService>,
+    // ACME and lifetime actions
+    acme: Option<Arc<acme::AcmeDriver>>,
+    webhook: Option<(reqwest::Client, String)>,
 }
 
 impl Worker {
@@ -43,6 +49,8 @@ impl Worker {
             providers,
             batch: batch.max(1),
             keyvault: None,
+            acme: None,
+            webhook: None,
         }
     }
 
@@ -50,6 +58,23 @@ impl Worker {
     pub fn with_keyvault(mut self, keyvault: crate::service::keyvault::KeyVaultService) -> Self {
         self.keyvault = Some(keyvault);
         self
+    }
+
+    /// The same worker, driving ACME providers with `driver`.
+    pub fn with_acme(mut self, driver: Arc<acme::AcmeDriver>) -> Self {
+        self.acme = Some(driver);
+        self
+    }
+
+    /// The same worker, posting lifetime notifications to `url` (empty: none).
+    pub fn with_webhook(mut self, url: &str) -> Self {
+        self.webhook = (!url.is_empty()).then(|| (reqwest::Client::new(), url.to_owned()));
+        self
+    }
+
+    /// The ACME driver, if any (tests read its retry count).
+    pub fn acme(&self) -> Option<&acme::AcmeDriver> {
+        self.acme.as_deref()
     }
 
     /// One round: acts on every request that needs it now. Returns how many it moved.
@@ -72,6 +97,7 @@ impl Worker {
                 ),
             }
         }
+        moved += lifetime::run_due(&self.certificates, &self.webhook).await?;
         Ok(moved)
     }
 
@@ -79,7 +105,13 @@ impl Worker {
         let name = ObjectName::parse("certificate", &row.name)?;
         let caller = Caller::system(&row.vault, ACTOR);
         let request_id = row.request_id.clone();
-        if row.cancellation_requested {
+        // An ACME request has an order to wind down first: its driver honours cancellation.
+        let acme = row
+            .provider
+            .as_ref()
+            .and_then(|p| self.providers.get(p))
+            .is_some_and(|p| p.kind == ProviderKind::Acme);
+        if row.cancellation_requested && !acme {
             return self.settle(
                 self.certificates
                     .honour_cancellation(&caller, &name, request_id)
@@ -124,6 +156,10 @@ impl Worker {
                     Err(IssueError::Internal(e)) => Err(anyhow::anyhow!(e)),
                 }
             }
+            ProviderKind::Acme => match &self.acme {
+                Some(driver) => driver.drive(row, &provider_name, &provider).await,
+                None => anyhow::bail!("no ACME driver is configured"),
+            },
         }
     }
 

@@ -21,6 +21,8 @@ pub struct TestApp {
     pub pool: SqlitePool,
     pub worker: Worker,
     pub data_dir: PathBuf,
+    /// The ACME HTTP-01 listener's port, when configured.
+    pub http01_port: Option<u16>,
     _dir: tempfile::TempDir,
 }
 
@@ -38,12 +40,22 @@ impl TestApp {
     }
 
     pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::spawn_with_clock(tweak, std::sync::Arc::new(certbroker::service::SystemClock)).await
+    }
+
+    pub async fn spawn_with_clock(
+        tweak: impl FnOnce(&mut Settings),
+        clock: std::sync::Arc<dyn certbroker::service::Clock>,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::for_test(dir.path());
         tweak(&mut settings);
         let data_dir = settings.storage.data_dir.clone();
-        let app = Application::build(settings).await.unwrap();
+        let app = Application::build_with_clock(settings, clock)
+            .await
+            .unwrap();
         let port = app.port();
+        let http01_port = app.http01_port();
         let pool = app.pool.clone();
         let worker = app.worker.clone();
         let trust_pem = app.trust_pem.clone();
@@ -54,6 +66,7 @@ impl TestApp {
             pool,
             worker,
             data_dir,
+            http01_port,
             _dir: dir,
         }
     }
@@ -155,8 +168,17 @@ impl TestApp {
         self.worker.run_once().await.unwrap()
     }
 
+    /// Domain events (audit records excluded).
     pub async fn event_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM events")
+        sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE stream_id NOT LIKE 'audit/%'")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Audit records (refused requests, token changes): they are events but change no view.
+    pub async fn audit_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE stream_id LIKE 'audit/%'")
             .fetch_one(&self.pool)
             .await
             .unwrap()
@@ -277,51 +299,34 @@ pub fn hex32(s: &str) -> String {
     out
 }
 
-/// A clock tests can move (soft-delete retention, scheduled purge).
-pub struct TestClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+/// A clock tests can move (soft-delete retention, scheduled purge, lifetime actions): the
+/// system clock plus an offset the test sets, so time still passes between steps.
+#[derive(Default)]
+pub struct TestClock(std::sync::atomic::AtomicI64);
 
 impl TestClock {
     pub fn new() -> std::sync::Arc<Self> {
-        std::sync::Arc::new(TestClock(std::sync::Mutex::new(chrono::Utc::now())))
+        std::sync::Arc::new(TestClock::default())
     }
 
+    /// Moves the clock forward by `by`.
     pub fn advance(&self, by: chrono::Duration) {
-        let mut t = self.0.lock().unwrap();
-        *t += by;
+        self.0
+            .fetch_add(by.num_seconds(), std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Moves the clock to `at` (Unix seconds).
+    pub fn set(&self, at: i64) {
+        self.0.store(
+            at - chrono::Utc::now().timestamp(),
+            std::sync::atomic::Ordering::SeqCst,
+        );
     }
 }
 
 impl certbroker::service::Clock for TestClock {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        *self.0.lock().unwrap()
-    }
-}
-
-impl TestApp {
-    /// A server whose services read `clock`, with settings tweaked by `tweak`.
-    pub async fn spawn_with_clock(
-        clock: std::sync::Arc<dyn certbroker::service::Clock>,
-        tweak: impl FnOnce(&mut Settings),
-    ) -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
-        let mut settings = Settings::for_test(dir.path());
-        tweak(&mut settings);
-        let data_dir = settings.storage.data_dir.clone();
-        let app = Application::build_with_clock(settings, clock)
-            .await
-            .unwrap();
-        let port = app.port();
-        let pool = app.pool.clone();
-        let worker = app.worker.clone();
-        let trust_pem = app.trust_pem.clone();
-        tokio::spawn(app.run_until_stopped());
-        TestApp {
-            address: format!("https://127.0.0.1:{port}"),
-            client: client_trusting(&trust_pem),
-            pool,
-            worker,
-            data_dir,
-            _dir: dir,
-        }
+        chrono::Utc::now()
+            + chrono::Duration::seconds(self.0.load(std::sync::atomic::Ordering::SeqCst))
     }
 }

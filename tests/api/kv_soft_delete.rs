@@ -139,7 +139,7 @@ async fn recover_purge_and_delete_in_the_wrong_state_are_404_and_write_nothing()
 #[tokio::test]
 async fn the_worker_purges_deleted_certificates_after_the_retention_configured() {
     let clock = TestClock::new();
-    let app = TestApp::spawn_with_clock(clock.clone(), |s| s.soft_delete.retention_days = 7).await;
+    let app = TestApp::spawn_with_clock(|s| s.soft_delete.retention_days = 7, clock.clone()).await;
     // A request that never completed also leaves a key behind, until the purge.
     app.create_manual("short").await;
     let r = app.delete_pending("short", None).await;

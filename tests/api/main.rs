@@ -2,6 +2,10 @@
 //! SQLite file, real OpenSSL.
 #![allow(clippy::unwrap_used)]
 
+mod acme;
+mod audit_chain;
+mod audit_property;
+mod audit_trail;
 mod auth;
 mod bad_input;
 mod helpers;
@@ -11,6 +15,8 @@ mod kv_certificates;
 mod kv_import;
 mod kv_soft_delete;
 mod kv_vaults;
+mod lifetime;
+mod pebble;
 mod races;
 mod restart;
 mod scenarios;

@@ -6,7 +6,7 @@ use super::event::{CertificateEvent, OperationError, VersionRecord};
 use super::state::{CertificateState, OperationStatus};
 use super::{CODE_ISSUER_ERROR, CODE_REQUEST_REJECTED};
 use crate::domain::error::DomainError;
-use crate::domain::policy::{IssuerKind, Policy};
+use crate::domain::policy::{ActionType, IssuerKind, Policy};
 
 /// How the issuer named in a create's policy resolves, looked up by the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +94,36 @@ pub enum CertificateCommand {
     // --- Key Vault surface: attributes, policy, import, soft delete, backup/restore ---
     /// Update, import, delete, recover, purge, restore (see `lifecycle`).
     Lifecycle(super::lifecycle::LifecycleCommand),
+    // ACME and lifetime actions
+    /// The worker records one step of a request's ACME order.
+    RecordAcmeStep { request_id: String, step: AcmeStep },
+    /// The worker fired a lifetime action for a version.
+    RecordLifetimeAction {
+        version: String,
+        action: ActionType,
+        expires: i64,
+        contacts: Vec<String>,
+    },
+}
+
+/// One step of an ACME order (RFC 8555 §7), as the worker observed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcmeStep {
+    AccountRegistered {
+        provider: String,
+        account_url: String,
+    },
+    OrderPlaced {
+        order_url: String,
+    },
+    AuthorizationValid {
+        authorization_url: String,
+        identifier: String,
+    },
+    Finalized,
+    CertificateDownloaded {
+        certificate_url: String,
+    },
 }
 
 fn pending_or_404<'a>(
@@ -318,6 +348,86 @@ pub fn decide(
         }
         CertificateCommand::Lifecycle(command) => {
             super::lifecycle::decide_lifecycle(state, name, command)
+        }
+        CertificateCommand::RecordAcmeStep { request_id, step } => {
+            in_progress_for_worker(state, name, &request_id)?;
+            let progress = state.acme_progress();
+            let event = match step {
+                AcmeStep::AccountRegistered {
+                    provider,
+                    account_url,
+                } => CertificateEvent::AcmeAccountRegistered {
+                    request_id,
+                    provider,
+                    account_url,
+                },
+                AcmeStep::OrderPlaced { order_url } => {
+                    // One order per request: a second one would be a duplicate at the CA.
+                    if let Some(existing) = progress.and_then(|p| p.order_url.as_ref()) {
+                        return Err(DomainError::BadParameter(format!(
+                            "The request already has the ACME order {existing}."
+                        )));
+                    }
+                    CertificateEvent::AcmeOrderPlaced {
+                        request_id,
+                        order_url,
+                    }
+                }
+                AcmeStep::AuthorizationValid {
+                    authorization_url,
+                    identifier,
+                } => {
+                    if progress.is_some_and(|p| p.valid_authorizations.contains(&authorization_url))
+                    {
+                        return Ok(vec![]);
+                    }
+                    CertificateEvent::AcmeAuthorizationValid {
+                        request_id,
+                        authorization_url,
+                        identifier,
+                    }
+                }
+                AcmeStep::Finalized => {
+                    if progress.is_some_and(|p| p.finalized) {
+                        return Ok(vec![]);
+                    }
+                    CertificateEvent::AcmeOrderFinalized { request_id }
+                }
+                AcmeStep::CertificateDownloaded { certificate_url } => {
+                    if progress.is_some_and(|p| p.downloaded) {
+                        return Ok(vec![]);
+                    }
+                    CertificateEvent::AcmeCertificateDownloaded {
+                        request_id,
+                        certificate_url,
+                    }
+                }
+            };
+            Ok(vec![event])
+        }
+        CertificateCommand::RecordLifetimeAction {
+            version,
+            action,
+            expires,
+            contacts,
+        } => {
+            if !state.versions.iter().any(|v| v.version == version) {
+                return Err(DomainError::CertificateNotFound {
+                    name: format!("{name}/versions/{version}"),
+                });
+            }
+            if state
+                .lifetime_fired
+                .contains(&(format!("{action:?}"), version.clone()))
+            {
+                return Ok(vec![]);
+            }
+            Ok(vec![CertificateEvent::LifetimeActionTriggered {
+                version,
+                action,
+                expires,
+                contacts,
+            }])
         }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::policy::{IssuerParameters, Policy};
+use crate::domain::policy::{ActionType, IssuerParameters, Policy};
 
 /// `{code, message}` recorded when a request fails or is cancelled (Key Vault `Error`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +138,42 @@ pub enum CertificateEvent {
         policy: Policy,
         versions: Vec<VersionRecord>,
     },
+    // ACME provider progress (RFC 8555): each step of an order, so a restart resumes it.
+    /// The ACME account used for the request was registered (RFC 8555 §7.3).
+    AcmeAccountRegistered {
+        request_id: String,
+        provider: String,
+        account_url: String,
+    },
+    /// An order was placed for the request (RFC 8555 §7.4); a restart resumes this order.
+    AcmeOrderPlaced {
+        request_id: String,
+        order_url: String,
+    },
+    /// One authorization of the order became valid (RFC 8555 §7.5.1).
+    AcmeAuthorizationValid {
+        request_id: String,
+        authorization_url: String,
+        identifier: String,
+    },
+    /// The order was finalized with the request's own CSR (RFC 8555 §7.4).
+    AcmeOrderFinalized { request_id: String },
+    /// The certificate chain was downloaded (RFC 8555 §7.4.2); completion follows.
+    AcmeCertificateDownloaded {
+        request_id: String,
+        certificate_url: String,
+    },
+    // Lifetime actions
+    /// A lifetime action (Key Vault `LifetimeAction`) fired for a version: `AutoRenew` asked
+    /// for a new version; `EmailContacts` notified `contacts`.
+    LifetimeActionTriggered {
+        version: String,
+        action: ActionType,
+        /// The version's notAfter, Unix seconds.
+        expires: i64,
+        #[serde(default)]
+        contacts: Vec<String>,
+    },
 }
 
 impl CertificateEvent {
@@ -160,6 +196,12 @@ impl CertificateEvent {
             CertificateEvent::CertificateRecovered { .. } => "CertificateRecovered",
             CertificateEvent::CertificatePurged { .. } => "CertificatePurged",
             CertificateEvent::CertificateRestored { .. } => "CertificateRestored",
+            CertificateEvent::AcmeAccountRegistered { .. } => "AcmeAccountRegistered",
+            CertificateEvent::AcmeOrderPlaced { .. } => "AcmeOrderPlaced",
+            CertificateEvent::AcmeAuthorizationValid { .. } => "AcmeAuthorizationValid",
+            CertificateEvent::AcmeOrderFinalized { .. } => "AcmeOrderFinalized",
+            CertificateEvent::AcmeCertificateDownloaded { .. } => "AcmeCertificateDownloaded",
+            CertificateEvent::LifetimeActionTriggered { .. } => "LifetimeActionTriggered",
         }
     }
 

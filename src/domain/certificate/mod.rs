@@ -11,11 +11,14 @@ mod state;
 mod tests;
 
 pub use command::{
-    decide, CertificateCommand, CreateRequest, IssuedCertificate, IssuerResolution, MergeRequest,
+    decide, AcmeStep, CertificateCommand, CreateRequest, IssuedCertificate, IssuerResolution,
+    MergeRequest,
 };
 pub use event::{CertificateEvent, OperationError, VersionRecord};
 pub use lifecycle::{decide_lifecycle, ImportRequest, LifecycleCommand, RestoreRequest};
-pub use state::{CertificateState, DeletedInfo, OperationStatus, PendingOperation, VersionInfo};
+pub use state::{
+    AcmeProgress, CertificateState, DeletedInfo, OperationStatus, PendingOperation, VersionInfo,
+};
 
 /// Error code for a failure on the issuer's side (Key Vault, S4).
 pub const CODE_ISSUER_ERROR: &str = "CertificateIssuerError";

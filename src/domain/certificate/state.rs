@@ -88,6 +88,22 @@ pub struct CertificateState {
     pub versions: Vec<VersionInfo>,
     /// Set while the certificate is soft-deleted.
     pub deleted: Option<DeletedInfo>,
+    // ACME and lifetime actions
+    /// Progress of the ACME order of the current pending request.
+    pub acme: Option<AcmeProgress>,
+    /// Lifetime actions already fired, as (action, version).
+    pub lifetime_fired: std::collections::BTreeSet<(String, String)>,
+}
+
+/// What is known of a pending request's ACME order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AcmeProgress {
+    pub request_id: String,
+    pub account_url: Option<String>,
+    pub order_url: Option<String>,
+    pub valid_authorizations: Vec<String>,
+    pub finalized: bool,
+    pub downloaded: bool,
 }
 
 impl CertificateState {
@@ -115,6 +131,29 @@ impl CertificateState {
         self.pending
             .as_ref()
             .filter(|p| filter.is_none_or(|f| f == p.request_id))
+    }
+
+    /// The ACME progress of `request_id`, started afresh for a new request.
+    fn acme_for(&mut self, request_id: &str) -> &mut AcmeProgress {
+        if self
+            .acme
+            .as_ref()
+            .is_none_or(|a| a.request_id != request_id)
+        {
+            self.acme = Some(AcmeProgress {
+                request_id: request_id.to_owned(),
+                ..AcmeProgress::default()
+            });
+        }
+        self.acme.get_or_insert_with(AcmeProgress::default)
+    }
+
+    /// The ACME progress of the current pending request, if any.
+    pub fn acme_progress(&self) -> Option<&AcmeProgress> {
+        let pending = self.pending.as_ref()?;
+        self.acme
+            .as_ref()
+            .filter(|a| a.request_id == pending.request_id)
     }
 
     /// Records one event.
@@ -249,7 +288,38 @@ impl CertificateState {
                         })
                         .collect(),
                     deleted: None,
+                    acme: None,
+                    lifetime_fired: Default::default(),
                 };
+            }
+            CertificateEvent::AcmeAccountRegistered {
+                request_id,
+                account_url,
+                ..
+            } => self.acme_for(request_id).account_url = Some(account_url.clone()),
+            CertificateEvent::AcmeOrderPlaced {
+                request_id,
+                order_url,
+            } => self.acme_for(request_id).order_url = Some(order_url.clone()),
+            CertificateEvent::AcmeAuthorizationValid {
+                request_id,
+                authorization_url,
+                ..
+            } => self
+                .acme_for(request_id)
+                .valid_authorizations
+                .push(authorization_url.clone()),
+            CertificateEvent::AcmeOrderFinalized { request_id } => {
+                self.acme_for(request_id).finalized = true
+            }
+            CertificateEvent::AcmeCertificateDownloaded { request_id, .. } => {
+                self.acme_for(request_id).downloaded = true
+            }
+            CertificateEvent::LifetimeActionTriggered {
+                version, action, ..
+            } => {
+                self.lifetime_fired
+                    .insert((format!("{action:?}"), version.clone()));
             }
         }
     }

@@ -1,0 +1,35 @@
+//! Audit records: facts about access, kept in the events table beside the domain events
+//! (stream `audit/{vault}/{certificate name or empty}`) so the hash chain covers them.
+//! They change no view.
+
+use serde::{Deserialize, Serialize};
+
+/// The `{code, message}` a refused client was answered with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusalError {
+    pub code: String,
+    pub message: String,
+}
+
+/// Everything the audit stream records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event_type")]
+pub enum AuditEvent {
+    /// A request was refused before or instead of changing anything: no or a wrong token
+    /// (401), a role that does not cover the operation (403), or a conflict (409).
+    /// Schema version 2 (version 1 kept `code` and `message` beside `status`).
+    AccessRefused {
+        method: String,
+        path: String,
+        status: u16,
+        /// The Key Vault error envelope answered.
+        error: RefusalError,
+        /// The caller's role, when the token was recognised.
+        #[serde(default)]
+        role: Option<String>,
+    },
+    /// A token was made with `certbroker token create` (only its hash is stored).
+    TokenCreated { name: String, role: String },
+    /// A token was revoked with `certbroker token revoke`.
+    TokenRevoked { name: String },
+}

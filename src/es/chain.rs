@@ -1,0 +1,393 @@
+//! The hash chain over the `events` table: each row's `hash` is
+//! `SHA-256(previous row's hash ‖ canonical encoding of the row)`, the first row chaining
+//! from 32 zero bytes. The single writer seals new rows inside the append transaction
+//! ([`seal`]); [`verify`] walks the chain and names the first position that does not hold.
+//!
+//! What it proves: no row up to the head was edited, deleted, inserted or moved since it
+//! was sealed, unless whoever changed it also recomputed every later hash. Truncating the
+//! tail leaves a valid shorter chain: only a head kept elsewhere (`verify --expect-head`)
+//! detects that. This module never decodes events: it hashes the stored text as it is.
+
+use sqlx::{Row, SqliteConnection};
+
+/// The hash a chain starts from.
+pub const GENESIS: [u8; 32] = [0; 32];
+
+/// Label at the start of every encoding, so the format can change without ambiguity.
+const ENCODING: &[u8] = b"certbroker.event.v1";
+
+/// The chained columns of one event row, exactly as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainRow {
+    pub position: i64,
+    pub stream_id: String,
+    pub version: i64,
+    pub event_type: String,
+    pub schema_version: i64,
+    pub payload: String,
+    pub recorded_at: String,
+    pub actor: String,
+    pub client_request_id: Option<String>,
+    pub remote_addr: Option<String>,
+    /// The stored hash (lowercase hex), `None` when not sealed yet.
+    pub hash: Option<String>,
+}
+
+/// The last sealed row: what an auditor keeps elsewhere to detect truncation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Head {
+    pub position: i64,
+    pub hash: String,
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u64).to_be_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn put_opt(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        None => out.push(0),
+        Some(s) => {
+            out.push(1);
+            put_str(out, s);
+        }
+    }
+}
+
+/// The canonical encoding of a row: a label, then every chained column in a fixed order;
+/// integers as 8 bytes big-endian, text as an 8-byte length and its UTF-8 bytes, absent
+/// text as one 0 byte (present text is preceded by one 1 byte). No two rows share one.
+pub fn encode_row(row: &ChainRow) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128 + row.payload.len());
+    out.extend_from_slice(&(ENCODING.len() as u64).to_be_bytes());
+    out.extend_from_slice(ENCODING);
+    out.extend_from_slice(&row.position.to_be_bytes());
+    put_str(&mut out, &row.stream_id);
+    out.extend_from_slice(&row.version.to_be_bytes());
+    put_str(&mut out, &row.event_type);
+    out.extend_from_slice(&row.schema_version.to_be_bytes());
+    put_str(&mut out, &row.payload);
+    put_str(&mut out, &row.recorded_at);
+    put_str(&mut out, &row.actor);
+    put_opt(&mut out, row.client_request_id.as_deref());
+    put_opt(&mut out, row.remote_addr.as_deref());
+    out
+}
+
+/// `SHA-256(prev ‖ encode_row(row))`.
+pub fn link(prev: &[u8; 32], row: &ChainRow) -> [u8; 32] {
+    let mut h = openssl::sha::Sha256::new();
+    h.update(prev);
+    h.update(&encode_row(row));
+    h.finish()
+}
+
+const COLUMNS: &str = "position, stream_id, version, event_type, schema_version, payload, \
+                       recorded_at, actor, client_request_id, remote_addr, hash";
+
+fn row_from(row: &sqlx::sqlite::SqliteRow) -> Result<ChainRow, sqlx::Error> {
+    Ok(ChainRow {
+        position: row.try_get("position")?,
+        stream_id: row.try_get("stream_id")?,
+        version: row.try_get("version")?,
+        event_type: row.try_get("event_type")?,
+        schema_version: row.try_get("schema_version")?,
+        payload: row.try_get("payload")?,
+        recorded_at: row.try_get("recorded_at")?,
+        actor: row.try_get("actor")?,
+        client_request_id: row.try_get("client_request_id")?,
+        remote_addr: row.try_get("remote_addr")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+/// Reads up to `limit` rows after `after`, in position order.
+pub async fn read_rows(
+    conn: &mut SqliteConnection,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<ChainRow>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"
+    ))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(row_from).collect()
+}
+
+fn parse_hash(s: &str) -> Option<[u8; 32]> {
+    hex::decode(s).ok()?.as_slice().try_into().ok()
+}
+
+/// The last sealed row, if any.
+pub async fn head(conn: &mut SqliteConnection) -> Result<Option<Head>, sqlx::Error> {
+    let row = sqlx::query(
+        r#"SELECT position, hash FROM events WHERE hash IS NOT NULL
+           ORDER BY position DESC LIMIT 1"#,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok(Head {
+            position: r.try_get("position")?,
+            hash: r.try_get("hash")?,
+        })
+    })
+    .transpose()
+}
+
+/// Where the chain stood before a command: the last position (sealed or not) and the hash
+/// of the last sealed row ([`GENESIS`] when none is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tail {
+    pub last_position: i64,
+    pub prev: [u8; 32],
+}
+
+/// Reads the [`Tail`] in one query.
+pub async fn tail(conn: &mut SqliteConnection) -> Result<Tail, sqlx::Error> {
+    let row = sqlx::query(
+        r#"SELECT (SELECT COALESCE(MAX(position), 0) FROM events) AS last_position,
+                  (SELECT hash FROM events WHERE hash IS NOT NULL
+                   ORDER BY position DESC LIMIT 1) AS hash"#,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let last_position: i64 = row.try_get("last_position")?;
+    let prev = match row.try_get::<Option<String>, _>("hash")? {
+        None => GENESIS,
+        Some(h) => parse_hash(&h).ok_or_else(|| {
+            sqlx::Error::Protocol("the last stored hash is not 32 bytes of hex".into())
+        })?,
+    };
+    Ok(Tail {
+        last_position,
+        prev,
+    })
+}
+
+/// Seals every row after `tail.last_position`, in position order, chaining from
+/// `tail.prev`. The writer reads the tail before each command and calls this inside the
+/// command's savepoint, so it seals only what the command appended: a row slipped in
+/// behind the writer's back stays unsealed and `verify` names it. Returns how many rows
+/// it sealed.
+pub async fn seal_new(conn: &mut SqliteConnection, tail: Tail) -> Result<u64, sqlx::Error> {
+    const BATCH: i64 = 1000;
+    let (mut after, mut prev) = (tail.last_position, tail.prev);
+    let mut sealed = 0;
+    loop {
+        let rows = read_rows(conn, after, BATCH).await?;
+        for row in &rows {
+            let hash = link(&prev, row);
+            sqlx::query("UPDATE events SET hash = ?1 WHERE position = ?2")
+                .bind(hex::encode(hash))
+                .bind(row.position)
+                .execute(&mut *conn)
+                .await?;
+            prev = hash;
+            after = row.position;
+            sealed += 1;
+        }
+        if (rows.len() as i64) < BATCH {
+            return Ok(sealed);
+        }
+    }
+}
+
+/// Seals every row of a database written before the chain existed (no row sealed yet),
+/// from the first row. Does nothing once any row is sealed.
+pub async fn seal_unchained(conn: &mut SqliteConnection) -> Result<u64, sqlx::Error> {
+    if head(conn).await?.is_some() {
+        return Ok(0);
+    }
+    let from_start = Tail {
+        last_position: 0,
+        prev: GENESIS,
+    };
+    seal_new(conn, from_start).await
+}
+
+/// Where and why the chain does not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    /// The first position whose row does not verify.
+    pub position: i64,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Broken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "position {}: {}", self.position, self.reason)
+    }
+}
+
+/// What a walk of the chain found.
+#[derive(Debug, Clone, Default)]
+pub struct Verification {
+    /// Rows checked.
+    pub rows: u64,
+    /// The last row checked (its stored hash), when every row checked held.
+    pub head: Option<Head>,
+    /// The first row that does not hold.
+    pub broken: Option<Broken>,
+    /// Where the expected head (if one was given) was found.
+    pub expected_head_at: Option<i64>,
+}
+
+/// How far [`verify`] walks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Range {
+    /// Start after this position, trusting the stored hash of the row at or before it
+    /// (0: from the first row and [`GENESIS`]).
+    pub after: i64,
+    /// Stop after this position (inclusive); `None`: to the end.
+    pub upto: Option<i64>,
+}
+
+/// Walks the chain over `range` and reports the first row that does not hold: a missing
+/// or wrong hash, or a gap in positions (rows deleted). With `expect_head`, also reports
+/// whether a row with that hash was seen.
+pub async fn verify(
+    conn: &mut SqliteConnection,
+    range: Range,
+    expect_head: Option<&str>,
+) -> Result<Verification, sqlx::Error> {
+    let mut out = Verification::default();
+    let (mut prev_pos, mut prev) = if range.after > 0 {
+        let row = sqlx::query(
+            "SELECT position, hash FROM events WHERE position <= ?1 ORDER BY position DESC LIMIT 1",
+        )
+        .bind(range.after)
+        .fetch_optional(&mut *conn)
+        .await?;
+        match row {
+            Some(r) => {
+                let position: i64 = r.try_get("position")?;
+                let hash: Option<String> = r.try_get("hash")?;
+                match hash.as_deref().and_then(parse_hash) {
+                    Some(h) => (position, h),
+                    None => {
+                        out.broken = Some(Broken {
+                            position,
+                            reason: "the row has no valid hash".into(),
+                        });
+                        return Ok(out);
+                    }
+                }
+            }
+            None => (0, GENESIS),
+        }
+    } else {
+        (0, GENESIS)
+    };
+    let expect = expect_head.map(str::to_ascii_lowercase);
+    let mut after = prev_pos;
+    'walk: loop {
+        let rows = read_rows(conn, after, 2000).await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in rows {
+            if range.upto.is_some_and(|u| row.position > u) {
+                break 'walk;
+            }
+            after = row.position;
+            let fail = |reason: String| Broken {
+                position: row.position,
+                reason,
+            };
+            let Some(stored) = row.hash.as_deref() else {
+                out.broken = Some(fail("the row is not sealed (its hash is missing)".into()));
+                break 'walk;
+            };
+            let expected = link(&prev, &row);
+            if row.position != prev_pos + 1 {
+                out.broken = Some(fail(format!(
+                    "the row before it is missing (position {prev_pos} is followed by {}): rows were deleted",
+                    row.position
+                )));
+                break 'walk;
+            }
+            if parse_hash(stored) != Some(expected) {
+                out.broken = Some(fail(
+                    "the hash does not match the row and its predecessor: this row was edited, \
+                     inserted or moved, or the row before it was replaced"
+                        .into(),
+                ));
+                break 'walk;
+            }
+            out.rows += 1;
+            if expect.as_deref() == Some(stored) {
+                out.expected_head_at = Some(row.position);
+            }
+            prev = expected;
+            prev_pos = row.position;
+            out.head = Some(Head {
+                position: row.position,
+                hash: stored.to_owned(),
+            });
+        }
+    }
+    if out.broken.is_some() {
+        out.head = None;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> ChainRow {
+        ChainRow {
+            position: 1,
+            stream_id: "certificate/default/c1".into(),
+            version: 1,
+            event_type: "PendingCreated".into(),
+            schema_version: 1,
+            payload: "{}".into(),
+            recorded_at: "2026-01-01T00:00:00.000000Z".into(),
+            actor: "ci".into(),
+            client_request_id: None,
+            remote_addr: Some("127.0.0.1:1".into()),
+            hash: None,
+        }
+    }
+
+    #[test]
+    fn every_column_changes_the_hash() {
+        let base = link(&GENESIS, &row());
+        let edits: Vec<fn(&mut ChainRow)> = vec![
+            |r| r.position = 2,
+            |r| r.stream_id.push('x'),
+            |r| r.version = 2,
+            |r| r.event_type.push('x'),
+            |r| r.schema_version = 2,
+            |r| r.payload = "{ }".into(),
+            |r| r.recorded_at.push('x'),
+            |r| r.actor.push('x'),
+            |r| r.client_request_id = Some(String::new()),
+            |r| r.remote_addr = None,
+        ];
+        for edit in edits {
+            let mut r = row();
+            edit(&mut r);
+            assert_ne!(link(&GENESIS, &r), base);
+        }
+        assert_ne!(link(&[1; 32], &row()), base);
+    }
+
+    #[test]
+    fn moving_text_between_adjacent_columns_changes_the_encoding() {
+        let mut a = row();
+        a.actor = "ab".into();
+        a.recorded_at = "c".into();
+        let mut b = row();
+        b.actor = "b".into();
+        b.recorded_at = "ca".into();
+        assert_ne!(encode_row(&a), encode_row(&b));
+    }
+}

@@ -1,0 +1,243 @@
+//! The audit extension beside the Key Vault API: `GET /audit/events`, `GET /audit/head`,
+//! `GET /certificates/{name}/history`, and recording refused requests (401/403/409) as
+//! audit records. Handlers never write SQL; records go through the writer.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+
+use super::dto::ListResponse;
+use super::extract::{certificate_name, RequestContext};
+use super::roles::Role;
+use super::AppState;
+use crate::domain::audit::{AuditEvent, RefusalError};
+use crate::error::ApiError;
+use crate::es::audit::EventFilter;
+use crate::es::EventMeta;
+use crate::service::audit::AuditService;
+
+/// Largest page of `GET /audit/events` (`maxresults`), and the default.
+pub const MAX_PAGE: i64 = 1000;
+pub const DEFAULT_PAGE: i64 = 100;
+
+/// Registers the audit routes. Call before `/certificates/{name}/{version}` is registered.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/audit/events")
+            .route(web::get().to(get_audit_events))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/audit/head")
+            .route(web::get().to(get_audit_head))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/certificates/{name}/history")
+            .route(web::get().to(get_certificate_history))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::method_not_allowed(
+        req.method().as_str(),
+        req.path(),
+    ))
+}
+
+fn audit(state: &AppState) -> AuditService {
+    AuditService::new(state.certificates.shared().clone())
+}
+
+/// What an audit record keeps of a refused request.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    /// The vault the request's host names.
+    pub vault: String,
+    pub method: String,
+    pub path: String,
+    pub client_request_id: Option<String>,
+    pub remote_addr: Option<String>,
+}
+
+/// The certificate a path is about, if any (`/certificates/{name}/...`,
+/// `/deletedcertificates/{name}`).
+pub fn certificate_of(path: &str) -> Option<String> {
+    let mut segs = path.split('/').filter(|s| !s.is_empty());
+    match (segs.next(), segs.next()) {
+        (Some(root), Some(name))
+            if root.eq_ignore_ascii_case("certificates")
+                || root.eq_ignore_ascii_case("deletedcertificates") =>
+        {
+            let reserved = ["issuers", "contacts"];
+            (!reserved.iter().any(|r| r.eq_ignore_ascii_case(name))
+                && certificate_name(name).is_ok())
+            .then(|| name.to_ascii_lowercase())
+        }
+        _ => None,
+    }
+}
+
+/// Records a refused request in the audit stream. A failure to record is logged; the
+/// refusal is answered either way.
+pub async fn record_refusal(
+    state: &AppState,
+    req: &RequestInfo,
+    caller: Option<(&str, Role)>,
+    error: &ApiError,
+) {
+    let event = AuditEvent::AccessRefused {
+        method: req.method.clone(),
+        path: req.path.chars().take(512).collect(),
+        status: error.status.as_u16(),
+        error: RefusalError {
+            code: error.code.to_owned(),
+            message: error.message.clone(),
+        },
+        role: caller.map(|(_, role)| role.as_str().to_owned()),
+    };
+    let meta = EventMeta {
+        actor: caller.map_or("anonymous", |(a, _)| a).to_owned(),
+        client_request_id: req.client_request_id.clone(),
+        remote_addr: req.remote_addr.clone(),
+        at: Utc::now(),
+    };
+    let certificate = certificate_of(&req.path);
+    if let Err(e) = audit(state)
+        .record(&req.vault, certificate.as_deref(), event, meta)
+        .await
+    {
+        tracing::error!(error = %e, "could not record a refused request in the audit trail");
+    }
+}
+
+fn time_param(ctx: &RequestContext, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    ctx.param(name)
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| {
+                    ApiError::bad_parameter(format!(
+                        "{name} must be an RFC 3339 time such as 2026-01-31T12:00:00Z; got '{v}'."
+                    ))
+                })
+        })
+        .transpose()
+}
+
+fn position_param(ctx: &RequestContext, name: &str) -> Result<i64, ApiError> {
+    match ctx.param(name) {
+        None => Ok(0),
+        Some(v) => v.parse::<i64>().ok().filter(|p| *p >= 0).ok_or_else(|| {
+            ApiError::bad_parameter(format!(
+                "{name} must be a non-negative event position; got '{v}'."
+            ))
+        }),
+    }
+}
+
+fn page_size(ctx: &RequestContext) -> Result<i64, ApiError> {
+    match ctx.param("maxresults") {
+        None => Ok(DEFAULT_PAGE),
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad_parameter(format!(
+                "maxresults must be an integer from 1 to {MAX_PAGE}; got '{v}'."
+            ))),
+        },
+    }
+}
+
+/// The filter from a request's query (the certificate from the path for history).
+fn filter(ctx: &RequestContext, certificate: Option<String>) -> Result<EventFilter, ApiError> {
+    let certificate = match certificate {
+        Some(c) => Some(c),
+        None => ctx
+            .param("name")
+            .map(|n| certificate_name(n).map(|n| n.as_str().to_ascii_lowercase()))
+            .transpose()?,
+    };
+    let after = position_param(ctx, "after")?.max(position_param(ctx, "skiptoken")?);
+    Ok(EventFilter {
+        vault: ctx.vault.clone(),
+        certificate,
+        event_type: ctx.param("eventType").map(str::to_owned),
+        actor: ctx.param("actor").map(str::to_owned),
+        from: time_param(ctx, "from")?,
+        to: time_param(ctx, "to")?,
+        after,
+    })
+}
+
+async fn page(
+    state: &AppState,
+    ctx: &RequestContext,
+    path: &str,
+    filter: EventFilter,
+) -> Result<HttpResponse, ApiError> {
+    let limit = page_size(ctx)?;
+    let page = audit(state).events(&filter, limit).await?;
+    let next_link = page.next_after.map(|after| {
+        // Every filter the client sent, then where the next page starts.
+        let mut query: Vec<(String, String)> = ctx
+            .query
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "skiptoken" | "maxresults" | "api-version"))
+            .cloned()
+            .collect();
+        query.insert(0, ("api-version".into(), ctx.api_version.clone()));
+        query.push(("maxresults".into(), limit.to_string()));
+        query.push(("skiptoken".into(), after.to_string()));
+        format!(
+            "{}{path}?{}",
+            ctx.base_url,
+            serde_urlencoded::to_string(&query).unwrap_or_default()
+        )
+    });
+    Ok(HttpResponse::Ok().json(ListResponse {
+        value: page.entries,
+        next_link,
+    }))
+}
+
+/// `GET /audit/events`: events and audit records in position order, filtered by `name`
+/// (certificate), `eventType`, `actor`, `from`/`to` (RFC 3339), `after` (a position);
+/// pages of `maxresults` with `nextLink`.
+pub async fn get_audit_events(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, ApiError> {
+    let filter = filter(&ctx, None)?;
+    page(&state, &ctx, "/audit/events", filter).await
+}
+
+/// `GET /certificates/{name}/history`: every event and audit record of one certificate,
+/// oldest first (the same filters and paging as `/audit/events`).
+pub async fn get_certificate_history(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let name = certificate_name(&path)?;
+    let filter = filter(&ctx, Some(name.as_str().to_ascii_lowercase()))?;
+    page(
+        &state,
+        &ctx,
+        &format!("/certificates/{}/history", name.as_str()),
+        filter,
+    )
+    .await
+}
+
+/// `GET /audit/head`: the last sealed event's position and hash (keep it elsewhere and
+/// pass it to `certbroker verify --expect-head` to detect truncation).
+pub async fn get_audit_head(
+    state: web::Data<AppState>,
+    _ctx: RequestContext,
+) -> Result<HttpResponse, ApiError> {
+    let head = audit(&state).head().await?;
+    Ok(HttpResponse::Ok().json(match head {
+        Some(h) => serde_json::json!({"position": h.position, "hash": h.hash}),
+        None => serde_json::json!({"position": 0, "hash": null}),
+    }))
+}
