@@ -530,3 +530,60 @@ async fn kill_9_mid_order_resumes_the_same_order_after_restart() {
         .unwrap();
     assert!(report.differences.is_empty(), "{:?}", report.differences);
 }
+
+#[tokio::test]
+async fn external_account_binding_is_sent_when_configured_and_required_by_the_ca() {
+    // A CA that requires EAB: without it the request fails with the CA's reason; with the
+    // kid and HMAC key the CA issued, the account is bound and the certificate issued.
+    let hmac = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
+    let pebble = Pebble::start(
+        PebblePorts::pick(),
+        PebbleOptions {
+            eab: Some(("kid-1".into(), hmac.into())),
+            ..PebbleOptions::default()
+        },
+    )
+    .await;
+    let app = TestApp::spawn_with(|s| {
+        use_pebble(s, &pebble);
+        let mut bound = acme_provider(&pebble.ports.directory_url(), &pebble.tls_ca_file);
+        bound.eab_kid = "kid-1".into();
+        bound.eab_hmac_key = certbroker::config::Secret::new(hmac.to_string());
+        s.providers.insert("pebble-eab".into(), bound);
+    })
+    .await;
+    assert_eq!(app.put_issuer("unbound", "pebble").await.status(), 200);
+    assert_eq!(app.put_issuer("bound", "pebble-eab").await.status(), 200);
+
+    let r = app
+        .create(
+            "noeab",
+            json!({"policy": {"key_props": {"kty": "EC", "crv": "P-256"},
+                "x509_props": {"subject": "CN=noeab.example.com", "sans": {"dns_names": ["noeab.example.com"]}},
+                "issuer": {"name": "unbound"}}}),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let failed = drive_until_settled(&app, "noeab").await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["error"]["code"], "CertificateIssuerError");
+    let message = failed["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(message.contains("external"), "{message}");
+
+    let r = app
+        .create(
+            "witheab",
+            json!({"policy": {"key_props": {"kty": "EC", "crv": "P-256"},
+                "x509_props": {"subject": "CN=witheab.example.com", "sans": {"dns_names": ["witheab.example.com"]}},
+                "issuer": {"name": "bound"}}}),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let done = drive_until_settled(&app, "witheab").await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(pebble.orders_added(), 1);
+    app.assert_views_rebuild_identically().await;
+}

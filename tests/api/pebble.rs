@@ -29,6 +29,8 @@ pub struct PebbleOptions {
     pub http_port: u16,
     /// DNS server Pebble resolves names with (`-dnsserver`).
     pub dns_server: Option<String>,
+    /// External account binding required, with this (kid, base64url HMAC key).
+    pub eab: Option<(String, String)>,
 }
 
 impl Default for PebbleOptions {
@@ -38,6 +40,7 @@ impl Default for PebbleOptions {
             nonce_reject: 0,
             http_port: 5002,
             dns_server: None,
+            eab: None,
         }
     }
 }
@@ -100,7 +103,12 @@ impl Pebble {
             "httpPort": options.http_port,
             "tlsPort": free_port(),
             "ocspResponderURL": "",
-            "externalAccountBindingRequired": false,
+            "externalAccountBindingRequired": options.eab.is_some(),
+            "externalAccountMACKeys": options
+                .eab
+                .iter()
+                .map(|(kid, key)| (kid.clone(), serde_json::Value::from(key.clone())))
+                .collect::<serde_json::Map<_, _>>(),
         }});
         let config_file = dir.path().join("pebble-config.json");
         std::fs::write(&config_file, config.to_string()).unwrap();
