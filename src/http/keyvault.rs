@@ -12,7 +12,9 @@ use super::AppState;
 use crate::domain::contacts::ContactsCommand;
 use crate::domain::names::ObjectName;
 use crate::error::ApiError;
+use crate::projections::certificate_versions::VersionRow;
 use crate::service::keyvault::ImportInput;
+use crate::service::ServiceError;
 
 /// Key Vault's largest (and default) page.
 const MAX_PAGE: i64 = 25;
@@ -183,19 +185,24 @@ pub async fn get_certificates(
     }))
 }
 
-/// `GetCertificateVersions`.
-pub async fn get_certificate_versions(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
-    path: web::Path<String>,
+/// One page of a certificate's versions as `/{collection}/{name}/versions` lists them
+/// (`maxresults`, `$skiptoken` = the last version's sequence number), each rendered by
+/// `item(stored name, version)`; `unknown` renders the service's refusal (an unknown name).
+async fn versions_page(
+    state: &AppState,
+    ctx: &RequestContext,
+    name: &ObjectName,
+    collection: &str,
+    unknown: impl FnOnce(ServiceError) -> ApiError,
+    item: impl Fn(&str, &VersionRow) -> serde_json::Value,
 ) -> Result<HttpResponse, ApiError> {
-    let name = certificate_name(&path)?;
-    let size = page_size(&ctx)?;
-    let after = seq_token(&ctx)?;
+    let size = page_size(ctx)?;
+    let after = seq_token(ctx)?;
     let (stored, mut rows) = state
         .keyvault
-        .versions(&ctx.vault, &name, after, size + 1)
-        .await?;
+        .versions(&ctx.vault, name, after, size + 1)
+        .await
+        .map_err(unknown)?;
     let more = rows.len() as i64 > size;
     rows.truncate(size as usize);
     let next = more
@@ -203,20 +210,36 @@ pub async fn get_certificate_versions(
         .flatten()
         .map(|t| {
             next_link(
-                &ctx,
-                &format!("/certificates/{stored}/versions"),
+                ctx,
+                &format!("/{collection}/{stored}/versions"),
                 &t,
                 size,
                 "",
             )
         });
     Ok(HttpResponse::Ok().json(ListResponse {
-        value: rows
-            .iter()
-            .map(|v| dto::version_item(&ctx.base_url, &stored, v, days(&state)))
-            .collect(),
+        value: rows.iter().map(|v| item(&stored, v)).collect(),
         next_link: next,
     }))
+}
+
+/// `GetCertificateVersions`.
+pub async fn get_certificate_versions(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let name = certificate_name(&path)?;
+    let days = days(&state);
+    versions_page(
+        &state,
+        &ctx,
+        &name,
+        "certificates",
+        ApiError::from,
+        |stored, v| dto::version_item(&ctx.base_url, stored, v, days),
+    )
+    .await
 }
 
 async fn update(
@@ -513,34 +536,23 @@ pub async fn get_secret_versions(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = secret_name(&path)?;
-    let size = page_size(&ctx)?;
-    let after = seq_token(&ctx)?;
+    let not_found = || crate::domain::DomainError::SecretNotFound {
+        name: name.to_string(),
+    };
     let content_type = match state.keyvault.policy(&ctx.vault, &name).await {
         Ok((_, p, _, _)) => p.content_type.as_str().to_owned(),
-        Err(_) => {
-            return Err(crate::domain::DomainError::SecretNotFound {
-                name: name.to_string(),
-            }
-            .into())
-        }
+        Err(_) => return Err(not_found().into()),
     };
-    let (stored, mut rows) = state
-        .keyvault
-        .versions(&ctx.vault, &name, after, size + 1)
-        .await?;
-    let more = rows.len() as i64 > size;
-    rows.truncate(size as usize);
-    let next = more
-        .then(|| rows.last().map(|r| r.seq.to_string()))
-        .flatten()
-        .map(|t| next_link(&ctx, &format!("/secrets/{stored}/versions"), &t, size, ""));
-    Ok(HttpResponse::Ok().json(ListResponse {
-        value: rows
-            .iter()
-            .map(|v| dto::secret_item(&ctx.base_url, &stored, v, &content_type, days(&state), true))
-            .collect(),
-        next_link: next,
-    }))
+    let days = days(&state);
+    versions_page(
+        &state,
+        &ctx,
+        &name,
+        "secrets",
+        ApiError::from,
+        |stored, v| dto::secret_item(&ctx.base_url, stored, v, &content_type, days, true),
+    )
+    .await
 }
 
 /// `GetSecret` (current version).
@@ -596,30 +608,16 @@ pub async fn get_key_versions(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = key_name(&path)?;
-    let size = page_size(&ctx)?;
-    let after = seq_token(&ctx)?;
-    let (stored, mut rows) = state
-        .keyvault
-        .versions(&ctx.vault, &name, after, size + 1)
-        .await
-        .map_err(|_| {
-            ApiError::from(crate::domain::DomainError::KeyNotFound {
-                name: name.to_string(),
-            })
-        })?;
-    let more = rows.len() as i64 > size;
-    rows.truncate(size as usize);
-    let next = more
-        .then(|| rows.last().map(|r| r.seq.to_string()))
-        .flatten()
-        .map(|t| next_link(&ctx, &format!("/keys/{stored}/versions"), &t, size, ""));
-    Ok(HttpResponse::Ok().json(ListResponse {
-        value: rows
-            .iter()
-            .map(|v| dto::key_item(&ctx.base_url, &stored, v, days(&state), true))
-            .collect(),
-        next_link: next,
-    }))
+    let days = days(&state);
+    let unknown = |_| {
+        ApiError::from(crate::domain::DomainError::KeyNotFound {
+            name: name.to_string(),
+        })
+    };
+    versions_page(&state, &ctx, &name, "keys", unknown, |stored, v| {
+        dto::key_item(&ctx.base_url, stored, v, days, true)
+    })
+    .await
 }
 
 /// `GetKey` (current version).
