@@ -574,8 +574,8 @@ impl CertificateService {
     }
 }
 
-/// Reads a certificate, a version (or the current one) and its pending object.
-async fn read_view(
+/// Reads a live certificate, a version (or the current one) and its pending object.
+pub(crate) async fn read_view(
     conn: &mut sqlx::SqliteConnection,
     vault: &str,
     name: &str,

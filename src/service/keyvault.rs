@@ -9,7 +9,7 @@ use base64::Engine;
 use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
 
-use super::certificates::{version_record, Caller, CertificateView};
+use super::certificates::{read_view, version_record, Caller, CertificateView};
 use super::keys::KeyStore;
 use super::{apply_certificate_command, flatten, load_certificate, new_id, ServiceError, Shared};
 use crate::crypto;
@@ -28,7 +28,7 @@ use crate::es::store;
 use crate::es::{DomainEvent, EventMeta, StreamId};
 use crate::projections::certificate_lifecycle::{self, ListedCertificate};
 use crate::projections::certificate_versions::{self, VersionRow};
-use crate::projections::{self, contacts as contacts_view, pending_operations};
+use crate::projections::{self, contacts as contacts_view};
 
 /// Associated data of backup blobs (also their format version).
 const BACKUP_AAD: &str = "certbroker-certificate-backup-v1";
@@ -102,28 +102,6 @@ fn not_found(name: &str, version: Option<&str>) -> ServiceError {
         },
     }
     .into()
-}
-
-/// Reads a live certificate with one version (or the current one).
-async fn read_view(
-    conn: &mut sqlx::SqliteConnection,
-    vault: &str,
-    name: &str,
-    version: Option<&str>,
-) -> Result<Option<CertificateView>, ServiceError> {
-    let key = name.to_ascii_lowercase();
-    let Some(certificate) = certificate_versions::get_certificate(conn, vault, &key).await? else {
-        return Ok(None);
-    };
-    let Some(version) = certificate_versions::get_version(conn, vault, &key, version).await? else {
-        return Ok(None);
-    };
-    let pending = pending_operations::get(conn, vault, &key).await?;
-    Ok(Some(CertificateView {
-        certificate,
-        version,
-        pending,
-    }))
 }
 
 /// The key operations Key Vault derives from a policy's key usage.
