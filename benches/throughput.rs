@@ -10,13 +10,12 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use certbroker::config::Settings;
 use certbroker::crypto;
 use certbroker::domain::policy::{Curve, KeySpec, X509Properties};
-use certbroker::startup::Application;
 use serde_json::{json, Value};
 
-const CONCURRENCY: usize = 16;
+mod common;
+use common::CONCURRENCY;
 
 fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
@@ -63,26 +62,9 @@ fn x509(subject: &str) -> X509Properties {
 
 #[tokio::main]
 async fn main() {
-    // `cargo bench` passes --bench; `cargo test --all-targets` does not, and then a short
-    // run checks that the benchmark still works without spending the test run's time.
-    let full_run = std::env::args().any(|a| a == "--bench");
-    let n: usize = std::env::var("BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if full_run { 2000 } else { 20 });
+    let n = common::operations(2000, 20);
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut settings = Settings::for_test(dir.path());
-    settings.log.level = "error".into();
-    let app = Application::build(settings).await.expect("app");
-    let base = format!("https://127.0.0.1:{}", app.port());
-    let client = reqwest::Client::builder()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(app.trust_pem.as_bytes()).expect("pem"),
-        )
-        .pool_max_idle_per_host(CONCURRENCY)
-        .build()
-        .expect("client");
-    tokio::spawn(app.run_until_stopped());
+    let (base, client) = common::start_server(dir.path()).await;
     let url = move |p: &str| format!("{base}{p}?api-version=7.5");
 
     // 1. Key generation + CSR in-process (the same crypto the create handler runs).

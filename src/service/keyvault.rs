@@ -85,6 +85,35 @@ pub struct KeyVaultService {
     retention_days: i64,
 }
 
+/// Inside the writer's transaction: merges the live certificate's policy with `merge`
+/// (PATCH semantics) and applies the result as an `UpdatePolicy` command. Returns the
+/// merged policy.
+async fn merge_policy(
+    conn: &mut sqlx::SqliteConnection,
+    vault: &str,
+    name: &str,
+    meta: &EventMeta,
+    merge: PolicyMerge,
+) -> Result<Policy, ServiceError> {
+    let loaded = store::load(conn, &StreamId::certificate(vault, name)).await?;
+    let state = CertificateState::from_events(&loaded.events);
+    let Some(base) = state.policy.as_ref().filter(|_| state.deleted.is_none()) else {
+        return Err(not_found(name, None));
+    };
+    let policy = merge(base)?;
+    apply_certificate_command(
+        conn,
+        vault,
+        name,
+        meta,
+        CertificateCommand::Lifecycle(LifecycleCommand::UpdatePolicy {
+            policy: Box::new(policy.clone()),
+        }),
+    )
+    .await?;
+    Ok(policy)
+}
+
 fn meta(caller: &Caller, shared: &Shared) -> EventMeta {
     EventMeta {
         actor: caller.actor.clone(),
@@ -294,24 +323,7 @@ impl KeyVaultService {
             .writer
             .submit(move |conn| {
                 Box::pin(async move {
-                    let stream = StreamId::certificate(&vault, &name_s);
-                    let loaded = store::load(conn, &stream).await?;
-                    let state = CertificateState::from_events(&loaded.events);
-                    let Some(base) = state.policy.as_ref().filter(|_| state.deleted.is_none())
-                    else {
-                        return Err(not_found(&name_s, None));
-                    };
-                    let policy = merge(base)?;
-                    apply_certificate_command(
-                        conn,
-                        &vault,
-                        &name_s,
-                        &meta,
-                        CertificateCommand::Lifecycle(LifecycleCommand::UpdatePolicy {
-                            policy: Box::new(policy.clone()),
-                        }),
-                    )
-                    .await?;
+                    let policy = merge_policy(conn, &vault, &name_s, &meta, merge).await?;
                     let cert = certificate_versions::get_certificate(
                         conn,
                         &vault,
@@ -351,24 +363,7 @@ impl KeyVaultService {
             .submit(move |conn| {
                 Box::pin(async move {
                     if let Some(merge) = policy {
-                        let stream = StreamId::certificate(&vault, &name_s);
-                        let loaded = store::load(conn, &stream).await?;
-                        let state = CertificateState::from_events(&loaded.events);
-                        let Some(base) = state.policy.as_ref().filter(|_| state.deleted.is_none())
-                        else {
-                            return Err(not_found(&name_s, None));
-                        };
-                        let merged = merge(base)?;
-                        apply_certificate_command(
-                            conn,
-                            &vault,
-                            &name_s,
-                            &meta,
-                            CertificateCommand::Lifecycle(LifecycleCommand::UpdatePolicy {
-                                policy: Box::new(merged),
-                            }),
-                        )
-                        .await?;
+                        merge_policy(conn, &vault, &name_s, &meta, merge).await?;
                     }
                     apply_certificate_command(
                         conn,
