@@ -382,7 +382,7 @@ impl Application {
         let server = actix_web::HttpServer::new(move || {
             actix_web::App::new()
                 .app_data(data.clone())
-                .wrap(actix_web::middleware::from_fn(http::auth::middleware))
+                .wrap(actix_web::middleware::from_fn(http::auth::stamp))
                 .configure(http::routes::configure)
         })
         .workers(workers)

@@ -19,32 +19,6 @@ use crate::service::audit::AuditService;
 pub const MAX_PAGE: i64 = 1000;
 pub const DEFAULT_PAGE: i64 = 100;
 
-/// Registers the audit routes. Call before `/certificates/{name}/{version}` is registered.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/audit/events")
-            .route(web::get().to(get_audit_events))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/audit/head")
-            .route(web::get().to(get_audit_head))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/certificates/{name}/history")
-            .route(web::get().to(get_certificate_history))
-            .default_service(web::to(method_not_allowed)),
-    );
-}
-
-async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::method_not_allowed(
-        req.method().as_str(),
-        req.path(),
-    ))
-}
-
 fn audit(state: &AppState) -> AuditService {
     AuditService::new(state.certificates.shared().clone())
 }
@@ -56,26 +30,10 @@ pub struct RequestInfo {
     pub vault: String,
     pub method: String,
     pub path: String,
+    /// The certificate the route is about (case-folded), if any.
+    pub certificate: Option<String>,
     pub client_request_id: Option<String>,
     pub remote_addr: Option<String>,
-}
-
-/// The certificate a path is about, if any (`/certificates/{name}/...`,
-/// `/deletedcertificates/{name}`).
-pub fn certificate_of(path: &str) -> Option<String> {
-    let mut segs = path.split('/').filter(|s| !s.is_empty());
-    match (segs.next(), segs.next()) {
-        (Some(root), Some(name))
-            if root.eq_ignore_ascii_case("certificates")
-                || root.eq_ignore_ascii_case("deletedcertificates") =>
-        {
-            let reserved = ["issuers", "contacts"];
-            (!reserved.iter().any(|r| r.eq_ignore_ascii_case(name))
-                && certificate_name(name).is_ok())
-            .then(|| name.to_ascii_lowercase())
-        }
-        _ => None,
-    }
 }
 
 /// Records a refused request in the audit stream. A failure to record is logged; the
@@ -102,9 +60,8 @@ pub async fn record_refusal(
         remote_addr: req.remote_addr.clone(),
         at: Utc::now(),
     };
-    let certificate = certificate_of(&req.path);
     if let Err(e) = audit(state)
-        .record(&req.vault, certificate.as_deref(), event, meta)
+        .record(&req.vault, req.certificate.as_deref(), event, meta)
         .await
     {
         tracing::error!(error = %e, "could not record a refused request in the audit trail");

@@ -1,5 +1,6 @@
-//! Bearer-token authentication, the `api-version` check, and request-id headers, in one
-//! middleware that runs before any body is read (the SDKs' challenge probe relies on it).
+//! Bearer-token authentication, the route's permission and the `api-version` check, in the
+//! gate each route runs before its handler and before any body is read (the SDKs'
+//! challenge probe relies on it); and the request-id headers around every request.
 
 use std::collections::HashMap;
 
@@ -12,6 +13,7 @@ use actix_web::{HttpMessage, ResponseError};
 
 use super::extract::{query_pairs, RequestContext};
 use super::roles::Role;
+use super::routes::{Access, RouteDef};
 use crate::crypto;
 use crate::error::ApiError;
 
@@ -136,42 +138,49 @@ pub fn check_api_version(pairs: &[(String, String)]) -> Result<String, ApiError>
     }
 }
 
-/// The middleware.
-pub async fn middleware(
+/// The client's `x-ms-client-request-id`, as much of it as an audit record keeps.
+fn client_request_id(req: &ServiceRequest) -> Option<String> {
+    req.headers()
+        .get("x-ms-client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(128).collect::<String>())
+}
+
+/// Around every request (routed or not): an `x-ms-request-id` of our own, and the client's
+/// `x-ms-client-request-id` echoed back.
+pub async fn stamp(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let client = client_request_id(&req);
+    let mut res = next.call(req).await?;
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        h.insert(HeaderName::from_static("x-ms-request-id"), v);
+    }
+    if let Some(v) = client.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        h.insert(HeaderName::from_static("x-ms-client-request-id"), v);
+    }
+    Ok(res)
+}
+
+/// The gate of one route, run after routing chose it: authentication (before any body is
+/// read), the route's permission, the `api-version`, and the request context handlers
+/// read. Refusals (401, 403, and conflicts the handler answers) are recorded.
+pub async fn gate(
+    route: &'static RouteDef,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let client_request_id = req
-        .headers()
-        .get("x-ms-client-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(128).collect::<String>());
-    let stamp = move |mut res: ServiceResponse<EitherBody<_>>,
-                      client: Option<String>|
-          -> ServiceResponse<EitherBody<_>> {
-        let h = res.headers_mut();
-        if let Ok(v) = HeaderValue::from_str(&request_id) {
-            h.insert(HeaderName::from_static("x-ms-request-id"), v);
-        }
-        if let Some(v) = client.and_then(|c| HeaderValue::from_str(&c).ok()) {
-            h.insert(HeaderName::from_static("x-ms-client-request-id"), v);
-        }
-        res
+    let Access::Token(needed) = route.access else {
+        return Ok(next.call(req).await?.map_into_left_body());
     };
-    if req.path() == "/healthz" {
-        let res = next.call(req).await?.map_into_left_body();
-        return Ok(stamp(res, client_request_id));
-    }
     let Some(state) = req
         .app_data::<actix_web::web::Data<super::AppState>>()
         .cloned()
     else {
         let resp = ApiError::internal(&"application state missing").error_response();
-        return Ok(stamp(
-            req.into_response(resp).map_into_right_body(),
-            client_request_id,
-        ));
+        return Ok(req.into_response(resp).map_into_right_body());
     };
     let header = req
         .headers()
@@ -179,10 +188,12 @@ pub async fn middleware(
         .and_then(|v| v.to_str().ok());
     let host = req.connection_info().host().to_owned();
     let vault = super::vaults::vault_for_host(&host, &state.vaults);
+    let client_request_id = client_request_id(&req);
     let info = super::audit::RequestInfo {
         vault: vault.clone(),
         method: req.method().as_str().to_owned(),
         path: req.path().to_owned(),
+        certificate: route_certificate(route, &req),
         client_request_id: client_request_id.clone(),
         remote_addr: req.peer_addr().map(|a| a.to_string()),
     };
@@ -192,13 +203,9 @@ pub async fn middleware(
             let error = ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", message);
             super::audit::record_refusal(&state, &info, None, &error).await;
             let resp = state.auth.unauthorized(&error);
-            return Ok(stamp(
-                req.into_response(resp).map_into_right_body(),
-                client_request_id,
-            ));
+            return Ok(req.into_response(resp).map_into_right_body());
         }
     };
-    let needed = super::roles::required(&info.method, &info.path);
     if !role.allows(needed) {
         let error = ApiError::new(
             StatusCode::FORBIDDEN,
@@ -211,30 +218,22 @@ pub async fn middleware(
             ),
         );
         super::audit::record_refusal(&state, &info, Some((&actor, role)), &error).await;
-        return Ok(stamp(
-            req.into_response(error.error_response())
-                .map_into_right_body(),
-            client_request_id,
-        ));
+        return Ok(req
+            .into_response(error.error_response())
+            .map_into_right_body());
     }
     let pairs = query_pairs(req.query_string());
     let api_version = match check_api_version(&pairs) {
         Ok(v) => v,
-        Err(e) => {
-            return Ok(stamp(
-                req.into_response(e.error_response()).map_into_right_body(),
-                client_request_id,
-            ))
-        }
+        Err(e) => return Ok(req.into_response(e.error_response()).map_into_right_body()),
     };
-    let remote_addr = req.peer_addr().map(|a| a.to_string());
     req.extensions_mut().insert(RequestContext {
         actor: actor.clone(),
         vault,
         base_url: format!("https://{host}"),
         api_version,
-        client_request_id: client_request_id.clone(),
-        remote_addr,
+        client_request_id,
+        remote_addr: info.remote_addr.clone(),
         query: pairs,
     });
     let res = next.call(req).await?;
@@ -254,8 +253,21 @@ pub async fn middleware(
         };
         super::audit::record_refusal(&state, &info, Some((&actor, role)), error).await;
     }
-    let res = res.map_into_left_body();
-    Ok(stamp(res, client_request_id))
+    Ok(res.map_into_left_body())
+}
+
+/// The certificate a routed request is about: the `{name}` of a `/certificates/...` or
+/// `/deletedcertificates/...` route, case-folded.
+fn route_certificate(route: &RouteDef, req: &ServiceRequest) -> Option<String> {
+    let about_certificate = route.path.starts_with("/certificates/{name}")
+        || route.path.starts_with("/deletedcertificates/{name}");
+    if !about_certificate {
+        return None;
+    }
+    req.match_info()
+        .get("name")
+        .filter(|n| super::extract::certificate_name(n).is_ok())
+        .map(str::to_ascii_lowercase)
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! Handlers of the rest of Key Vault's certificates surface (lists, versions, update,
 //! policy, import, soft delete, backup/restore, contacts) and of the certificate-backed
-//! secrets and keys. Routes are registered by [`configure`], before `/certificates/{name}`.
+//! secrets and keys.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
 use super::dto::keyvault as dto;
 use super::dto::policy::{policy_response, PolicyRequest};
@@ -18,64 +18,6 @@ use crate::service::ServiceError;
 
 /// Key Vault's largest (and default) page.
 const MAX_PAGE: i64 = 25;
-
-async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::method_not_allowed(
-        req.method().as_str(),
-        req.path(),
-    ))
-}
-
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
-}
-
-/// Registers this module's routes (call before the `/certificates/{name}` routes).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/certificates").route(web::get().to(get_certificates)))
-        .service(
-            resource("/certificates/contacts")
-                .route(web::get().to(get_certificate_contacts))
-                .route(web::put().to(set_certificate_contacts))
-                .route(web::delete().to(delete_certificate_contacts)),
-        )
-        .service(resource("/certificates/restore").route(web::post().to(restore_certificate)))
-        .service(resource("/certificates/{name}/import").route(web::post().to(import_certificate)))
-        .service(resource("/certificates/{name}/backup").route(web::post().to(backup_certificate)))
-        .service(
-            resource("/certificates/{name}/versions")
-                .route(web::get().to(get_certificate_versions)),
-        )
-        .service(
-            resource("/certificates/{name}/policy")
-                .route(web::get().to(get_certificate_policy))
-                .route(web::patch().to(update_certificate_policy)),
-        )
-        .service(resource("/deletedcertificates").route(web::get().to(get_deleted_certificates)))
-        .service(
-            resource("/deletedcertificates/{name}")
-                .route(web::get().to(get_deleted_certificate))
-                .route(web::delete().to(purge_deleted_certificate)),
-        )
-        .service(
-            resource("/deletedcertificates/{name}/recover")
-                .route(web::post().to(recover_deleted_certificate)),
-        )
-        .service(resource("/secrets").route(web::get().to(get_secrets)))
-        .service(resource("/secrets/{name}/versions").route(web::get().to(get_secret_versions)))
-        .service(resource("/secrets/{name}").route(web::get().to(get_secret)))
-        .service(resource("/secrets/{name}/").route(web::get().to(get_secret)))
-        .service(resource("/secrets/{name}/{version}").route(web::get().to(get_secret_version)))
-        .service(resource("/deletedsecrets").route(web::get().to(get_deleted_secrets)))
-        .service(resource("/deletedsecrets/{name}").route(web::get().to(get_deleted_secret)))
-        .service(resource("/deletedkeys").route(web::get().to(get_deleted_keys)))
-        .service(resource("/deletedkeys/{name}").route(web::get().to(get_deleted_key)))
-        .service(resource("/keys").route(web::get().to(get_keys)))
-        .service(resource("/keys/{name}/versions").route(web::get().to(get_key_versions)))
-        .service(resource("/keys/{name}").route(web::get().to(get_key)))
-        .service(resource("/keys/{name}/").route(web::get().to(get_key)))
-        .service(resource("/keys/{name}/{version}").route(web::get().to(get_key_version)));
-}
 
 /// `maxresults` (1-25, default 25).
 fn page_size(ctx: &RequestContext) -> Result<i64, ApiError> {

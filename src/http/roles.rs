@@ -1,8 +1,5 @@
-//! Roles on tokens, and the rule table that says which role an operation needs.
-//!
-//! The table matches method and path pattern, first rule wins, so routes added later fall
-//! under a sensible default: any GET needs `reader`, any other write needs `operator`.
-//! Only the auth middleware consults it.
+//! Roles on tokens and the permissions they hold. Which permission each route needs is
+//! written beside the route in `http::routes`.
 
 use std::str::FromStr;
 
@@ -22,9 +19,15 @@ pub enum Role {
 /// What an operation needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
+    /// Read certificates, operations, policies, issuers, contacts, public keys.
     Read,
+    /// Read certificate-backed secrets (they hold the private key when it is exportable).
+    ReadSecrets,
+    /// Certificate writes: create, merge, cancel, delete, import, update, backup, restore.
     Write,
+    /// The officer's decisions: approve, reject.
     Decide,
+    /// Issuers, contacts, purge, the audit trail.
     Administer,
 }
 
@@ -47,7 +50,10 @@ impl Role {
         match self {
             Role::Admin => true,
             Role::Reader => p == Permission::Read,
-            Role::Operator => matches!(p, Permission::Read | Permission::Write),
+            Role::Operator => matches!(
+                p,
+                Permission::Read | Permission::ReadSecrets | Permission::Write
+            ),
             Role::Officer => matches!(p, Permission::Read | Permission::Decide),
         }
     }
@@ -75,115 +81,84 @@ impl Permission {
     pub fn least_role(self) -> Role {
         match self {
             Permission::Read => Role::Reader,
-            Permission::Write => Role::Operator,
+            Permission::ReadSecrets | Permission::Write => Role::Operator,
             Permission::Decide => Role::Officer,
             Permission::Administer => Role::Admin,
         }
     }
 }
 
-/// A method (`*`: any) and a path pattern: literal segments, `*` for one segment, a final
-/// `**` for any rest (also none). Matched case-insensitively.
-type Rule = (&'static str, &'static str, Permission);
-
-/// The rule table, first match wins.
-pub const RULES: &[Rule] = &[
-    ("*", "/audit/**", Permission::Administer),
-    ("*", "/tokens/**", Permission::Administer),
-    ("GET", "/certificates/*/history", Permission::Administer),
-    ("DELETE", "/deletedcertificates/**", Permission::Administer),
-    ("GET", "/certificates/issuers/**", Permission::Read),
-    ("*", "/certificates/issuers/**", Permission::Administer),
-    ("GET", "/certificates/contacts", Permission::Read),
-    ("*", "/certificates/contacts", Permission::Administer),
-    (
-        "POST",
-        "/certificates/*/pending/approve",
-        Permission::Decide,
-    ),
-    ("POST", "/certificates/*/pending/reject", Permission::Decide),
-    // A certificate-backed secret carries the private key when it is exportable: reading
-    // it is more than reading, so it needs the operator role (a reader sees the
-    // certificate and its public key).
-    ("GET", "/secrets/**", Permission::Write),
-    ("GET", "/deletedsecrets/**", Permission::Write),
-    ("GET", "/**", Permission::Read),
-    ("HEAD", "/**", Permission::Read),
-    ("*", "/**", Permission::Write),
-];
-
-fn matches(pattern: &str, path: &str) -> bool {
-    let mut pat = pattern.split('/').filter(|s| !s.is_empty());
-    let mut segs = path.split('/').filter(|s| !s.is_empty());
-    loop {
-        match (pat.next(), segs.next()) {
-            (Some("**"), _) => return true,
-            (None, None) => return true,
-            (Some("*"), Some(_)) => {}
-            (Some(p), Some(s)) if p.eq_ignore_ascii_case(s) => {}
-            _ => return false,
-        }
-    }
-}
-
-/// What `method` on `path` needs.
-pub fn required(method: &str, path: &str) -> Permission {
-    RULES
-        .iter()
-        .find(|(m, p, _)| (*m == "*" || m.eq_ignore_ascii_case(method)) && matches(p, path))
-        .map_or(Permission::Write, |(_, _, perm)| *perm)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::routes::{Access, ROUTES};
+
+    /// What `method` on the route registered as `pattern` needs.
+    fn required(method: &str, pattern: &str) -> Permission {
+        let r = ROUTES
+            .iter()
+            .find(|r| r.method.as_str() == method && r.path == pattern)
+            .unwrap_or_else(|| panic!("no route {method} {pattern}"));
+        match r.access {
+            Access::Token(p) => p,
+            Access::Public => panic!("{method} {pattern} is public"),
+        }
+    }
 
     #[test]
     fn secrets_need_more_than_reader() {
-        assert_eq!(required("GET", "/secrets/web/abc"), Permission::Write);
-        assert_eq!(required("GET", "/deletedsecrets/web"), Permission::Write);
-        assert_eq!(required("GET", "/keys/web"), Permission::Read);
-        assert!(!Role::Reader.allows(required("GET", "/secrets/web")));
-        assert!(Role::Operator.allows(required("GET", "/secrets/web")));
+        assert_eq!(
+            required("GET", "/secrets/{name}/{version}"),
+            Permission::ReadSecrets
+        );
+        assert_eq!(
+            required("GET", "/deletedsecrets/{name}"),
+            Permission::ReadSecrets
+        );
+        assert_eq!(required("GET", "/keys/{name}"), Permission::Read);
+        assert!(!Role::Reader.allows(required("GET", "/secrets/{name}")));
+        assert!(Role::Operator.allows(required("GET", "/secrets/{name}")));
+        assert!(!Role::Officer.allows(required("GET", "/secrets/{name}")));
     }
 
     #[test]
     fn the_table_maps_operations_to_roles() {
         let least = |m: &str, p: &str| required(m, p).least_role();
-        assert_eq!(least("GET", "/certificates/c1/pending"), Role::Reader);
-        assert_eq!(least("GET", "/certificates/c1/abc"), Role::Reader);
-        assert_eq!(least("POST", "/certificates/c1/create"), Role::Operator);
-        assert_eq!(least("POST", "/certificates/c1/import"), Role::Operator);
-        assert_eq!(least("PATCH", "/certificates/c1/pending"), Role::Operator);
-        assert_eq!(least("DELETE", "/certificates/c1"), Role::Operator);
+        assert_eq!(least("GET", "/certificates/{name}/pending"), Role::Reader);
+        assert_eq!(least("GET", "/certificates/{name}/{version}"), Role::Reader);
+        assert_eq!(least("POST", "/certificates/{name}/create"), Role::Operator);
+        assert_eq!(least("POST", "/certificates/{name}/import"), Role::Operator);
         assert_eq!(
-            least("POST", "/certificates/c1/pending/merge"),
+            least("PATCH", "/certificates/{name}/pending"),
+            Role::Operator
+        );
+        assert_eq!(least("DELETE", "/certificates/{name}"), Role::Operator);
+        assert_eq!(
+            least("POST", "/certificates/{name}/pending/merge"),
             Role::Operator
         );
         assert_eq!(
-            least("POST", "/certificates/c1/pending/approve"),
+            least("POST", "/certificates/{name}/pending/approve"),
             Role::Officer
         );
         assert_eq!(
-            least("POST", "/Certificates/C1/Pending/Reject"),
+            least("POST", "/certificates/{name}/pending/reject"),
             Role::Officer
         );
-        assert_eq!(least("PUT", "/certificates/issuers/i1"), Role::Admin);
-        assert_eq!(least("GET", "/certificates/issuers/i1"), Role::Reader);
+        assert_eq!(least("PUT", "/certificates/issuers/{issuer}"), Role::Admin);
+        assert_eq!(least("GET", "/certificates/issuers/{issuer}"), Role::Reader);
         assert_eq!(least("PUT", "/certificates/contacts"), Role::Admin);
-        assert_eq!(least("DELETE", "/deletedcertificates/c1"), Role::Admin);
-        assert_eq!(least("GET", "/deletedcertificates/c1"), Role::Reader);
+        assert_eq!(least("DELETE", "/deletedcertificates/{name}"), Role::Admin);
+        assert_eq!(least("GET", "/deletedcertificates/{name}"), Role::Reader);
         assert_eq!(least("GET", "/audit/events"), Role::Admin);
-        assert_eq!(least("GET", "/certificates/c1/history"), Role::Admin);
-        // A route nobody has written yet falls under the defaults.
-        assert_eq!(least("GET", "/something/new"), Role::Reader);
-        assert_eq!(least("POST", "/something/new"), Role::Operator);
+        assert_eq!(least("GET", "/certificates/{name}/history"), Role::Admin);
     }
 
     #[test]
     fn roles_hold_their_permissions_only() {
         assert!(Role::Reader.allows(Permission::Read));
         assert!(!Role::Reader.allows(Permission::Write));
+        assert!(!Role::Reader.allows(Permission::ReadSecrets));
         assert!(Role::Operator.allows(Permission::Write));
         assert!(!Role::Operator.allows(Permission::Decide));
         assert!(Role::Officer.allows(Permission::Decide));

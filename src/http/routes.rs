@@ -1,10 +1,118 @@
-//! Every route, in one table. Literal path words (`issuers`, `create`, `pending`, ...) are
-//! registered before `{name}/{version}` so they win.
+//! Every route in one table: method, path, the Key Vault operation it implements, who may
+//! call it, and its handler. Authorization is decided by the route that matched (each
+//! route is wrapped by [`super::auth::gate`] with its own entry), never by matching the
+//! request path a second time, so no spelling of a path can reach a handler under another
+//! route's rule. A path that matches no route is 404; a known path with another method 405.
+//!
+//! Registration follows the table's order: literal path words (`issuers`, `contacts`,
+//! `create`, `pending`, ...) come before `{name}` and `{version}` so they win.
 
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{certificates as c, issuers as i, keyvault as k, pending as p};
+use super::roles::Permission;
+use super::{audit as a, certificates as c, issuers as i, keyvault as k, pending as p};
 use crate::error::ApiError;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a token (health checks).
+    Public,
+    /// A token whose role holds this permission.
+    Token(Permission),
+}
+
+/// One route.
+pub struct RouteDef {
+    pub method: Method,
+    /// The path pattern as registered (`{name}` matches one non-empty segment).
+    pub path: &'static str,
+    /// The Key Vault operation name (or certbroker's, for extensions).
+    pub operation: &'static str,
+    pub access: Access,
+    /// Attaches the handler to the route.
+    pub handler: fn(actix_web::Route) -> actix_web::Route,
+}
+
+impl std::fmt::Debug for RouteDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} ({})", self.method, self.path, self.operation)
+    }
+}
+
+use Access::{Public, Token};
+use Permission::{Administer, Decide, Read, ReadSecrets, Write};
+
+macro_rules! route {
+    ($method:ident $path:literal, $op:literal, $access:expr, $handler:path) => {
+        RouteDef {
+            method: Method::$method,
+            path: $path,
+            operation: $op,
+            access: $access,
+            handler: |r| r.to($handler),
+        }
+    };
+}
+
+/// The route table, in registration order.
+pub static ROUTES: &[RouteDef] = &[
+    route!(GET "/healthz", "Health", Public, healthz),
+    route!(GET "/audit/events", "GetAuditEvents", Token(Administer), a::get_audit_events),
+    route!(GET "/audit/head", "GetAuditHead", Token(Administer), a::get_audit_head),
+    route!(GET "/ca/certificates", "GetCaCertificates", Token(Read), c::get_ca_certificates),
+    route!(GET "/certificates", "GetCertificates", Token(Read), k::get_certificates),
+    route!(GET "/certificates/issuers", "GetCertificateIssuers", Token(Read), i::get_certificate_issuers),
+    route!(GET "/certificates/issuers/{issuer}", "GetCertificateIssuer", Token(Read), i::get_certificate_issuer),
+    route!(PUT "/certificates/issuers/{issuer}", "SetCertificateIssuer", Token(Administer), i::set_certificate_issuer),
+    route!(PATCH "/certificates/issuers/{issuer}", "UpdateCertificateIssuer", Token(Administer), i::update_certificate_issuer),
+    route!(DELETE "/certificates/issuers/{issuer}", "DeleteCertificateIssuer", Token(Administer), i::delete_certificate_issuer),
+    route!(GET "/certificates/contacts", "GetCertificateContacts", Token(Read), k::get_certificate_contacts),
+    route!(PUT "/certificates/contacts", "SetCertificateContacts", Token(Administer), k::set_certificate_contacts),
+    route!(DELETE "/certificates/contacts", "DeleteCertificateContacts", Token(Administer), k::delete_certificate_contacts),
+    route!(POST "/certificates/restore", "RestoreCertificate", Token(Write), k::restore_certificate),
+    route!(POST "/certificates/{name}/create", "CreateCertificate", Token(Write), c::create_certificate),
+    route!(POST "/certificates/{name}/import", "ImportCertificate", Token(Write), k::import_certificate),
+    route!(POST "/certificates/{name}/backup", "BackupCertificate", Token(Write), k::backup_certificate),
+    route!(GET "/certificates/{name}/versions", "GetCertificateVersions", Token(Read), k::get_certificate_versions),
+    route!(GET "/certificates/{name}/policy", "GetCertificatePolicy", Token(Read), k::get_certificate_policy),
+    route!(PATCH "/certificates/{name}/policy", "UpdateCertificatePolicy", Token(Write), k::update_certificate_policy),
+    route!(GET "/certificates/{name}/history", "GetCertificateHistory", Token(Administer), a::get_certificate_history),
+    route!(GET "/certificates/{name}/pending", "GetCertificateOperation", Token(Read), p::get_certificate_operation),
+    route!(PATCH "/certificates/{name}/pending", "UpdateCertificateOperation", Token(Write), p::update_certificate_operation),
+    route!(DELETE "/certificates/{name}/pending", "DeleteCertificateOperation", Token(Write), p::delete_certificate_operation),
+    route!(POST "/certificates/{name}/pending/merge", "MergeCertificate", Token(Write), p::merge_certificate),
+    route!(POST "/certificates/{name}/pending/approve", "ApproveCertificateOperation", Token(Decide), p::approve_certificate_operation),
+    route!(POST "/certificates/{name}/pending/reject", "RejectCertificateOperation", Token(Decide), p::reject_certificate_operation),
+    route!(GET "/certificates/{name}", "GetCertificate", Token(Read), c::get_certificate),
+    route!(PATCH "/certificates/{name}", "UpdateCertificate", Token(Write), k::update_certificate),
+    route!(DELETE "/certificates/{name}", "DeleteCertificate", Token(Write), k::delete_certificate),
+    route!(GET "/certificates/{name}/", "GetCertificate", Token(Read), c::get_certificate),
+    route!(PATCH "/certificates/{name}/", "UpdateCertificate", Token(Write), k::update_certificate),
+    route!(GET "/certificates/{name}/{version}", "GetCertificate", Token(Read), c::get_certificate_version),
+    route!(PATCH "/certificates/{name}/{version}", "UpdateCertificate", Token(Write), k::update_certificate_version),
+    route!(GET "/deletedcertificates", "GetDeletedCertificates", Token(Read), k::get_deleted_certificates),
+    route!(GET "/deletedcertificates/{name}", "GetDeletedCertificate", Token(Read), k::get_deleted_certificate),
+    route!(DELETE "/deletedcertificates/{name}", "PurgeDeletedCertificate", Token(Administer), k::purge_deleted_certificate),
+    route!(POST "/deletedcertificates/{name}/recover", "RecoverDeletedCertificate", Token(Write), k::recover_deleted_certificate),
+    // A certificate-backed secret carries the private key when it is exportable: reading
+    // it takes more than the reader role.
+    route!(GET "/secrets", "GetSecrets", Token(ReadSecrets), k::get_secrets),
+    route!(GET "/secrets/{name}/versions", "GetSecretVersions", Token(ReadSecrets), k::get_secret_versions),
+    route!(GET "/secrets/{name}", "GetSecret", Token(ReadSecrets), k::get_secret),
+    route!(GET "/secrets/{name}/", "GetSecret", Token(ReadSecrets), k::get_secret),
+    route!(GET "/secrets/{name}/{version}", "GetSecret", Token(ReadSecrets), k::get_secret_version),
+    route!(GET "/deletedsecrets", "GetDeletedSecrets", Token(ReadSecrets), k::get_deleted_secrets),
+    route!(GET "/deletedsecrets/{name}", "GetDeletedSecret", Token(ReadSecrets), k::get_deleted_secret),
+    route!(GET "/keys", "GetKeys", Token(Read), k::get_keys),
+    route!(GET "/keys/{name}/versions", "GetKeyVersions", Token(Read), k::get_key_versions),
+    route!(GET "/keys/{name}", "GetKey", Token(Read), k::get_key),
+    route!(GET "/keys/{name}/", "GetKey", Token(Read), k::get_key),
+    route!(GET "/keys/{name}/{version}", "GetKey", Token(Read), k::get_key_version),
+    route!(GET "/deletedkeys", "GetDeletedKeys", Token(Read), k::get_deleted_keys),
+    route!(GET "/deletedkeys/{name}", "GetDeletedKey", Token(Read), k::get_deleted_key),
+];
 
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
@@ -23,60 +131,64 @@ async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> 
     ))
 }
 
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// Registers every route of `routes`, each behind the gate of its own entry.
+pub fn register(cfg: &mut web::ServiceConfig, routes: &'static [RouteDef]) {
+    let mut paths: Vec<&'static str> = Vec::new();
+    for r in routes {
+        if !paths.contains(&r.path) {
+            paths.push(r.path);
+        }
+    }
+    for path in paths {
+        let mut resource = web::resource(path).default_service(web::to(method_not_allowed));
+        for def in routes.iter().filter(|r| r.path == path) {
+            let route = (def.handler)(web::method(def.method.clone())).wrap(
+                actix_web::middleware::from_fn(move |req, next| super::auth::gate(def, req, next)),
+            );
+            resource = resource.route(route);
+        }
+        cfg.service(resource);
+    }
+    cfg.default_service(web::to(not_found));
 }
 
-/// Registers every route.
+/// Registers the whole table.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/healthz").route(web::get().to(healthz)))
-        .configure(super::audit::configure)
-        .service(resource("/ca/certificates").route(web::get().to(c::get_ca_certificates)))
-        .service(resource("/certificates/issuers").route(web::get().to(i::get_certificate_issuers)))
-        .service(
-            resource("/certificates/issuers/{issuer}")
-                .route(web::get().to(i::get_certificate_issuer))
-                .route(web::put().to(i::set_certificate_issuer))
-                .route(web::patch().to(i::update_certificate_issuer))
-                .route(web::delete().to(i::delete_certificate_issuer)),
-        )
-        .configure(k::configure)
-        .service(
-            resource("/certificates/{name}/create").route(web::post().to(c::create_certificate)),
-        )
-        .service(
-            resource("/certificates/{name}/pending")
-                .route(web::get().to(p::get_certificate_operation))
-                .route(web::patch().to(p::update_certificate_operation))
-                .route(web::delete().to(p::delete_certificate_operation)),
-        )
-        .service(
-            resource("/certificates/{name}/pending/merge")
-                .route(web::post().to(p::merge_certificate)),
-        )
-        .service(
-            resource("/certificates/{name}/pending/approve")
-                .route(web::post().to(p::approve_certificate_operation)),
-        )
-        .service(
-            resource("/certificates/{name}/pending/reject")
-                .route(web::post().to(p::reject_certificate_operation)),
-        )
-        .service(
-            resource("/certificates/{name}")
-                .route(web::get().to(c::get_certificate))
-                .route(web::patch().to(k::update_certificate))
-                .route(web::delete().to(k::delete_certificate)),
-        )
-        .service(
-            resource("/certificates/{name}/")
-                .route(web::get().to(c::get_certificate))
-                .route(web::patch().to(k::update_certificate)),
-        )
-        .service(
-            resource("/certificates/{name}/{version}")
-                .route(web::get().to(c::get_certificate_version))
-                .route(web::patch().to(k::update_certificate_version)),
-        )
-        .default_service(web::to(not_found));
+    register(cfg, ROUTES);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_listed_once_and_literal_words_come_before_parameters() {
+        for (n, r) in ROUTES.iter().enumerate() {
+            assert!(
+                !ROUTES[..n]
+                    .iter()
+                    .any(|o| o.method == r.method && o.path == r.path),
+                "{r:?} is listed twice"
+            );
+            // A route listed after a parameterised route of the same shape would never be
+            // reached: `{x}` would take its literal segment.
+            let segs: Vec<&str> = r.path.split('/').collect();
+            for earlier in &ROUTES[..n] {
+                let e: Vec<&str> = earlier.path.split('/').collect();
+                let shadows = e.len() == segs.len()
+                    && e.iter()
+                        .zip(&segs)
+                        .all(|(a, b)| a == b || (a.starts_with('{') && !b.starts_with('{')))
+                    && e != segs;
+                assert!(!shadows, "{earlier:?} shadows {r:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_health_is_public() {
+        let public: Vec<_> = ROUTES.iter().filter(|r| r.access == Public).collect();
+        assert_eq!(public.len(), 1);
+        assert_eq!(public[0].path, "/healthz");
+    }
 }
