@@ -14,19 +14,24 @@ build: setup
 run: build
 	./target/release/certbroker serve
 
+# The test build carries the test-only fault hooks (the `fault-injection` feature).
+FEATURES ?= --features fault-injection
+
 test: setup
-	$(CARGO) build --all-targets --locked
-	$(CARGO) test --all-targets --locked -- --test-threads=4
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets --locked $(FEATURES) -- -D warnings
+	$(CARGO) build --all-targets --locked $(FEATURES)
+	$(CARGO) test --all-targets --locked $(FEATURES) -- --test-threads=4
 	bash scripts/sdk-python.sh
 
 # The Azure SDK acceptance suites alone: Rust (tests/sdk_rust) and Python (tests/sdk/python).
 sdk-test: setup
-	$(CARGO) test --locked --test sdk_rust
+	$(CARGO) test --locked $(FEATURES) --test sdk_rust
 	bash scripts/sdk-python.sh
 
 lint:
 	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets --locked -- -D warnings
+	$(CARGO) clippy --all-targets --locked $(FEATURES) -- -D warnings
 
 fmt:
 	$(CARGO) fmt

@@ -67,7 +67,7 @@ async fn rebuild(conn: &mut SqliteConnection) -> u64 {
         .execute(&mut *conn)
         .await
         .expect("begin");
-    let n = certbroker::projections::rebuild(conn)
+    let n = certbroker::projections::rebuild(&mut certbroker::es::storage::Conn::Sqlite(conn))
         .await
         .expect("rebuild");
     sqlx::query("ROLLBACK")
@@ -115,9 +115,13 @@ async fn main() {
     assert_eq!(scanned, replayed);
 
     // The same bytes verify hashes: every row's encoding, prepared outside the timing.
-    let rows = chain::read_rows(&mut conn, 0, i64::MAX)
-        .await
-        .expect("rows");
+    let rows = chain::read_rows(
+        &mut certbroker::es::storage::Conn::Sqlite(&mut conn),
+        0,
+        i64::MAX,
+    )
+    .await
+    .expect("rows");
     let encoded: Vec<Vec<u8>> = rows.iter().map(chain::encode_row).collect();
     let (hashed, hash_time) = best_of_3!(async {
         let mut prev = chain::GENESIS;

@@ -47,12 +47,12 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub log: LogSettings,
     pub providers: BTreeMap<String, ProviderSettings>,
-    // --- Key Vault surface ---
+    /// Key Vault's partner provider names (`DigiCert`, `GlobalSign`, `Test`, ...) and the
+    /// configured provider that issues for an issuer naming each.
+    pub provider_aliases: BTreeMap<String, String>,
     pub vaults: VaultSettings,
     pub soft_delete: SoftDeleteSettings,
-    // audit trail
     pub audit: AuditSettings,
-    // ACME, built-in CA policy and lifetime actions
     #[serde(default)]
     pub acme: AcmeSettings,
     #[serde(default)]
@@ -211,7 +211,6 @@ pub struct LogSettings {
 pub enum ProviderKind {
     /// certbroker's own CA.
     LocalCa,
-    // ACME
     /// An RFC 8555 ACME CA (Let's Encrypt, Pebble, ...).
     Acme,
 }
@@ -226,7 +225,6 @@ pub struct ProviderSettings {
     pub allowed_domains: Vec<String>,
     #[serde(default = "default_max_validity")]
     pub max_validity_months: u32,
-    // ACME and issuance policy
     /// Key types a request may use ("RSA", "EC"; empty: any).
     #[serde(default)]
     pub allowed_key_types: Vec<String>,
@@ -256,6 +254,38 @@ fn default_challenge() -> String {
 
 fn default_max_validity() -> u32 {
     24
+}
+
+/// Checks an ACME provider's settings.
+fn validate_acme_provider(name: &str, p: &ProviderSettings) -> Result<(), String> {
+    use base64::Engine;
+    if p.kind != ProviderKind::Acme {
+        return Ok(());
+    }
+    if p.directory_url.trim().is_empty() {
+        return Err(format!(
+            "providers.{name}.directory_url is required for kind \"acme\""
+        ));
+    }
+    if p.challenge != "http-01" {
+        return Err(format!(
+            "providers.{name}.challenge '{}' is not supported; use \"http-01\"",
+            p.challenge
+        ));
+    }
+    if p.eab_kid.is_empty() != p.eab_hmac_key.expose().is_empty() {
+        return Err(format!(
+            "providers.{name}.eab_kid and eab_hmac_key must be given together"
+        ));
+    }
+    if !p.eab_hmac_key.expose().is_empty()
+        && base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(p.eab_hmac_key.expose().trim_end_matches('='))
+            .is_err()
+    {
+        return Err(format!("providers.{name}.eab_hmac_key is not base64url"));
+    }
+    Ok(())
 }
 
 /// What can go wrong loading settings.
@@ -329,7 +359,7 @@ impl Settings {
             ));
         }
         for v in &self.vaults.names {
-            if !crate::http::vaults::valid_vault_name(v) {
+            if !crate::domain::names::valid_vault_name(v) {
                 return Err(ConfigError::Invalid(format!(
                     "vaults.names: '{v}' is not a vault name (3-24 letters, digits and '-')"
                 )));
@@ -341,7 +371,14 @@ impl Settings {
                     "providers.{name}.max_validity_months must be at least 1"
                 )));
             }
-            crate::worker::acme::validate_provider(name, p).map_err(ConfigError::Invalid)?;
+            validate_acme_provider(name, p).map_err(ConfigError::Invalid)?;
+        }
+        for (alias, target) in &self.provider_aliases {
+            if !self.providers.contains_key(target) {
+                return Err(ConfigError::Invalid(format!(
+                    "provider_aliases.{alias} names '{target}', which is not a configured provider"
+                )));
+            }
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! certbroker: a self-hosted certificate broker that speaks Azure Key Vault's certificates
 //! REST API, event-sourced on SQLite.
 
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod domain;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use certbroker::config::Settings;
+use certbroker::es::storage::Session;
 use certbroker::startup::{open_database, Application};
 use clap::{Parser, Subcommand};
 
@@ -149,8 +150,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Rebuild { check } => {
-            let (_pool, mut conn) = open_database(&settings.storage.data_dir).await?;
-            let report = certbroker::projections::rebuild_command(&mut conn, check)
+            let (_storage, mut owned) = open_database(&settings.storage.data_dir).await?;
+            let report = certbroker::projections::rebuild_command(&mut owned, check)
                 .await
                 .context("rebuilding the views")?;
             println!("replayed {} events", report.events);
@@ -168,29 +169,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify { expect_head } => {
-            let (_pool, mut conn) = open_database(&settings.storage.data_dir).await?;
-            verify(&mut conn, expect_head.as_deref()).await
+            let (_storage, mut owned) = open_database(&settings.storage.data_dir).await?;
+            verify(&mut owned, expect_head.as_deref()).await
         }
         Command::Events(args) => {
-            let (_pool, mut conn) = open_database(&settings.storage.data_dir).await?;
-            events(&mut conn, args).await
+            let (_storage, mut owned) = open_database(&settings.storage.data_dir).await?;
+            events(&mut owned, args).await
         }
-        Command::Token { command } => {
-            let (_pool, mut conn) = open_database(&settings.storage.data_dir).await?;
-            token(&mut conn, &settings, command).await
-        }
+        Command::Token { command } => token(&settings, command).await,
     }
 }
 
-async fn verify(
-    conn: &mut sqlx::SqliteConnection,
-    expect_head: Option<&str>,
-) -> anyhow::Result<ExitCode> {
+async fn verify(owned: &mut impl Session, expect_head: Option<&str>) -> anyhow::Result<ExitCode> {
     use certbroker::es::chain;
     // One read transaction: a consistent snapshot while the server keeps appending.
-    sqlx::query("BEGIN").execute(&mut *conn).await?;
-    let v = chain::verify(conn, chain::Range::default(), expect_head).await;
-    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+    owned.begin_read().await?;
+    let v = chain::verify(owned, chain::Range::default(), expect_head).await;
+    let _ = owned.exec("ROLLBACK").await;
     let v = v.context("walking the events hash chain")?;
     if let Some(b) = &v.broken {
         println!("chain broken at {b}");
@@ -216,7 +211,7 @@ async fn verify(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn events(conn: &mut sqlx::SqliteConnection, args: EventsArgs) -> anyhow::Result<ExitCode> {
+async fn events(owned: &mut impl Session, args: EventsArgs) -> anyhow::Result<ExitCode> {
     use certbroker::es::audit::{query, EventFilter};
     use std::io::Write;
     let mut filter = EventFilter {
@@ -239,7 +234,7 @@ async fn events(conn: &mut sqlx::SqliteConnection, args: EventsArgs) -> anyhow::
         )?;
     }
     while left > 0 {
-        let page = query(conn, &filter, left.min(1000) as i64)
+        let page = query(&mut owned.conn(), &filter, left.min(1000) as i64)
             .await
             .context("reading events")?;
         let Some(last) = page.last() else { break };
@@ -268,21 +263,18 @@ async fn events(conn: &mut sqlx::SqliteConnection, args: EventsArgs) -> anyhow::
 /// Token names the server gives itself or its configured tokens.
 const RESERVED_TOKEN_NAMES: &[&str] = &["static", "dev", "anonymous", "worker", "cli"];
 
-async fn token(
-    conn: &mut sqlx::SqliteConnection,
-    settings: &Settings,
-    command: TokenCommand,
-) -> anyhow::Result<ExitCode> {
-    use certbroker::es::{chain, tokens, EventMeta};
-    let meta = EventMeta::system("cli", chrono::Utc::now());
-    let vault = certbroker::DEFAULT_VAULT;
+async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<ExitCode> {
+    use certbroker::service::{Caller, ServiceError};
+    let services = certbroker::startup::open_services(settings).await?;
+    let tokens = &services.tokens;
+    let caller = Caller::system(certbroker::DEFAULT_VAULT, "cli");
     match command {
         TokenCommand::List => {
             println!(
                 "{:<24}  {:<9}  {:<27}  REVOKED_AT",
                 "NAME", "ROLE", "CREATED_AT"
             );
-            for t in tokens::list(conn).await? {
+            for t in tokens.list().await? {
                 println!(
                     "{:<24}  {:<9}  {:<27}  {}",
                     t.name,
@@ -317,61 +309,29 @@ async fn token(
                 )
             );
             let hash = hex::encode(certbroker::crypto::seal::sha256(secret.as_bytes()));
-            let role = role.as_str();
-            let made = in_write_transaction(conn, |conn| {
-                Box::pin(async move {
-                    let tail = chain::tail(conn).await?;
-                    let made = tokens::create(conn, vault, &name, role, &hash, &meta).await?;
-                    chain::seal_new(conn, tail).await?;
-                    Ok(made)
-                })
-            })
-            .await?;
-            if !made {
-                eprintln!("certbroker: a token with that name exists");
-                return Ok(ExitCode::from(2));
+            match tokens.create(&caller, &name, role.as_str(), &hash).await {
+                Ok(()) => {
+                    println!("{secret}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(ServiceError::Domain(_)) => {
+                    eprintln!("certbroker: a token with that name exists");
+                    Ok(ExitCode::from(2))
+                }
+                Err(e) => Err(e.into()),
             }
-            println!("{secret}");
-            Ok(ExitCode::SUCCESS)
         }
-        TokenCommand::Revoke { name } => {
-            let revoked = in_write_transaction(conn, |conn| {
-                Box::pin(async move {
-                    let tail = chain::tail(conn).await?;
-                    let done = tokens::revoke(conn, vault, &name, &meta).await?;
-                    chain::seal_new(conn, tail).await?;
-                    Ok(done)
-                })
-            })
-            .await?;
-            if !revoked {
+        TokenCommand::Revoke { name } => match tokens.revoke(&caller, &name).await {
+            Ok(()) => {
+                println!("revoked");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(ServiceError::Domain(_)) => {
                 eprintln!("certbroker: no active token has that name");
-                return Ok(ExitCode::from(2));
+                Ok(ExitCode::from(2))
             }
-            println!("revoked");
-            Ok(ExitCode::SUCCESS)
-        }
-    }
-}
-
-/// Runs `f` in `BEGIN IMMEDIATE` ... `COMMIT` (rolled back on error). The server's writer
-/// waits for the lock meanwhile, so the chain stays one line.
-async fn in_write_transaction<T>(
-    conn: &mut sqlx::SqliteConnection,
-    f: impl for<'c> FnOnce(
-        &'c mut sqlx::SqliteConnection,
-    ) -> futures_util::future::BoxFuture<'c, anyhow::Result<T>>,
-) -> anyhow::Result<T> {
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    match f(conn).await {
-        Ok(v) => {
-            sqlx::query("COMMIT").execute(&mut *conn).await?;
-            Ok(v)
-        }
-        Err(e) => {
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            Err(e)
-        }
+            Err(e) => Err(e.into()),
+        },
     }
 }
 

@@ -1,5 +1,6 @@
-//! Application assembly: data directory, master key, SQLite (migrations, reader pool,
-//! the single writer), TLS, tokens, the built-in CA, the worker and the HTTPS server.
+//! Application assembly: data directory, master key, the database (migrations, the chain's
+//! check, views rebuilt when their shape changed, the writer), TLS, tokens, the built-in
+//! CA, the services, the worker and the HTTPS server.
 
 use std::net::{IpAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -9,56 +10,76 @@ use std::time::Duration;
 
 use anyhow::Context;
 use openssl::ssl::{SslAcceptor, SslMethod};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::crypto::{self, PKey, Private, X509};
+use crate::es::storage::{Session, Storage};
+use crate::es::{EventStore, Writer};
 use crate::http::{self, auth::Auth, AppState};
-use crate::service::certificates::CertificateService;
-use crate::service::issuers::IssuerService;
-use crate::service::keys::{write_private_file, KeyStore};
+use crate::projections;
+use crate::service::challenges::ChallengeStore;
+use crate::service::keystore::{write_private_file, KeyStore};
 use crate::service::local_ca::LocalCa;
-use crate::service::{Clock, Shared, SystemClock};
+use crate::service::{Core, Providers, Services};
 use crate::worker::Worker;
-
-/// The embedded migrations.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+use sqlx::{SqliteConnection, SqlitePool};
 
 /// The database file inside the data directory.
 pub fn database_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("certbroker.sqlite3")
+    crate::es::storage::sqlite::database_path(data_dir)
 }
 
-fn connect_options(path: &Path) -> SqliteConnectOptions {
-    SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10))
-}
-
-/// Opens the database: runs migrations, returns a reader pool and the writer's connection.
+/// Opens the SQLite database in `data_dir` (running migrations): its reader pool and a
+/// read-write connection of its own, for tools and tests that work on the file directly.
 pub async fn open_database(data_dir: &Path) -> anyhow::Result<(SqlitePool, SqliteConnection)> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
-    let path = database_path(data_dir);
-    let mut writer = connect_options(&path)
-        .connect()
+    let storage = Storage::open_sqlite(data_dir)
         .await
-        .with_context(|| format!("opening {}", path.display()))?;
-    MIGRATOR
-        .run(&mut writer)
+        .context("opening the database")?;
+    let conn = crate::es::storage::sqlite::SqliteStorage::connect_writer_at(data_dir)
         .await
-        .context("running database migrations")?;
-    let pool = SqlitePoolOptions::new()
-        .max_connections(8)
-        .connect_with(connect_options(&path).read_only(true))
+        .context("opening the database for writing")?;
+    let pool = storage
+        .sqlite_pool()
+        .cloned()
+        .context("the database is not SQLite")?;
+    Ok((pool, conn))
+}
+
+/// Opens the event store on `storage`: its writer task and the views it keeps.
+pub async fn open_event_store(
+    storage: &Storage,
+    max_batch: usize,
+) -> anyhow::Result<(EventStore, tokio::task::JoinHandle<()>)> {
+    let (writer, task) = Writer::spawn(storage, max_batch)
         .await
-        .context("opening the reader pool")?;
-    Ok((pool, writer))
+        .context("opening the writer's connection")?;
+    Ok((
+        EventStore::new(storage.clone(), writer, Arc::new(projections::Registry)),
+        task,
+    ))
+}
+
+/// The services on the database of `settings`, for command-line tools: the same pipeline
+/// as the server, with a writer of their own (writers take turns on the write lock).
+pub async fn open_services(settings: &Settings) -> anyhow::Result<Services> {
+    let data_dir = &settings.storage.data_dir;
+    let keys = Arc::new(KeyStore::open(settings.seal.master_key.expose(), data_dir)?);
+    let storage = Storage::open_sqlite(data_dir)
+        .await
+        .context("opening the database")?;
+    let (es, _writer) = open_event_store(&storage, settings.storage.max_batch).await?;
+    Ok(Services::new(Core {
+        es,
+        keys,
+        clock: Arc::new(SystemClock),
+        wake: Arc::new(tokio::sync::Notify::new()),
+        providers: Arc::new(Providers {
+            configured: settings.providers.clone(),
+            aliases: settings.provider_aliases.clone(),
+        }),
+        retention_days: settings.soft_delete.retention_days,
+    }))
 }
 
 /// The TLS material the server presents.
@@ -190,14 +211,14 @@ fn tokens(settings: &Settings) -> anyhow::Result<(Vec<NamedTokenHash>, Option<St
 /// any unsealed row after them. A broken tail refuses the start or is logged, as
 /// `audit.on_broken_chain` says.
 pub async fn check_chain(
-    conn: &mut SqliteConnection,
+    owned: &mut impl Session,
     audit: &crate::config::AuditSettings,
 ) -> anyhow::Result<()> {
     use crate::es::chain;
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    match chain::seal_unchained(conn).await {
+    owned.begin_write().await?;
+    match chain::seal_unchained(&mut owned.conn()).await {
         Ok(n) => {
-            sqlx::query("COMMIT").execute(&mut *conn).await?;
+            owned.exec("COMMIT").await?;
             if n > 0 {
                 tracing::info!(
                     rows = n,
@@ -206,18 +227,18 @@ pub async fn check_chain(
             }
         }
         Err(e) => {
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            let _ = owned.exec("ROLLBACK").await;
             return Err(anyhow::Error::from(e).context("chaining unsealed events"));
         }
     }
-    let Some(head) = chain::head(conn).await? else {
+    let Some(head) = chain::head(&mut owned.conn()).await? else {
         return Ok(());
     };
     let range = chain::Range {
         after: (head.position - audit.check_tail_rows.max(1)).max(0),
         upto: None,
     };
-    let v = chain::verify(conn, range, None).await?;
+    let v = chain::verify(owned, range, None).await?;
     if let Some(broken) = v.broken {
         match audit.on_broken_chain {
             crate::config::BrokenChainAction::Refuse => {
@@ -241,8 +262,10 @@ pub struct Application {
     server: actix_web::dev::Server,
     /// Drives issuer-backed requests; tests call `worker.run_once()`.
     pub worker: Worker,
-    /// A reader pool on the database.
-    pub pool: SqlitePool,
+    /// The database (tests read it directly).
+    pub storage: Storage,
+    /// The services (tests and tools call them directly).
+    pub services: Services,
     /// PEM that clients should trust for this server's TLS.
     pub trust_pem: String,
     /// A dev token made at this start (print it once).
@@ -265,10 +288,7 @@ type Http01 = (
 );
 
 /// Starts the plain-HTTP ACME challenge listener when `acme.http01_listen` is set.
-fn http01_listener(
-    settings: &Settings,
-    challenges: crate::worker::acme::ChallengeStore,
-) -> anyhow::Result<Http01> {
+fn http01_listener(settings: &Settings, challenges: ChallengeStore) -> anyhow::Result<Http01> {
     let addr = settings.acme.http01_listen.trim();
     if addr.is_empty() {
         return Ok((None, None));
@@ -307,60 +327,60 @@ impl Application {
             &data_dir,
         )?);
         let now = clock.now().timestamp();
-        let (pool, mut writer_conn) = open_database(&data_dir).await?;
-        check_chain(&mut writer_conn, &settings.audit).await?;
-        let (writer, writer_task) =
-            crate::es::Writer::spawn(writer_conn, settings.storage.max_batch);
+        let storage = Storage::open_sqlite(&data_dir)
+            .await
+            .context("opening the database")?;
+        let mut owned = storage
+            .connect_writer()
+            .await
+            .context("opening the database for writing")?;
+        check_chain(&mut owned, &settings.audit).await?;
+        if let Some(events) = projections::rebuild_if_stale(&mut owned)
+            .await
+            .context("rebuilding the views for this version")?
+        {
+            tracing::info!(events, "rebuilt the views from the events for this version");
+        }
+        owned.close().await;
+        let (es, writer_task) = open_event_store(&storage, settings.storage.max_batch).await?;
         let ca = Arc::new(LocalCa::open(&settings.ca, &data_dir, &keys, now)?);
         let tls = tls_material(&settings, &keys, now)?;
         let (tokens, dev_token) = tokens(&settings)?;
-        let shared = Shared {
-            writer,
-            pool: pool.clone(),
+        let services = Services::new(Core {
+            es,
             keys: keys.clone(),
             clock,
             wake: Arc::new(tokio::sync::Notify::new()),
-        };
-        let providers = Arc::new(settings.providers.clone());
-        let certificates = CertificateService::new(shared.clone(), providers.clone());
-        let issuers =
-            IssuerService::new(shared.clone(), settings.providers.keys().cloned().collect());
-        let keyvault = crate::service::keyvault::KeyVaultService::new(
-            shared.clone(),
-            settings.soft_delete.retention_days,
-        );
-        let challenges = crate::worker::acme::ChallengeStore::default();
-        let worker = Worker::new(
-            certificates.clone(),
-            ca.clone(),
-            providers,
-            settings.worker.batch,
-        )
-        .with_keyvault(keyvault.clone())
-        .with_acme(Arc::new(crate::worker::acme::AcmeDriver::new(
-            certificates.clone(),
-            keys,
-            data_dir.clone(),
-            settings.acme.clone(),
-            challenges.clone(),
-        )))
-        .with_webhook(&settings.notifications.webhook_url);
+            providers: Arc::new(Providers {
+                configured: settings.providers.clone(),
+                aliases: settings.provider_aliases.clone(),
+            }),
+            retention_days: settings.soft_delete.retention_days,
+        });
+        let challenges = ChallengeStore::default();
+        let worker = Worker::new(services.clone(), ca.clone(), settings.worker.batch)
+            .with_acme(Arc::new(crate::worker::acme::AcmeDriver::new(
+                services.operations.clone(),
+                keys,
+                data_dir.clone(),
+                settings.acme.clone(),
+                challenges.clone(),
+            )))
+            .with_webhook(&settings.notifications.webhook_url);
         let (http01_port, http01_task) = http01_listener(&settings, challenges)?;
         let state = AppState {
-            certificates,
-            issuers,
+            services: services.clone(),
             auth: Arc::new(
                 Auth::new(
                     tokens,
                     &settings.auth.authorization_uri,
                     &settings.auth.resource,
                 )
-                .with_store(pool.clone()),
+                .with_store(storage.clone()),
             ),
             max_body_bytes: settings.server.max_body_bytes,
             retry_after_seconds: settings.server.retry_after_seconds,
             ca_chain_pem: Arc::new(ca.chain_pem()),
-            keyvault: keyvault.clone(),
             vaults: Arc::new(settings.vaults.clone()),
         };
 
@@ -401,7 +421,8 @@ impl Application {
             port,
             server,
             worker,
-            pool,
+            storage,
+            services,
             trust_pem: tls.trust_pem,
             dev_token,
             ca_chain_pem: ca.chain_pem(),

@@ -35,12 +35,34 @@ impl ContactsEvent {
     }
 }
 
+/// The contacts in force and when they were last set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactsState {
+    pub contacts: Option<Vec<Contact>>,
+    /// Unix seconds.
+    pub updated: i64,
+}
+
+impl ContactsState {
+    /// Records one event recorded at `at` (Unix seconds).
+    pub fn apply(&mut self, event: &ContactsEvent, at: i64) {
+        match event {
+            ContactsEvent::ContactsSet { contacts } => {
+                self.contacts = Some(contacts.clone());
+                self.updated = at;
+            }
+            ContactsEvent::ContactsDeleted {} => *self = ContactsState::default(),
+        }
+    }
+}
+
 /// The contacts in force, folded from events.
 pub fn current(events: &[ContactsEvent]) -> Option<Vec<Contact>> {
-    events.iter().fold(None, |_, e| match e {
-        ContactsEvent::ContactsSet { contacts } => Some(contacts.clone()),
-        ContactsEvent::ContactsDeleted {} => None,
-    })
+    let mut state = ContactsState::default();
+    for e in events {
+        state.apply(e, 0);
+    }
+    state.contacts
 }
 
 /// Commands on the contacts stream.
@@ -54,9 +76,10 @@ pub enum ContactsCommand {
 
 /// Decides a contacts command: each contact needs an email address (Key Vault sends mail).
 pub fn decide(
-    current: Option<&[Contact]>,
+    state: &ContactsState,
     command: ContactsCommand,
 ) -> Result<Vec<ContactsEvent>, DomainError> {
+    let current = state.contacts.as_deref();
     match command {
         ContactsCommand::Set(contacts) => {
             for (i, c) in contacts.iter().enumerate() {
@@ -87,10 +110,11 @@ mod tests {
             name: None,
             phone: None,
         };
-        assert!(decide(None, ContactsCommand::Set(vec![c("a@b.example")])).is_ok());
-        assert!(decide(None, ContactsCommand::Set(vec![c("nope")])).is_err());
+        let none = ContactsState::default();
+        assert!(decide(&none, ContactsCommand::Set(vec![c("a@b.example")])).is_ok());
+        assert!(decide(&none, ContactsCommand::Set(vec![c("nope")])).is_err());
         assert_eq!(
-            decide(None, ContactsCommand::Delete),
+            decide(&none, ContactsCommand::Delete),
             Err(DomainError::ContactsNotFound)
         );
         let set = vec![ContactsEvent::ContactsSet {

@@ -47,7 +47,6 @@ pub enum DomainError {
     #[error("{0}")]
     ApprovalNotApplicable(String),
 
-    // --- Key Vault surface: soft delete, restore, contacts ---
     /// Create, import or restore over a name that is soft-deleted (Key Vault: 409).
     #[error("Certificate {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the certificate can only be recovered or purged.")]
     CertificateDeleted { name: String },

@@ -51,15 +51,18 @@ pub struct Issuer {
     pub enabled: bool,
 }
 
-/// Folded state: the issuer if it exists.
+/// Folded state: the issuer if it exists, and when it was made and last changed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IssuerState {
     pub issuer: Option<Issuer>,
+    /// Unix seconds.
+    pub created: i64,
+    pub updated: i64,
 }
 
 impl IssuerState {
-    /// Records one event.
-    pub fn apply(&mut self, event: &IssuerEvent) {
+    /// Records one event recorded at `at` (Unix seconds).
+    pub fn apply(&mut self, event: &IssuerEvent, at: i64) {
         match event {
             IssuerEvent::IssuerSet {
                 name,
@@ -69,16 +72,25 @@ impl IssuerState {
                 org_details,
                 enabled,
             } => {
+                // The name as first spelled stays (names compare case-insensitively).
+                let name = match &self.issuer {
+                    Some(i) => i.name.clone(),
+                    None => {
+                        self.created = at;
+                        name.clone()
+                    }
+                };
                 self.issuer = Some(Issuer {
-                    name: name.clone(),
+                    name,
                     provider: provider.clone(),
                     account_id: account_id.clone(),
                     password_set: *password_set,
                     org_details: org_details.clone(),
                     enabled: *enabled,
-                })
+                });
+                self.updated = at;
             }
-            IssuerEvent::IssuerDeleted { .. } => self.issuer = None,
+            IssuerEvent::IssuerDeleted { .. } => *self = IssuerState::default(),
         }
     }
 }
@@ -110,15 +122,16 @@ pub enum IssuerCommand {
     Delete { name: String },
 }
 
-/// Decides an issuer command. `known_providers` are the provider names configured on the
-/// server; an issuer naming any other provider is refused (400).
+/// Decides an issuer command. `known_providers` are the provider names an issuer may
+/// name on this server (configured providers and Key Vault's partner names it maps to
+/// them, compared case-insensitively); any other provider is refused (400).
 pub fn decide(
     state: &IssuerState,
     command: IssuerCommand,
     known_providers: &[String],
 ) -> Result<Vec<IssuerEvent>, DomainError> {
     let check_provider = |p: &str| {
-        if known_providers.iter().any(|k| k == p) {
+        if known_providers.iter().any(|k| k.eq_ignore_ascii_case(p)) {
             Ok(())
         } else {
             Err(DomainError::UnknownProvider {

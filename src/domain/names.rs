@@ -1,5 +1,6 @@
 //! Object names: Key Vault's rule (1-127 characters, ASCII letters, digits and `-`).
-//! Names compare case-insensitively; [`ObjectName::key`] is the comparison form.
+//! Names compare case-insensitively; [`ObjectName::key`] is the comparison form. And the
+//! vault-name rule.
 
 use super::error::DomainError;
 
@@ -37,6 +38,17 @@ impl std::fmt::Display for ObjectName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// Key Vault's vault-name rule: 3-24 characters, letters, digits and `-`, starting with a
+/// letter, no `--`, not ending with `-`.
+pub fn valid_vault_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    (3..=24).contains(&b.len())
+        && b[0].is_ascii_alphabetic()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        && !name.contains("--")
+        && !name.ends_with('-')
 }
 
 #[cfg(test)]

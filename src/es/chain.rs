@@ -1,14 +1,15 @@
 //! The hash chain over the `events` table: each row's `hash` is
 //! `SHA-256(previous row's hash ‖ canonical encoding of the row)`, the first row chaining
-//! from 32 zero bytes. The single writer seals new rows inside the append transaction
-//! ([`seal`]); [`verify`] walks the chain and names the first position that does not hold.
+//! from 32 zero bytes. Writers compute each new row's hash before inserting it, under the
+//! write lock that orders every append (`es::store::append`); [`verify`] walks the chain
+//! and names the first position that does not hold.
 //!
 //! What it proves: no row up to the head was edited, deleted, inserted or moved since it
 //! was sealed, unless whoever changed it also recomputed every later hash. Truncating the
 //! tail leaves a valid shorter chain: only a head kept elsewhere (`verify --expect-head`)
 //! detects that. This module never decodes events: it hashes the stored text as it is.
 
-use sqlx::{Row, SqliteConnection};
+use super::storage::{on_conn, Conn, Session};
 
 /// The hash a chain starts from.
 pub const GENESIS: [u8; 32] = [0; 32];
@@ -17,7 +18,7 @@ pub const GENESIS: [u8; 32] = [0; 32];
 const ENCODING: &[u8] = b"certbroker.event.v1";
 
 /// The chained columns of one event row, exactly as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ChainRow {
     pub position: i64,
     pub stream_id: String,
@@ -86,36 +87,19 @@ pub fn link(prev: &[u8; 32], row: &ChainRow) -> [u8; 32] {
 const COLUMNS: &str = "position, stream_id, version, event_type, schema_version, payload, \
                        recorded_at, actor, client_request_id, remote_addr, hash";
 
-fn row_from(row: &sqlx::sqlite::SqliteRow) -> Result<ChainRow, sqlx::Error> {
-    Ok(ChainRow {
-        position: row.try_get("position")?,
-        stream_id: row.try_get("stream_id")?,
-        version: row.try_get("version")?,
-        event_type: row.try_get("event_type")?,
-        schema_version: row.try_get("schema_version")?,
-        payload: row.try_get("payload")?,
-        recorded_at: row.try_get("recorded_at")?,
-        actor: row.try_get("actor")?,
-        client_request_id: row.try_get("client_request_id")?,
-        remote_addr: row.try_get("remote_addr")?,
-        hash: row.try_get("hash")?,
-    })
-}
-
 /// Reads up to `limit` rows after `after`, in position order.
 pub async fn read_rows(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     after: i64,
     limit: i64,
 ) -> Result<Vec<ChainRow>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"
-    ))
-    .bind(after)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(row_from).collect()
+    let sql =
+        format!("SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2");
+    on_conn!(conn, |c| sqlx::query_as::<_, ChainRow>(&sql)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(c)
+        .await)
 }
 
 fn parse_hash(s: &str) -> Option<[u8; 32]> {
@@ -123,20 +107,14 @@ fn parse_hash(s: &str) -> Option<[u8; 32]> {
 }
 
 /// The last sealed row, if any.
-pub async fn head(conn: &mut SqliteConnection) -> Result<Option<Head>, sqlx::Error> {
-    let row = sqlx::query(
+pub async fn head(conn: &mut Conn<'_>) -> Result<Option<Head>, sqlx::Error> {
+    let row: Option<(i64, String)> = on_conn!(conn, |c| sqlx::query_as(
         r#"SELECT position, hash FROM events WHERE hash IS NOT NULL
            ORDER BY position DESC LIMIT 1"#,
     )
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.map(|r| {
-        Ok(Head {
-            position: r.try_get("position")?,
-            hash: r.try_get("hash")?,
-        })
-    })
-    .transpose()
+    .fetch_optional(c)
+    .await)?;
+    Ok(row.map(|(position, hash)| Head { position, hash }))
 }
 
 /// Where the chain stood before a command: the last position (sealed or not) and the hash
@@ -148,16 +126,15 @@ pub struct Tail {
 }
 
 /// Reads the [`Tail`] in one query.
-pub async fn tail(conn: &mut SqliteConnection) -> Result<Tail, sqlx::Error> {
-    let row = sqlx::query(
+pub async fn tail(conn: &mut Conn<'_>) -> Result<Tail, sqlx::Error> {
+    let (last_position, hash): (i64, Option<String>) = on_conn!(conn, |c| sqlx::query_as(
         r#"SELECT (SELECT COALESCE(MAX(position), 0) FROM events) AS last_position,
                   (SELECT hash FROM events WHERE hash IS NOT NULL
                    ORDER BY position DESC LIMIT 1) AS hash"#,
     )
-    .fetch_one(&mut *conn)
-    .await?;
-    let last_position: i64 = row.try_get("last_position")?;
-    let prev = match row.try_get::<Option<String>, _>("hash")? {
+    .fetch_one(c)
+    .await)?;
+    let prev = match hash {
         None => GENESIS,
         Some(h) => parse_hash(&h).ok_or_else(|| {
             sqlx::Error::Protocol("the last stored hash is not 32 bytes of hex".into())
@@ -170,11 +147,8 @@ pub async fn tail(conn: &mut SqliteConnection) -> Result<Tail, sqlx::Error> {
 }
 
 /// Seals every row after `tail.last_position`, in position order, chaining from
-/// `tail.prev`. The writer reads the tail before each command and calls this inside the
-/// command's savepoint, so it seals only what the command appended: a row slipped in
-/// behind the writer's back stays unsealed and `verify` names it. Returns how many rows
-/// it sealed.
-pub async fn seal_new(conn: &mut SqliteConnection, tail: Tail) -> Result<u64, sqlx::Error> {
+/// `tail.prev` (rows written before the chain existed). Returns how many rows it sealed.
+async fn seal_after(conn: &mut Conn<'_>, tail: Tail) -> Result<u64, sqlx::Error> {
     const BATCH: i64 = 1000;
     let (mut after, mut prev) = (tail.last_position, tail.prev);
     let mut sealed = 0;
@@ -182,11 +156,13 @@ pub async fn seal_new(conn: &mut SqliteConnection, tail: Tail) -> Result<u64, sq
         let rows = read_rows(conn, after, BATCH).await?;
         for row in &rows {
             let hash = link(&prev, row);
-            sqlx::query("UPDATE events SET hash = ?1 WHERE position = ?2")
-                .bind(hex::encode(hash))
-                .bind(row.position)
-                .execute(&mut *conn)
-                .await?;
+            on_conn!(conn, |c| sqlx::query(
+                "UPDATE events SET hash = $1 WHERE position = $2"
+            )
+            .bind(hex::encode(hash))
+            .bind(row.position)
+            .execute(c)
+            .await)?;
             prev = hash;
             after = row.position;
             sealed += 1;
@@ -199,7 +175,7 @@ pub async fn seal_new(conn: &mut SqliteConnection, tail: Tail) -> Result<u64, sq
 
 /// Seals every row of a database written before the chain existed (no row sealed yet),
 /// from the first row. Does nothing once any row is sealed.
-pub async fn seal_unchained(conn: &mut SqliteConnection) -> Result<u64, sqlx::Error> {
+pub async fn seal_unchained(conn: &mut Conn<'_>) -> Result<u64, sqlx::Error> {
     if head(conn).await?.is_some() {
         return Ok(0);
     }
@@ -207,7 +183,7 @@ pub async fn seal_unchained(conn: &mut SqliteConnection) -> Result<u64, sqlx::Er
         last_position: 0,
         prev: GENESIS,
     };
-    seal_new(conn, from_start).await
+    seal_after(conn, from_start).await
 }
 
 /// Where and why the chain does not hold.
@@ -251,33 +227,33 @@ pub struct Range {
 /// or wrong hash, or a gap in positions (rows deleted). With `expect_head`, also reports
 /// whether a row with that hash was seen.
 pub async fn verify(
-    conn: &mut SqliteConnection,
+    session: &mut impl Session,
     range: Range,
     expect_head: Option<&str>,
 ) -> Result<Verification, sqlx::Error> {
+    let mut conn = session.conn();
+    let conn = &mut conn;
     let mut out = Verification::default();
     let (mut prev_pos, mut prev) = if range.after > 0 {
-        let row = sqlx::query(
-            "SELECT position, hash FROM events WHERE position <= ?1 ORDER BY position DESC LIMIT 1",
+        let row: Option<(i64, Option<String>)> = on_conn!(conn, |c| {
+            sqlx::query_as(
+            "SELECT position, hash FROM events WHERE position <= $1 ORDER BY position DESC LIMIT 1",
         )
         .bind(range.after)
-        .fetch_optional(&mut *conn)
-        .await?;
+        .fetch_optional(c)
+        .await
+        })?;
         match row {
-            Some(r) => {
-                let position: i64 = r.try_get("position")?;
-                let hash: Option<String> = r.try_get("hash")?;
-                match hash.as_deref().and_then(parse_hash) {
-                    Some(h) => (position, h),
-                    None => {
-                        out.broken = Some(Broken {
-                            position,
-                            reason: "the row has no valid hash".into(),
-                        });
-                        return Ok(out);
-                    }
+            Some((position, hash)) => match hash.as_deref().and_then(parse_hash) {
+                Some(h) => (position, h),
+                None => {
+                    out.broken = Some(Broken {
+                        position,
+                        reason: "the row has no valid hash".into(),
+                    });
+                    return Ok(out);
                 }
-            }
+            },
             None => (0, GENESIS),
         }
     } else {

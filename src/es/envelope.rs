@@ -20,10 +20,8 @@ pub struct StreamId {
 pub enum StreamKind {
     Certificate,
     Issuer,
-    // --- Key Vault surface ---
     /// The vault's certificate contacts (one stream per vault, name `contacts`).
     Contacts,
-    // audit trail
     /// Audit records (refused requests, token changes); `name_key` is the certificate's,
     /// or empty.
     Audit,
@@ -127,9 +125,7 @@ impl EventMeta {
 pub enum DomainEvent {
     Certificate(CertificateEvent),
     Issuer(IssuerEvent),
-    // --- Key Vault surface ---
     Contacts(ContactsEvent),
-    // audit trail
     Audit(AuditEvent),
 }
 

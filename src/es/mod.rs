@@ -1,14 +1,22 @@
-//! The event store: append and load streams, upcast old events, and the single writer that
-//! owns the write connection. SQL for events lives here and in `projections` only.
+//! The event store: streams of events in one `events` table, the one command pipeline
+//! ([`execute`]), the single writer with group commit ([`writer`]), the hash chain
+//! ([`chain`]), upcasting ([`upcast`]) and the storage engines ([`storage`]). SQL for
+//! events, keys and tokens lives here; SQL for views lives in `projections`.
 
+pub mod aggregate;
 pub mod audit;
 pub mod chain;
 pub mod envelope;
+pub mod execute;
+pub mod keys;
+pub mod storage;
 pub mod store;
 pub mod tokens;
 pub mod upcast;
 pub mod writer;
 
+pub use aggregate::{Aggregate, StateRef, Views};
 pub use envelope::{DomainEvent, EventMeta, StoredEvent, StreamId};
+pub use execute::{Command, Effect, EventStore, ExecError, Executed, Loaded};
 pub use store::StoreError;
 pub use writer::Writer;

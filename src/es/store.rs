@@ -1,52 +1,53 @@
-//! Append and load events. Every append runs inside the writer's transaction.
+//! Append and load events. Appends run inside a write transaction that holds the engine's
+//! write lock (see `storage::Session::begin_write`): every new row gets the next position
+//! and its link in the hash chain before it is inserted, so positions are gap-free and
+//! no row is ever committed unsealed.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
-use sqlx::{Row, SqliteConnection};
 
+use super::chain::{self, ChainRow, Tail};
 use super::envelope::{DomainEvent, EventMeta, StoredEvent, StreamId, StreamKind};
+use super::storage::{on_conn, Conn};
 use super::upcast::{current_version, upcast};
 use crate::domain::audit::AuditEvent;
 use crate::domain::certificate::CertificateEvent;
+use crate::domain::contacts::ContactsEvent;
 use crate::domain::issuer::IssuerEvent;
 
 /// Failures of the event store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// Another writer appended to the stream first.
-    #[error("stream {stream} was at version {actual}, expected {expected}")]
-    Conflict {
-        stream: String,
-        expected: i64,
-        actual: i64,
-    },
+    /// Another command appended to the stream first.
+    #[error("stream {stream} was appended to concurrently (expected version {expected})")]
+    Conflict { stream: String, expected: i64 },
     /// The database failed.
-    #[error("database error")]
+    #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
-    /// A stored event could not be decoded.
+    /// A stored event could not be decoded, or a new one encoded.
     #[error("event at position {position} cannot be decoded: {reason}")]
     Corrupt { position: i64, reason: String },
 }
 
-/// Loaded events of one stream, and the stream's version.
+/// A stream's events in order, each with the Unix second it was recorded at, and the
+/// stream's version.
 pub struct LoadedStream<E> {
-    pub events: Vec<E>,
+    pub events: Vec<(E, i64)>,
     pub version: i64,
 }
 
-fn encode<E: serde::Serialize>(event: &E) -> Result<(String, String), StoreError> {
-    let mut value = serde_json::to_value(event).map_err(|e| StoreError::Corrupt {
+/// An event's `event_type` and its JSON payload without it.
+pub fn encode<E: serde::Serialize>(event: &E) -> Result<(String, String), StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
         position: 0,
-        reason: e.to_string(),
-    })?;
+        reason,
+    };
+    let mut value = serde_json::to_value(event).map_err(|e| corrupt(e.to_string()))?;
     let event_type = value
         .as_object_mut()
         .and_then(|o| o.remove("event_type"))
         .and_then(|t| t.as_str().map(str::to_owned))
-        .ok_or_else(|| StoreError::Corrupt {
-            position: 0,
-            reason: "event without a type".into(),
-        })?;
+        .ok_or_else(|| corrupt("event without a type".into()))?;
     Ok((event_type, value.to_string()))
 }
 
@@ -76,162 +77,234 @@ pub fn decode_event(
     schema_version: i64,
     payload: &str,
 ) -> Result<DomainEvent, StoreError> {
+    let (p, t, v) = (position, event_type, schema_version);
     Ok(match stream.kind {
-        StreamKind::Certificate => DomainEvent::Certificate(decode::<CertificateEvent>(
-            position,
-            event_type,
-            schema_version,
-            payload,
-        )?),
-        StreamKind::Issuer => DomainEvent::Issuer(decode::<IssuerEvent>(
-            position,
-            event_type,
-            schema_version,
-            payload,
-        )?),
-        StreamKind::Contacts => {
-            DomainEvent::Contacts(decode::<crate::domain::contacts::ContactsEvent>(
-                position,
-                event_type,
-                schema_version,
-                payload,
-            )?)
+        StreamKind::Certificate => {
+            DomainEvent::Certificate(decode::<CertificateEvent>(p, t, v, payload)?)
         }
-        StreamKind::Audit => DomainEvent::Audit(decode::<AuditEvent>(
-            position,
-            event_type,
-            schema_version,
-            payload,
-        )?),
+        StreamKind::Issuer => DomainEvent::Issuer(decode::<IssuerEvent>(p, t, v, payload)?),
+        StreamKind::Contacts => DomainEvent::Contacts(decode::<ContactsEvent>(p, t, v, payload)?),
+        StreamKind::Audit => DomainEvent::Audit(decode::<AuditEvent>(p, t, v, payload)?),
     })
 }
 
-/// Loads one stream's events in order.
-pub async fn load<E: serde::de::DeserializeOwned>(
-    conn: &mut SqliteConnection,
-    stream: &StreamId,
-) -> Result<LoadedStream<E>, StoreError> {
-    let rows = sqlx::query(
-        r#"SELECT position, version, event_type, schema_version, payload
-           FROM events WHERE stream_id = ?1 ORDER BY version"#,
-    )
-    .bind(stream.to_string())
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut events = Vec::with_capacity(rows.len());
-    let mut version = 0;
-    for row in rows {
-        let position: i64 = row.try_get("position")?;
-        version = row.try_get("version")?;
-        let event_type: String = row.try_get("event_type")?;
-        let schema_version: i64 = row.try_get("schema_version")?;
-        let payload: String = row.try_get("payload")?;
-        events.push(decode(position, &event_type, schema_version, &payload)?);
-    }
-    Ok(LoadedStream { events, version })
+/// The stored spelling of a time (text comparison orders like time).
+pub fn format_time(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// Appends `events` to `stream`, which must be at `expected_version`. Returns them as stored.
-pub async fn append<E: serde::Serialize>(
-    conn: &mut SqliteConnection,
-    stream: &StreamId,
-    expected_version: i64,
-    events: &[E],
-    meta: &EventMeta,
-    wrap: impl Fn(&E) -> DomainEvent,
-) -> Result<Vec<StoredEvent>, StoreError> {
-    let mut stored = Vec::with_capacity(events.len());
-    let recorded_at = meta.at.to_rfc3339_opts(SecondsFormat::Micros, true);
-    for (i, event) in events.iter().enumerate() {
-        let version = expected_version + 1 + i as i64;
-        let (event_type, payload) = encode(event)?;
-        let result = sqlx::query(
-            r#"INSERT INTO events (stream_id, version, event_type, schema_version, payload,
-                                   recorded_at, actor, client_request_id, remote_addr)
-               VALUES (?1, ?2, ?3, ?9, ?4, ?5, ?6, ?7, ?8)"#,
-        )
-        .bind(stream.to_string())
-        .bind(version)
-        .bind(&event_type)
-        .bind(&payload)
-        .bind(&recorded_at)
-        .bind(&meta.actor)
-        .bind(&meta.client_request_id)
-        .bind(&meta.remote_addr)
-        .bind(current_version(&event_type))
-        .execute(&mut *conn)
-        .await;
-        let position = match result {
-            Ok(done) => done.last_insert_rowid(),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                let actual: i64 = sqlx::query_scalar(
-                    "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?1",
-                )
-                .bind(stream.to_string())
-                .fetch_one(&mut *conn)
-                .await?;
-                return Err(StoreError::Conflict {
-                    stream: stream.to_string(),
-                    expected: expected_version,
-                    actual,
-                });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        stored.push(StoredEvent {
-            position,
-            stream: stream.clone(),
-            version,
-            recorded_at: parse_time(&recorded_at).unwrap_or(meta.at),
-            actor: meta.actor.clone(),
-            event: wrap(event),
-        });
-    }
-    Ok(stored)
-}
-
-fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+/// Parses a stored time.
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Reads stored events in position order, `limit` at a time after `after` (for rebuild).
-pub async fn read_all(
-    conn: &mut SqliteConnection,
-    after: i64,
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    position: i64,
+    version: i64,
+    event_type: String,
+    schema_version: i64,
+    payload: String,
+    recorded_at: String,
+}
+
+/// Loads one stream's events in order.
+pub async fn load<E: serde::de::DeserializeOwned>(
+    conn: &mut Conn<'_>,
+    stream: &StreamId,
+) -> Result<LoadedStream<E>, StoreError> {
+    let id = stream.to_string();
+    let rows: Vec<EventRow> = on_conn!(conn, |c| sqlx::query_as(
+        r#"SELECT position, version, event_type, schema_version, payload, recorded_at
+           FROM events WHERE stream_id = $1 ORDER BY version"#,
+    )
+    .bind(&id)
+    .fetch_all(c)
+    .await)?;
+    let mut events = Vec::with_capacity(rows.len());
+    let mut version = 0;
+    for row in rows {
+        version = row.version;
+        let at = parse_time(&row.recorded_at)
+            .ok_or_else(|| StoreError::Corrupt {
+                position: row.position,
+                reason: format!("bad recorded_at {}", row.recorded_at),
+            })?
+            .timestamp();
+        events.push((
+            decode(
+                row.position,
+                &row.event_type,
+                row.schema_version,
+                &row.payload,
+            )?,
+            at,
+        ));
+    }
+    Ok(LoadedStream { events, version })
+}
+
+/// The stream's version (how many events it holds).
+pub async fn version_of(conn: &mut Conn<'_>, stream: &StreamId) -> Result<i64, StoreError> {
+    let id = stream.to_string();
+    Ok(on_conn!(conn, |c| sqlx::query_scalar(
+        "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = $1"
+    )
+    .bind(&id)
+    .fetch_one(c)
+    .await)?)
+}
+
+/// Appends `events` to `stream`, which must be at `expected_version`, at the positions
+/// after `tail`, each sealed into the hash chain; advances `tail`. A stream that moved on
+/// is [`StoreError::Conflict`] and appends nothing.
+pub async fn append<E: serde::Serialize>(
+    conn: &mut Conn<'_>,
+    tail: &mut Tail,
+    stream: &StreamId,
+    expected_version: i64,
+    events: &[E],
+    meta: &EventMeta,
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let recorded_at = format_time(&meta.at);
+    let stream_id = stream.to_string();
+    let mut rows = Vec::with_capacity(events.len());
+    let (mut position, mut prev) = (tail.last_position, tail.prev);
+    for (i, event) in events.iter().enumerate() {
+        let (event_type, payload) = encode(event)?;
+        position += 1;
+        let mut row = ChainRow {
+            position,
+            stream_id: stream_id.clone(),
+            version: expected_version + 1 + i as i64,
+            schema_version: current_version(&event_type),
+            event_type,
+            payload,
+            recorded_at: recorded_at.clone(),
+            actor: meta.actor.clone(),
+            client_request_id: meta.client_request_id.clone(),
+            remote_addr: meta.remote_addr.clone(),
+            hash: None,
+        };
+        prev = chain::link(&prev, &row);
+        row.hash = Some(hex::encode(prev));
+        rows.push(row);
+    }
+    let mut sql = String::from(
+        "INSERT INTO events (position, stream_id, version, event_type, schema_version, payload, \
+         recorded_at, actor, client_request_id, remote_addr, hash) VALUES ",
+    );
+    for i in 0..rows.len() {
+        let b = i * 11;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for k in 1..=11 {
+            if k > 1 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(b + k).to_string());
+        }
+        sql.push(')');
+    }
+    let result = on_conn!(conn, |c| {
+        let mut q = sqlx::query(&sql);
+        for r in &rows {
+            q = q
+                .bind(r.position)
+                .bind(&r.stream_id)
+                .bind(r.version)
+                .bind(&r.event_type)
+                .bind(r.schema_version)
+                .bind(&r.payload)
+                .bind(&r.recorded_at)
+                .bind(&r.actor)
+                .bind(&r.client_request_id)
+                .bind(&r.remote_addr)
+                .bind(&r.hash);
+        }
+        q.execute(c).await
+    });
+    match result {
+        Ok(_) => {
+            tail.last_position = position;
+            tail.prev = prev;
+            Ok(())
+        }
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict {
+            stream: stream_id,
+            expected: expected_version,
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AnyEventRow {
+    position: i64,
+    stream_id: String,
+    version: i64,
+    event_type: String,
+    schema_version: i64,
+    payload: String,
+    recorded_at: String,
+    actor: String,
+}
+
+/// Reads the events of every stream, stream by stream in order of stream id and version,
+/// `limit` at a time after `after` (a stream id and version). Every event is decoded, so a
+/// rebuild proves the whole log still reads.
+pub async fn read_streams(
+    conn: &mut Conn<'_>,
+    after: Option<&(String, i64)>,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    let rows = sqlx::query(
+    let (stream, version) = after.map_or(("", 0), |(s, v)| (s.as_str(), *v));
+    let rows: Vec<AnyEventRow> = on_conn!(conn, |c| sqlx::query_as(
         r#"SELECT position, stream_id, version, event_type, schema_version, payload,
                   recorded_at, actor
-           FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"#,
+           FROM events
+           WHERE (stream_id > $1 OR (stream_id = $1 AND version > $2))
+           ORDER BY stream_id, version LIMIT $3"#,
     )
-    .bind(after)
+    .bind(stream)
+    .bind(version)
     .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
+    .fetch_all(c)
+    .await)?;
+    decode_rows(rows)
+}
+
+fn decode_rows(rows: Vec<AnyEventRow>) -> Result<Vec<StoredEvent>, StoreError> {
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let position: i64 = row.try_get("position")?;
-        let stream_id: String = row.try_get("stream_id")?;
-        let stream = StreamId::parse(&stream_id).ok_or_else(|| StoreError::Corrupt {
+        let position = row.position;
+        let stream = StreamId::parse(&row.stream_id).ok_or_else(|| StoreError::Corrupt {
             position,
-            reason: format!("unknown stream id {stream_id}"),
+            reason: format!("unknown stream id {}", row.stream_id),
         })?;
-        let event_type: String = row.try_get("event_type")?;
-        let schema_version: i64 = row.try_get("schema_version")?;
-        let payload: String = row.try_get("payload")?;
-        let recorded_at: String = row.try_get("recorded_at")?;
-        let event = decode_event(position, &stream, &event_type, schema_version, &payload)?;
+        let event = decode_event(
+            position,
+            &stream,
+            &row.event_type,
+            row.schema_version,
+            &row.payload,
+        )?;
         out.push(StoredEvent {
             position,
-            version: row.try_get("version")?,
-            recorded_at: parse_time(&recorded_at).ok_or_else(|| StoreError::Corrupt {
+            version: row.version,
+            recorded_at: parse_time(&row.recorded_at).ok_or_else(|| StoreError::Corrupt {
                 position,
-                reason: format!("bad recorded_at {recorded_at}"),
+                reason: format!("bad recorded_at {}", row.recorded_at),
             })?,
-            actor: row.try_get("actor")?,
+            actor: row.actor,
             stream,
             event,
         });

@@ -1,194 +1,193 @@
-//! The single writer: one task owns the write connection and runs every command.
+//! The writer: one task owns the write connection and runs every command (group commit).
 //!
-//! Commands arrive on a channel. The writer takes what is queued (up to a batch limit),
-//! opens one `BEGIN IMMEDIATE` transaction, runs each command in its own `SAVEPOINT` (a
-//! refused or failed command rolls back alone), commits the batch with one fsync, and only
-//! then answers every caller. Each successful command's new event rows are sealed into
-//! the hash chain (`es::chain`) before its savepoint is released. Slow work (key
-//! generation, signing, network) must happen before a command is submitted, never inside it.
+//! Jobs arrive on a channel. The writer takes what is queued (up to a batch limit), opens
+//! one write transaction (holding the engine's write lock), reads the chain's tail once,
+//! runs each job in its own `SAVEPOINT` (a refused or failed job rolls back alone), commits
+//! the batch with one fsync, and only then answers every caller. Each job's reply channel is
+//! kept apart from its work, so a caller is answered even when its job never ran. Slow work
+//! (key generation, signing, network) happens before a job is submitted, never inside it.
+//!
+//! Only `es::execute` builds jobs.
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
-/// Why a submitted command did not commit (beside its own refusal).
-#[derive(Debug, thiserror::Error)]
-pub enum WriterError {
-    /// The batch's transaction failed to begin or commit.
-    #[error("the write transaction failed: {0}")]
-    Commit(String),
-    /// The writer task has stopped (server shutting down).
-    #[error("the writer is not running")]
-    Stopped,
-    /// The command panicked; its savepoint was rolled back.
-    #[error("the command panicked")]
-    Panicked,
+use super::chain::{self, Tail};
+use super::execute::ExecError;
+use super::storage::{classify, Conn, Owned, Session, Storage};
+
+/// What one job sees: the batch's transaction, the chain's tail, and the versions of the
+/// streams earlier jobs of the batch appended to.
+pub struct Batch {
+    owned: Owned,
+    pub(crate) tail: Tail,
+    pub(crate) versions: HashMap<String, i64>,
 }
 
-type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job =
-    Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Finish)> + Send>;
+impl Batch {
+    /// The transaction's connection.
+    pub fn conn(&mut self) -> Conn<'_> {
+        self.owned.conn()
+    }
+}
 
-/// A handle to submit commands to the writer task. Cheap to clone.
+type Output = Box<dyn Any + Send>;
+type Work =
+    Box<dyn for<'c> FnOnce(&'c mut Batch) -> BoxFuture<'c, Result<Output, ExecError>> + Send>;
+
+struct Job {
+    work: Work,
+    reply: oneshot::Sender<Result<Output, ExecError>>,
+}
+
+/// A handle to submit jobs to the writer task. Cheap to clone.
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Job>,
 }
 
-/// Result of a command: its own outcome, or a writer failure.
-pub type Submitted<T, E> = Result<Result<T, E>, WriterError>;
-
 impl Writer {
-    /// Starts the writer task on `conn` (a dedicated connection). `max_batch` bounds how
-    /// many queued commands share one commit.
-    pub fn spawn(conn: SqliteConnection, max_batch: usize) -> (Self, tokio::task::JoinHandle<()>) {
+    /// Opens the writer's connection on `storage` and starts the writer task. `max_batch`
+    /// bounds how many queued jobs share one commit.
+    pub async fn spawn(
+        storage: &Storage,
+        max_batch: usize,
+    ) -> Result<(Self, tokio::task::JoinHandle<()>), sqlx::Error> {
+        let owned = storage.connect_writer().await?;
         let (tx, rx) = mpsc::channel::<Job>(1024);
-        let handle = tokio::spawn(run(conn, rx, max_batch.max(1)));
-        (Writer { tx }, handle)
+        let handle = tokio::spawn(run(owned, rx, max_batch.max(1)));
+        Ok((Writer { tx }, handle))
     }
 
-    /// Runs `f` inside the writer's transaction and returns its result once the batch it
-    /// ran in has committed. An `Err` from `f` rolls back `f`'s writes alone.
-    pub async fn submit<T, E, F>(&self, f: F) -> Submitted<T, E>
+    /// Runs `work` inside the writer's transaction and returns its result once the batch it
+    /// ran in has committed. An `Err` from `work` rolls back `work`'s writes alone.
+    pub(crate) async fn submit<T, F>(&self, work: F) -> Result<T, ExecError>
     where
         T: Send + 'static,
-        E: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Batch) -> BoxFuture<'c, Result<T, ExecError>> + Send + 'static,
     {
-        let (otx, orx) = oneshot::channel::<Submitted<T, E>>();
-        let job: Job = Box::new(move |conn| {
-            Box::pin(async move {
-                let outcome = AssertUnwindSafe(f(conn)).catch_unwind().await;
-                match outcome {
-                    Ok(result) => {
-                        let ok = result.is_ok();
-                        let finish: Finish = Box::new(move |commit| {
-                            let _ = otx.send(match commit {
-                                Ok(()) => Ok(result),
-                                Err(e) if ok => Err(WriterError::Commit(e)),
-                                // A refused command wrote nothing: its refusal stands.
-                                Err(_) => Ok(result),
-                            });
-                        });
-                        (ok, finish)
-                    }
-                    Err(_) => {
-                        let finish: Finish = Box::new(move |_| {
-                            let _ = otx.send(Err(WriterError::Panicked));
-                        });
-                        (false, finish)
-                    }
-                }
-            })
+        let (reply, answer) = oneshot::channel();
+        let work: Work = Box::new(move |batch| {
+            Box::pin(async move { work(batch).await.map(|t| Box::new(t) as Output) })
         });
-        self.tx.send(job).await.map_err(|_| WriterError::Stopped)?;
-        orx.await.map_err(|_| WriterError::Stopped)?
+        self.tx
+            .send(Job { work, reply })
+            .await
+            .map_err(|_| ExecError::Stopped)?;
+        let out = answer.await.map_err(|_| ExecError::Stopped)??;
+        out.downcast::<T>()
+            .map(|b| *b)
+            .map_err(|_| ExecError::Internal("a writer job answered with the wrong type".into()))
     }
 }
 
-async fn exec(conn: &mut SqliteConnection, sql: &str) -> Result<(), String> {
-    sqlx::query(sql)
-        .execute(&mut *conn)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+fn commit_error(e: &sqlx::Error) -> ExecError {
+    ExecError::Commit {
+        failure: classify(e),
+        message: e.to_string(),
+    }
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+async fn run(mut owned: Owned, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < max_batch {
+        let mut jobs = vec![first];
+        while jobs.len() < max_batch {
             match rx.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(job) => jobs.push(job),
                 Err(_) => break,
             }
         }
-        if let Err(e) = exec(&mut conn, "BEGIN IMMEDIATE").await {
-            tracing::error!(error = %e, "could not begin the write transaction");
-            // Answer every caller: their commands never ran.
-            for job in batch {
-                let (_, finish) = job_refused(job, &mut conn).await;
-                finish(Err(e.clone()));
-            }
-            continue;
-        }
-        let mut finishes = Vec::with_capacity(batch.len());
-        let mut broken: Option<String> = None;
-        for job in batch {
-            if let Some(e) = &broken {
-                let (_, finish) = job_refused(job, &mut conn).await;
-                finish(Err(e.clone()));
-                continue;
-            }
-            if let Err(e) = exec(&mut conn, "SAVEPOINT command").await {
-                broken = Some(e);
-                let (_, finish) = job_refused(job, &mut conn).await;
-                if let Some(e) = &broken {
-                    finish(Err(e.clone()));
-                }
-                continue;
-            }
-            let tail = match super::chain::tail(&mut conn).await {
-                Ok(t) => t,
-                Err(e) => {
-                    broken = Some(format!("reading the chain's tail: {e}"));
-                    let (_, finish) = job_refused(job, &mut conn).await;
-                    finishes.push(finish);
-                    continue;
-                }
-            };
-            let (ok, finish) = job(&mut conn).await;
-            let end = if ok {
-                // Chain what the command appended before its savepoint is released, so no
-                // row is ever committed unsealed.
-                match super::chain::seal_new(&mut conn, tail).await {
-                    Ok(_) => exec(&mut conn, "RELEASE command").await,
-                    Err(e) => Err(format!("sealing the hash chain: {e}")),
-                }
-            } else {
-                match exec(&mut conn, "ROLLBACK TO command").await {
-                    Ok(()) => exec(&mut conn, "RELEASE command").await,
-                    Err(e) => Err(e),
-                }
-            };
-            if let Err(e) = end {
-                broken = Some(e);
-            }
-            finishes.push(finish);
-        }
-        let result = match broken {
-            Some(e) => {
-                let _ = exec(&mut conn, "ROLLBACK").await;
-                Err(e)
-            }
-            None => match exec(&mut conn, "COMMIT").await {
-                Ok(()) => Ok(()),
-                Err(e) => {
-                    let _ = exec(&mut conn, "ROLLBACK").await;
-                    Err(e)
-                }
-            },
-        };
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "write transaction failed; its commands were not committed");
-        }
-        for finish in finishes {
-            finish(result.clone());
-        }
+        owned = run_batch(owned, jobs).await;
     }
-    let _ = conn.close().await;
+    owned.close().await;
 }
 
-/// Tells a job's caller it did not run, without running its body against the database.
-async fn job_refused(job: Job, conn: &mut SqliteConnection) -> (bool, Finish) {
-    // The job must still be consumed to reach its answer channel; run it inside a
-    // savepoint that is always rolled back, so nothing it writes survives.
-    let _ = exec(conn, "SAVEPOINT refused").await;
-    let out = job(conn).await;
-    let _ = exec(conn, "ROLLBACK TO refused").await;
-    let _ = exec(conn, "RELEASE refused").await;
-    (false, out.1)
+/// Runs one batch and answers its callers; returns the connection for the next batch.
+async fn run_batch(mut owned: Owned, jobs: Vec<Job>) -> Owned {
+    let begun = match owned.begin_write().await {
+        Ok(()) => chain::tail(&mut owned.conn()).await,
+        Err(e) => Err(e),
+    };
+    let tail = match begun {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "could not begin the write transaction");
+            let _ = owned.exec("ROLLBACK").await;
+            let err = commit_error(&e);
+            for job in jobs {
+                let _ = job.reply.send(Err(err.clone()));
+            }
+            return owned;
+        }
+    };
+    let mut batch = Batch {
+        owned,
+        tail,
+        versions: HashMap::new(),
+    };
+    let mut done: Vec<(oneshot::Sender<_>, Result<Output, ExecError>)> = Vec::new();
+    let mut broken: Option<ExecError> = None;
+    for job in jobs {
+        if let Some(e) = &broken {
+            let _ = job.reply.send(Err(e.clone()));
+            continue;
+        }
+        if let Err(e) = batch.owned.exec("SAVEPOINT job").await {
+            let err = commit_error(&e);
+            broken = Some(err.clone());
+            let _ = job.reply.send(Err(err));
+            continue;
+        }
+        let (tail, versions) = (batch.tail, batch.versions.clone());
+        let outcome = AssertUnwindSafe((job.work)(&mut batch))
+            .catch_unwind()
+            .await
+            .unwrap_or(Err(ExecError::Panicked));
+        let end = if outcome.is_ok() {
+            batch.owned.exec("RELEASE job").await
+        } else {
+            batch.tail = tail;
+            batch.versions = versions;
+            match batch.owned.exec("ROLLBACK TO job").await {
+                Ok(()) => batch.owned.exec("RELEASE job").await,
+                Err(e) => Err(e),
+            }
+        };
+        if let Err(e) = end {
+            broken = Some(commit_error(&e));
+        }
+        done.push((job.reply, outcome));
+    }
+    let mut owned = batch.owned;
+    let committed = match broken {
+        Some(e) => {
+            let _ = owned.exec("ROLLBACK").await;
+            Err(e)
+        }
+        None => match owned.exec("COMMIT").await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = owned.exec("ROLLBACK").await;
+                Err(commit_error(&e))
+            }
+        },
+    };
+    if let Err(e) = &committed {
+        tracing::error!(error = %e, "write transaction failed; its commands were not committed");
+    }
+    for (reply, outcome) in done {
+        let answer = match (&committed, outcome) {
+            (Ok(()), outcome) => outcome,
+            // A refused job wrote nothing: its refusal stands.
+            (Err(_), Err(refusal)) => Err(refusal),
+            (Err(e), Ok(_)) => Err(e.clone()),
+        };
+        let _ = reply.send(answer);
+    }
+    owned
 }

@@ -4,7 +4,7 @@
 
 use actix_web::{web, HttpResponse};
 
-use crate::worker::acme::ChallengeStore;
+use crate::service::challenges::ChallengeStore;
 
 async fn http01_answer(store: web::Data<ChallengeStore>, token: web::Path<String>) -> HttpResponse {
     match store.get(&token) {

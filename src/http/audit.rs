@@ -1,6 +1,6 @@
 //! The audit extension beside the Key Vault API: `GET /audit/events`, `GET /audit/head`,
 //! `GET /certificates/{name}/history`, and recording refused requests (401/403/409) as
-//! audit records. Handlers never write SQL; records go through the writer.
+//! audit records through the audit service.
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -12,16 +12,11 @@ use super::AppState;
 use crate::domain::audit::{AuditEvent, RefusalError};
 use crate::error::ApiError;
 use crate::es::audit::EventFilter;
-use crate::es::EventMeta;
-use crate::service::audit::AuditService;
+use crate::service::Caller;
 
 /// Largest page of `GET /audit/events` (`maxresults`), and the default.
 pub const MAX_PAGE: i64 = 1000;
 pub const DEFAULT_PAGE: i64 = 100;
-
-fn audit(state: &AppState) -> AuditService {
-    AuditService::new(state.certificates.shared().clone())
-}
 
 /// What an audit record keeps of a refused request.
 #[derive(Debug, Clone)]
@@ -54,14 +49,16 @@ pub async fn record_refusal(
         },
         role: caller.map(|(_, role)| role.as_str().to_owned()),
     };
-    let meta = EventMeta {
+    let who = Caller {
+        vault: req.vault.clone(),
         actor: caller.map_or("anonymous", |(a, _)| a).to_owned(),
         client_request_id: req.client_request_id.clone(),
         remote_addr: req.remote_addr.clone(),
-        at: Utc::now(),
     };
-    if let Err(e) = audit(state)
-        .record(&req.vault, req.certificate.as_deref(), event, meta)
+    if let Err(e) = state
+        .services
+        .audit
+        .record(&who, req.certificate.as_deref(), event)
         .await
     {
         tracing::error!(error = %e, "could not record a refused request in the audit trail");
@@ -133,7 +130,7 @@ async fn page(
     filter: EventFilter,
 ) -> Result<HttpResponse, ApiError> {
     let limit = page_size(ctx)?;
-    let page = audit(state).events(&filter, limit).await?;
+    let page = state.services.audit.events(&filter, limit).await?;
     let next_link = page.next_after.map(|after| {
         // Every filter the client sent, then where the next page starts.
         let mut query: Vec<(String, String)> = ctx
@@ -145,12 +142,11 @@ async fn page(
         query.insert(0, ("api-version".into(), ctx.api_version.clone()));
         query.push(("maxresults".into(), limit.to_string()));
         query.push(("skiptoken".into(), after.to_string()));
-        format!(
-            "{}{path}?{}",
-            ctx.base_url,
-            serde_urlencoded::to_string(&query).unwrap_or_default()
-        )
+        serde_urlencoded::to_string(&query).map(|q| format!("{}{path}?{q}", ctx.base_url))
     });
+    let next_link = next_link
+        .transpose()
+        .map_err(|e| ApiError::internal_message(format!("rendering nextLink: {e}")))?;
     Ok(HttpResponse::Ok().json(ListResponse {
         value: page.entries,
         next_link,
@@ -192,7 +188,7 @@ pub async fn get_audit_head(
     state: web::Data<AppState>,
     _ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
-    let head = audit(&state).head().await?;
+    let head = state.services.audit.head().await?;
     Ok(HttpResponse::Ok().json(match head {
         Some(h) => serde_json::json!({"position": h.position, "hash": h.hash}),
         None => serde_json::json!({"position": 0, "hash": null}),

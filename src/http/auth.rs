@@ -41,7 +41,7 @@ const INVALID_TOKEN: &str = "The bearer token is not valid for this vault.";
 pub struct Auth {
     tokens: HashMap<[u8; 32], String>,
     challenge: String,
-    store: Option<sqlx::SqlitePool>,
+    store: Option<crate::es::storage::Storage>,
 }
 
 impl Auth {
@@ -56,9 +56,9 @@ impl Auth {
         }
     }
 
-    /// Also accepts the tokens stored in the database read through `pool`.
-    pub fn with_store(mut self, pool: sqlx::SqlitePool) -> Self {
-        self.store = Some(pool);
+    /// Also accepts the tokens stored in the database.
+    pub fn with_store(mut self, storage: crate::es::storage::Storage) -> Self {
+        self.store = Some(storage);
         self
     }
 
@@ -70,12 +70,12 @@ impl Auth {
             return Ok((name.clone(), Role::Admin));
         }
         let invalid = INVALID_TOKEN;
-        let Some(pool) = &self.store else {
+        let Some(storage) = &self.store else {
             return Err(invalid);
         };
         let hash = hex::encode(hash);
-        let found = match pool.acquire().await {
-            Ok(mut conn) => crate::es::tokens::lookup(&mut conn, &hash).await,
+        let found = match storage.acquire().await {
+            Ok(mut pooled) => crate::es::tokens::lookup(&mut pooled.conn(), &hash).await,
             Err(e) => Err(e),
         };
         match found {
@@ -179,7 +179,7 @@ pub async fn gate(
         .app_data::<actix_web::web::Data<super::AppState>>()
         .cloned()
     else {
-        let resp = ApiError::internal(&"application state missing").error_response();
+        let resp = ApiError::internal_message("application state missing").error_response();
         return Ok(req.into_response(resp).map_into_right_body());
     };
     let header = req

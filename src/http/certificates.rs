@@ -1,60 +1,76 @@
-//! Handlers of `/certificates/{name}[/...]`: create (S1, S10) and get.
+//! Handlers of certificates: `CreateCertificate`, `GetCertificate`, `GetCertificates`,
+//! `GetCertificateVersions`, `UpdateCertificate`, `GetCertificatePolicy`,
+//! `UpdateCertificatePolicy`, `ImportCertificate`, `DeleteCertificate`,
+//! `BackupCertificate`, `RestoreCertificate`.
 
-use std::collections::BTreeMap;
-
+use actix_web::http::header::{HeaderValue, LOCATION};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
 
-use super::dto::policy::PolicyRequest;
-use super::extract::{certificate_name, json, read_body, RequestContext};
-use super::pending::operation_response;
+use super::dto::certificates::{
+    certificate_bundle, certificate_item, version_item, CertificateImportRequest,
+    CertificateRestoreRequest, CertificateUpdateRequest, CreateCertificateRequest,
+};
+use super::dto::deleted::deleted_bundle;
+use super::dto::policy::{policy_response, PolicyRequest};
+use super::dto::ListResponse;
+use super::extract::{certificate_name, JsonBody, OptionalJsonBody, RequestContext};
+use super::operations::operation_response;
+use super::paging::{cut, include_pending, name_token, next_link, page_size, seq_token};
 use super::AppState;
 use crate::error::ApiError;
-use crate::service::certificates::CreateInput;
-
-#[derive(Deserialize, Default)]
-struct AttributesRequest {
-    enabled: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct CreateCertificateRequest {
-    policy: Option<PolicyRequest>,
-    attributes: Option<AttributesRequest>,
-    tags: Option<BTreeMap<String, String>>,
-}
+use crate::service::certificates::{CreateInput, ImportInput};
 
 /// `CreateCertificate`: 202 with the pending object and its `Location`.
 pub async fn create_certificate(
     state: web::Data<AppState>,
     ctx: RequestContext,
     path: web::Path<String>,
-    payload: web::Payload,
+    body: JsonBody<CreateCertificateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = certificate_name(&path)?;
-    let body: CreateCertificateRequest = json(&read_body(payload, state.max_body_bytes).await?)?;
-    let policy = body.policy.map(|p| p.into_policy(None)).transpose()?;
+    let body = body.0;
     let row = state
+        .services
         .certificates
         .create(
             &ctx.caller(),
             &name,
             CreateInput {
-                policy,
+                policy: body.policy.map(Into::into),
                 enabled: body.attributes.and_then(|a| a.enabled),
                 tags: body.tags,
+                preserve_cert_order: body.preserve_cert_order,
             },
         )
         .await?;
-    let mut resp = operation_response(&state, &ctx, &row, actix_web::http::StatusCode::ACCEPTED);
-    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&format!(
+    let mut resp = operation_response(&state, &ctx, &row, StatusCode::ACCEPTED);
+    if let Ok(v) = HeaderValue::from_str(&format!(
         "{}/certificates/{}/pending?api-version={}&request_id={}",
         ctx.base_url, row.name, ctx.api_version, row.request_id
     )) {
-        resp.headers_mut()
-            .insert(actix_web::http::header::LOCATION, v);
+        resp.headers_mut().insert(LOCATION, v);
     }
     Ok(resp)
+}
+
+async fn get(
+    state: &AppState,
+    ctx: &RequestContext,
+    name: &str,
+    version: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    let name = certificate_name(name)?;
+    let view = state
+        .services
+        .certificates
+        .get(&ctx.vault, &name, version)
+        .await?;
+    Ok(HttpResponse::Ok().json(certificate_bundle(
+        &ctx.base_url,
+        &view,
+        state.retention_days(),
+    )))
 }
 
 /// `GetCertificate` of the current version (`/certificates/{name}` and `/certificates/{name}/`).
@@ -63,15 +79,7 @@ pub async fn get_certificate(
     ctx: RequestContext,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = certificate_name(&path)?;
-    let view = state.certificates.get(&ctx.vault, &name, None).await?;
-    Ok(
-        HttpResponse::Ok().json(super::dto::keyvault::certificate_bundle(
-            &ctx.base_url,
-            &view,
-            state.keyvault.retention_days(),
-        )),
-    )
+    get(&state, &ctx, &path, None).await
 }
 
 /// `GetCertificate` of one version.
@@ -81,23 +89,237 @@ pub async fn get_certificate_version(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, version) = path.into_inner();
-    let name = certificate_name(&name)?;
-    let view = state
-        .certificates
-        .get(&ctx.vault, &name, Some(&version))
-        .await?;
-    Ok(
-        HttpResponse::Ok().json(super::dto::keyvault::certificate_bundle(
-            &ctx.base_url,
-            &view,
-            state.keyvault.retention_days(),
-        )),
-    )
+    get(&state, &ctx, &name, Some(&version)).await
 }
 
-/// The built-in CA's certificates (PEM, signing certificate first): a certbroker extension.
-pub async fn get_ca_certificates(state: web::Data<AppState>, _ctx: RequestContext) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/x-pem-file")
-        .body(state.ca_chain_pem.as_str().to_owned())
+/// `GetCertificates`.
+pub async fn get_certificates(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, ApiError> {
+    let pending = include_pending(&ctx)?;
+    let size = page_size(&ctx)?;
+    let rows = state
+        .services
+        .certificates
+        .list(&ctx.vault, pending, &name_token(&ctx)?, size + 1)
+        .await?;
+    let (rows, token) = cut(rows, size, |r| r.certificate.name_key.clone());
+    let extra = if pending { "&includePending=true" } else { "" };
+    let days = state.retention_days();
+    Ok(HttpResponse::Ok().json(ListResponse {
+        value: rows
+            .iter()
+            .map(|r| certificate_item(&ctx.base_url, r, days))
+            .collect(),
+        next_link: token.map(|t| next_link(&ctx, "/certificates", &t, size, extra)),
+    }))
+}
+
+/// `GetCertificateVersions`.
+pub async fn get_certificate_versions(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let name = certificate_name(&path)?;
+    let size = page_size(&ctx)?;
+    let (listed, rows) = state
+        .services
+        .certificates
+        .versions(&ctx.vault, &name, seq_token(&ctx)?, size + 1)
+        .await?;
+    let stored = &listed.certificate.name;
+    let (rows, token) = cut(rows, size, |r| r.seq.to_string());
+    let days = state.retention_days();
+    Ok(HttpResponse::Ok().json(ListResponse {
+        value: rows
+            .iter()
+            .map(|v| version_item(&ctx.base_url, stored, v, days))
+            .collect(),
+        next_link: token.map(|t| {
+            next_link(
+                &ctx,
+                &format!("/certificates/{stored}/versions"),
+                &t,
+                size,
+                "",
+            )
+        }),
+    }))
+}
+
+async fn update(
+    state: &AppState,
+    ctx: &RequestContext,
+    name: &str,
+    version: Option<String>,
+    body: CertificateUpdateRequest,
+) -> Result<HttpResponse, ApiError> {
+    let name = certificate_name(name)?;
+    let view = state
+        .services
+        .certificates
+        .update(
+            &ctx.caller(),
+            &name,
+            version,
+            body.attributes.and_then(|a| a.enabled),
+            body.tags,
+            body.policy.map(Into::into),
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(certificate_bundle(
+        &ctx.base_url,
+        &view,
+        state.retention_days(),
+    )))
+}
+
+/// `UpdateCertificate` of the current version (`/certificates/{name}/`).
+pub async fn update_certificate(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    path: web::Path<String>,
+    body: OptionalJsonBody<CertificateUpdateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    update(&state, &ctx, &path, None, body.0).await
+}
+
+/// `UpdateCertificate` of one version.
+pub async fn update_certificate_version(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    path: web::Path<(String, String)>,
+    body: OptionalJsonBody<CertificateUpdateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, version) = path.into_inner();
+    update(&state, &ctx, &name, Some(version), body.0).await
+}
+
+/// `GetCertificatePolicy`.
+pub async fn get_certificate_policy(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let name = certificate_name(&path)?;
+    let c = state
+        .services
+        .certificates
+        .policy(&ctx.vault, &name)
+        .await?;
+    Ok(HttpResponse::Ok().json(policy_response(
+        &ctx.base_url,
+        &c.name,
+        &c.policy.0,
+        c.policy_created,
+        c.policy_updated,
+    )))
+}
+
+/// `UpdateCertificatePolicy`: fields sent replace, fields absent are kept.
+pub async fn update_certificate_policy(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    path: web::Path<String>,
+    body: JsonBody<PolicyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let name = certificate_name(&path)?;
+    let c = state
+        .services
+        .certificates
+        .update_policy(&ctx.caller(), &name, body.0.into())
+        .await?;
+    Ok(HttpResponse::Ok().json(policy_response(
+        &ctx.base_url,
+        &c.name,
+        &c.policy.0,
+        c.policy_created,
+        c.policy_updated,
+    )))
+}
+
+/// `ImportCertificate`: 200 with the bundle.
+pub async fn import_certificate(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    path: web::Path<String>,
+    body: JsonBody<CertificateImportRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let name = certificate_name(&path)?;
+    let body = body.0;
+    let view = state
+        .services
+        .certificates
+        .import(
+            &ctx.caller(),
+            &name,
+            ImportInput {
+                value: body.value.into_bytes(),
+                password: body.pwd,
+                policy: body.policy.map(Into::into),
+                enabled: body.attributes.and_then(|a| a.enabled),
+                tags: body.tags,
+                preserve_cert_order: body.preserve_cert_order,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(certificate_bundle(
+        &ctx.base_url,
+        &view,
+        state.retention_days(),
+    )))
+}
+
+/// `DeleteCertificate`: 200 with the `DeletedCertificateBundle`.
+pub async fn delete_certificate(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let name = certificate_name(&path)?;
+    let deleted = state
+        .services
+        .certificates
+        .delete(&ctx.caller(), &name)
+        .await?;
+    Ok(HttpResponse::Ok().json(deleted_bundle(
+        &ctx.base_url,
+        &deleted,
+        state.retention_days(),
+    )))
+}
+
+/// `BackupCertificate`: `{"value": <base64url blob>}`.
+pub async fn backup_certificate(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let name = certificate_name(&path)?;
+    let blob = state
+        .services
+        .certificates
+        .backup(&ctx.vault, &name)
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "value": blob })))
+}
+
+/// `RestoreCertificate`: 200 with the restored certificate.
+pub async fn restore_certificate(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    body: JsonBody<CertificateRestoreRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let view = state
+        .services
+        .certificates
+        .restore(&ctx.caller(), &body.0.value)
+        .await?;
+    Ok(HttpResponse::Ok().json(certificate_bundle(
+        &ctx.base_url,
+        &view,
+        state.retention_days(),
+    )))
 }

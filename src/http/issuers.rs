@@ -1,15 +1,14 @@
-//! Handlers of `/certificates/issuers[/{name}]`.
+//! Handlers of issuer objects: `GetCertificateIssuers`, `GetCertificateIssuer`,
+//! `SetCertificateIssuer`, `UpdateCertificateIssuer`, `DeleteCertificateIssuer`.
 
 use actix_web::{web, HttpResponse};
 
-use super::dto::issuer::{bundle, item, IssuerSetRequest};
+use super::dto::issuers::{bundle, item, IssuerSetRequest};
 use super::dto::ListResponse;
-use super::extract::{issuer_name, json, read_body, RequestContext};
+use super::extract::{issuer_name, JsonBody, RequestContext};
+use super::paging::MAX_PAGE;
 use super::AppState;
 use crate::error::ApiError;
-
-/// Key Vault's largest page.
-const MAX_PAGE: i64 = 25;
 
 /// `GetCertificateIssuer`.
 pub async fn get_certificate_issuer(
@@ -18,7 +17,7 @@ pub async fn get_certificate_issuer(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = issuer_name(&path)?;
-    let row = state.issuers.get(&ctx.vault, &name).await?;
+    let row = state.services.issuers.get(&ctx.vault, &name).await?;
     Ok(HttpResponse::Ok().json(bundle(&ctx.base_url, &row)))
 }
 
@@ -27,11 +26,12 @@ pub async fn set_certificate_issuer(
     state: web::Data<AppState>,
     ctx: RequestContext,
     path: web::Path<String>,
-    payload: web::Payload,
+    body: JsonBody<IssuerSetRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = issuer_name(&path)?;
-    let body: IssuerSetRequest = json(&read_body(payload, state.max_body_bytes).await?)?;
+    let body = body.0;
     let row = state
+        .services
         .issuers
         .set(&ctx.caller(), &name, body.into_changes(), true)
         .await?;
@@ -43,11 +43,12 @@ pub async fn update_certificate_issuer(
     state: web::Data<AppState>,
     ctx: RequestContext,
     path: web::Path<String>,
-    payload: web::Payload,
+    body: JsonBody<IssuerSetRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = issuer_name(&path)?;
-    let body: IssuerSetRequest = json(&read_body(payload, state.max_body_bytes).await?)?;
+    let body = body.0;
     let row = state
+        .services
         .issuers
         .set(&ctx.caller(), &name, body.into_changes(), false)
         .await?;
@@ -61,7 +62,7 @@ pub async fn delete_certificate_issuer(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = issuer_name(&path)?;
-    let row = state.issuers.delete(&ctx.caller(), &name).await?;
+    let row = state.services.issuers.delete(&ctx.caller(), &name).await?;
     Ok(HttpResponse::Ok().json(bundle(&ctx.base_url, &row)))
 }
 
@@ -85,7 +86,11 @@ pub async fn get_certificate_issuers(
         .param("skiptoken")
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let rows = state.issuers.list(&ctx.vault, &after, limit + 1).await?;
+    let rows = state
+        .services
+        .issuers
+        .list(&ctx.vault, &after, limit + 1)
+        .await?;
     let more = rows.len() as i64 > limit;
     let page: Vec<_> = rows.iter().take(limit as usize).collect();
     let next_link = match (more, page.last()) {

@@ -1,34 +1,44 @@
-//! The REST layer: Key Vault's certificates paths over HTTPS. Handlers parse and validate
-//! input, call a service, and render views; they never write SQL.
+//! The REST layer: Key Vault's certificates paths over HTTPS. One route table
+//! ([`routes`]); a gate per route that authenticates and authorizes ([`auth`]); one
+//! handler module per resource, the same names as `service/` and `dto/`. Handlers parse
+//! and validate input, call a service, and render rows; they never write SQL.
 
 pub mod acme_challenge;
 pub mod audit;
 pub mod auth;
+pub mod ca;
 pub mod certificates;
+pub mod contacts;
+pub mod deleted;
 pub mod dto;
 pub mod extract;
 pub mod issuers;
-pub mod keyvault;
-pub mod pending;
+pub mod keys;
+pub mod operations;
+pub mod paging;
 pub mod roles;
 pub mod routes;
+pub mod secrets;
 pub mod vaults;
 
 use std::sync::Arc;
 
-use crate::service::certificates::CertificateService;
-use crate::service::issuers::IssuerService;
+use crate::service::Services;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub certificates: CertificateService,
-    pub issuers: IssuerService,
+    pub services: Services,
     pub auth: Arc<auth::Auth>,
     pub max_body_bytes: usize,
     pub retry_after_seconds: u32,
     pub ca_chain_pem: Arc<String>,
-    // --- Key Vault surface ---
-    pub keyvault: crate::service::keyvault::KeyVaultService,
     pub vaults: Arc<crate::config::VaultSettings>,
+}
+
+impl AppState {
+    /// Days a deleted certificate stays recoverable (shown in recovery attributes).
+    pub fn retention_days(&self) -> i64 {
+        self.services.core.retention_days
+    }
 }

@@ -5,17 +5,7 @@
 //! `vaults.names`; anything else (a bare IP, `localhost`, unlisted names) is the default vault.
 
 use crate::config::VaultSettings;
-
-/// Key Vault's vault-name rule: 3-24 characters, letters, digits and `-`, starting with a
-/// letter, no `--`, not ending with `-`.
-pub fn valid_vault_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    (3..=24).contains(&b.len())
-        && b[0].is_ascii_alphabetic()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-        && !name.contains("--")
-        && !name.ends_with('-')
-}
+use crate::domain::names::valid_vault_name;
 
 /// The host without its port (`[::1]:8443` → `[::1]`).
 fn strip_port(host: &str) -> &str {

@@ -1,99 +1,237 @@
-//! Projections: the current-state views, written from events inside the append transaction.
+//! Projections: the current-state views, written inside the command's transaction.
 //!
-//! Each projection owns its tables and exposes `apply` and `reset`. `rebuild` resets every
-//! view and replays all events by position in one transaction; `dump` renders every view
-//! canonically so a rebuild can be proven identical. Projections never call openssl and
-//! never read the clock: every value comes from the event and its envelope.
+//! Each view's rows are a function of its stream's state (the aggregate's fold of the
+//! events): after a command, [`Registry::sync`] writes the rows that changed between the
+//! state before and after; [`rebuild`] folds every stream from the events and writes every
+//! row afresh. Both go through the same row functions, so a rebuild comes out identical.
+//! One module per table; [`VIEWS`] is the one list that reset, rebuild and dump walk.
+//! Projections never call openssl and never read the clock: every value comes from the
+//! events and their recorded times.
 
-pub mod certificate_lifecycle;
 pub mod certificate_versions;
+pub mod certificates;
 pub mod contacts;
 pub mod issuers;
-pub mod lifetime;
 pub mod pending_operations;
+mod sql;
 
-use sqlx::{Row, SqliteConnection};
+use std::collections::BTreeSet;
 
+use futures_util::future::BoxFuture;
+
+use crate::domain::certificate::CertificateState;
+use crate::domain::contacts::ContactsState;
+use crate::domain::issuer::IssuerState;
+use crate::es::envelope::StreamKind;
+use crate::es::storage::{on_conn, Conn, Session};
 use crate::es::store::{self, StoreError};
-use crate::es::{DomainEvent, StoredEvent};
+use crate::es::{DomainEvent, StateRef, StreamId, Views};
 
-/// The view tables, in dump order, with their key columns.
-pub const VIEWS: &[(&str, &str)] = &[
-    ("pending_operations", "vault, name_key"),
-    ("certificates", "vault, name_key"),
-    ("certificate_versions", "vault, name_key, seq"),
-    ("issuers", "vault, name_key"),
-    ("certificate_contacts", "vault"),
+/// The version of the views' shape. When it differs from the one a database was built
+/// with, the views are rebuilt from the events at start.
+pub const VIEWS_VERSION: i64 = 2;
+
+/// The view tables, in dump order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    PendingOperations,
+    Certificates,
+    CertificateVersions,
+    Issuers,
+    CertificateContacts,
+}
+
+/// Every view.
+pub const VIEWS: &[View] = &[
+    View::PendingOperations,
+    View::Certificates,
+    View::CertificateVersions,
+    View::Issuers,
+    View::CertificateContacts,
 ];
 
-/// Applies one stored event to every view.
-pub async fn apply(conn: &mut SqliteConnection, event: &StoredEvent) -> Result<(), sqlx::Error> {
-    match &event.event {
-        DomainEvent::Certificate(e) => {
-            pending_operations::apply(conn, event, e).await?;
-            certificate_versions::apply(conn, event, e).await?;
-            certificate_lifecycle::apply(conn, event, e).await?;
+impl View {
+    /// The table.
+    pub fn table(self) -> &'static str {
+        match self {
+            View::PendingOperations => pending_operations::TABLE,
+            View::Certificates => certificates::TABLE,
+            View::CertificateVersions => certificate_versions::TABLE,
+            View::Issuers => issuers::TABLE,
+            View::CertificateContacts => contacts::TABLE,
         }
-        DomainEvent::Issuer(e) => issuers::apply(conn, event, e).await?,
-        DomainEvent::Contacts(e) => contacts::apply(conn, event, e).await?,
-        // Audit records change no view.
-        DomainEvent::Audit(_) => {}
     }
-    Ok(())
+
+    /// Every row as a line of JSON, in key order.
+    async fn dump(self, conn: &mut Conn<'_>) -> Result<Vec<String>, sqlx::Error> {
+        fn lines<T: serde::Serialize>(table: &str, rows: Vec<T>) -> Vec<String> {
+            rows.iter()
+                .map(|r| {
+                    format!(
+                        "{table} {}",
+                        serde_json::to_string(r).unwrap_or_else(|e| format!("<{e}>"))
+                    )
+                })
+                .collect()
+        }
+        let t = self.table();
+        Ok(match self {
+            View::PendingOperations => lines(t, pending_operations::dump(conn).await?),
+            View::Certificates => lines(t, certificates::dump(conn).await?),
+            View::CertificateVersions => lines(t, certificate_versions::dump(conn).await?),
+            View::Issuers => lines(t, issuers::dump(conn).await?),
+            View::CertificateContacts => lines(t, contacts::dump(conn).await?),
+        })
+    }
+}
+
+/// The views of every aggregate, registered with the event store.
+pub struct Registry;
+
+impl Views for Registry {
+    fn sync<'a>(
+        &'a self,
+        conn: &'a mut Conn<'_>,
+        stream: &'a StreamId,
+        before: StateRef<'a>,
+        after: StateRef<'a>,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            match (before, after) {
+                (StateRef::Certificate(b), StateRef::Certificate(a)) => {
+                    pending_operations::sync(conn, stream, b, a).await?;
+                    certificates::sync(conn, stream, b, a).await?;
+                    certificate_versions::sync(conn, stream, b, a).await
+                }
+                (StateRef::Issuer(b), StateRef::Issuer(a)) => {
+                    issuers::sync(conn, stream, b, a).await
+                }
+                (StateRef::Contacts(b), StateRef::Contacts(a)) => {
+                    contacts::sync(conn, stream, b, a).await
+                }
+                _ => Ok(()),
+            }
+        })
+    }
 }
 
 /// Empties every view.
-pub async fn reset(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-    for (table, _) in VIEWS {
-        sqlx::query(&format!("DELETE FROM {table}"))
-            .execute(&mut *conn)
-            .await?;
+pub async fn reset(conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
+    for view in VIEWS {
+        let sql = format!("DELETE FROM {}", view.table());
+        on_conn!(conn, |c| sqlx::query(&sql).execute(c).await)?;
     }
     Ok(())
 }
 
-/// Resets every view and replays all events in position order. The caller owns the
-/// transaction. Returns the number of events replayed.
-pub async fn rebuild(conn: &mut SqliteConnection) -> Result<u64, StoreError> {
-    reset(conn).await?;
-    let mut after = 0;
-    let mut count = 0;
-    loop {
-        let batch = store::read_all(conn, after, 1000).await?;
-        let Some(last) = batch.last() else { break };
-        after = last.position;
-        for event in &batch {
-            apply(conn, event).await?;
-            count += 1;
+/// One stream's folded state, of whichever aggregate.
+enum Folded {
+    Certificate(Box<CertificateState>),
+    Issuer(IssuerState),
+    Contacts(ContactsState),
+    None,
+}
+
+/// Rows waiting to be written by a rebuild, flushed in large inserts.
+#[derive(Default)]
+struct Pending {
+    pending: Vec<pending_operations::PendingRow>,
+    certificates: Vec<certificates::CertificateRow>,
+    versions: Vec<certificate_versions::VersionRow>,
+    issuers: Vec<issuers::IssuerRow>,
+    contacts: Vec<contacts::ContactsRow>,
+}
+
+impl Pending {
+    fn add(&mut self, stream: &StreamId, folded: &Folded) {
+        match folded {
+            Folded::Certificate(s) => {
+                self.pending.extend(pending_operations::row(stream, s));
+                self.certificates.extend(certificates::row(stream, s));
+                self.versions.extend(certificate_versions::rows(stream, s));
+            }
+            Folded::Issuer(s) => self.issuers.extend(issuers::row(stream, s)),
+            Folded::Contacts(s) => self.contacts.extend(contacts::row(stream, s)),
+            Folded::None => {}
         }
     }
+
+    fn len(&self) -> usize {
+        self.pending.len()
+            + self.certificates.len()
+            + self.versions.len()
+            + self.issuers.len()
+            + self.contacts.len()
+    }
+
+    async fn flush(&mut self, conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
+        for chunk in self.pending.chunks(40) {
+            pending_operations::insert(conn, chunk, false).await?;
+        }
+        certificates::insert(conn, &self.certificates, false).await?;
+        certificate_versions::insert(conn, &self.versions).await?;
+        issuers::insert(conn, &self.issuers, false).await?;
+        contacts::insert(conn, &self.contacts, false).await?;
+        *self = Pending::default();
+        Ok(())
+    }
+}
+
+/// Resets every view and writes it again from the events, one stream at a time. The caller
+/// owns the transaction. Returns the number of events replayed.
+pub async fn rebuild(conn: &mut Conn<'_>) -> Result<u64, StoreError> {
+    reset(conn).await?;
+    let mut count = 0;
+    let mut after: Option<(String, i64)> = None;
+    let mut current: Option<(StreamId, Folded)> = None;
+    let mut pending = Pending::default();
+    // Streams are read whole and in order of their id, so one state is held at a time.
+    loop {
+        let batch = store::read_streams(conn, after.as_ref(), 5000).await?;
+        let Some(last) = batch.last() else { break };
+        after = Some((last.stream.to_string(), last.version));
+        for e in batch {
+            count += 1;
+            let same = current.as_ref().is_some_and(|(s, _)| *s == e.stream);
+            if !same {
+                if let Some((s, f)) = current.take() {
+                    pending.add(&s, &f);
+                }
+                let folded = match e.stream.kind {
+                    StreamKind::Certificate => Folded::Certificate(Box::default()),
+                    StreamKind::Issuer => Folded::Issuer(IssuerState::default()),
+                    StreamKind::Contacts => Folded::Contacts(ContactsState::default()),
+                    // Audit records change no view.
+                    StreamKind::Audit => Folded::None,
+                };
+                current = Some((e.stream.clone(), folded));
+            }
+            let at = e.unix();
+            if let Some((_, folded)) = current.as_mut() {
+                match (folded, &e.event) {
+                    (Folded::Certificate(s), DomainEvent::Certificate(ev)) => s.apply(ev, at),
+                    (Folded::Issuer(s), DomainEvent::Issuer(ev)) => s.apply(ev, at),
+                    (Folded::Contacts(s), DomainEvent::Contacts(ev)) => s.apply(ev, at),
+                    _ => {}
+                }
+            }
+        }
+        if pending.len() >= 2000 {
+            pending.flush(conn).await?;
+        }
+    }
+    if let Some((s, f)) = current.take() {
+        pending.add(&s, &f);
+    }
+    pending.flush(conn).await?;
     Ok(count)
 }
 
-/// Renders every view as sorted lines of JSON, one per row, for comparison.
-pub async fn dump(conn: &mut SqliteConnection) -> Result<Vec<String>, sqlx::Error> {
+/// Renders every view as lines of JSON, one per row, for comparison.
+pub async fn dump(conn: &mut Conn<'_>) -> Result<Vec<String>, sqlx::Error> {
     let mut out = Vec::new();
-    for (table, order) in VIEWS {
-        let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY {order}"))
-            .fetch_all(&mut *conn)
-            .await?;
-        for row in rows {
-            let mut obj = serde_json::Map::new();
-            for (i, col) in row.columns().iter().enumerate() {
-                use sqlx::Column;
-                let value = if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
-                    serde_json::json!(v)
-                } else if let Ok(v) = row.try_get::<Option<String>, _>(i) {
-                    serde_json::json!(v)
-                } else if let Ok(v) = row.try_get::<Option<Vec<u8>>, _>(i) {
-                    serde_json::json!(v.map(hex::encode))
-                } else {
-                    serde_json::Value::Null
-                };
-                obj.insert(col.name().to_owned(), value);
-            }
-            out.push(format!("{table} {}", serde_json::Value::Object(obj)));
-        }
+    for view in VIEWS {
+        out.extend(view.dump(conn).await?);
     }
     Ok(out)
 }
@@ -106,23 +244,30 @@ pub struct RebuildReport {
     pub differences: Vec<String>,
 }
 
-/// Rebuilds every view in one transaction. With `check`, compares the result with the live
-/// views and rolls back, changing nothing.
+/// Rebuilds every view in one write transaction. With `check`, compares the result with
+/// the live views and rolls back, changing nothing.
 pub async fn rebuild_command(
-    conn: &mut SqliteConnection,
+    owned: &mut impl Session,
     check: bool,
 ) -> Result<RebuildReport, StoreError> {
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    owned.begin_write().await?;
     let result = async {
-        let live = if check { dump(conn).await? } else { Vec::new() };
-        let events = rebuild(conn).await?;
+        let mut conn = owned.conn();
+        let live = if check {
+            dump(&mut conn).await?
+        } else {
+            Vec::new()
+        };
+        let events = rebuild(&mut conn).await?;
         let mut differences = Vec::new();
         if check {
-            let rebuilt = dump(conn).await?;
-            let live_set: std::collections::BTreeSet<_> = live.iter().collect();
-            let rebuilt_set: std::collections::BTreeSet<_> = rebuilt.iter().collect();
+            let rebuilt = dump(&mut conn).await?;
+            let live_set: BTreeSet<_> = live.iter().collect();
+            let rebuilt_set: BTreeSet<_> = rebuilt.iter().collect();
             differences.extend(live_set.difference(&rebuilt_set).map(|l| format!("- {l}")));
             differences.extend(rebuilt_set.difference(&live_set).map(|l| format!("+ {l}")));
+        } else {
+            set_views_version(&mut conn).await?;
         }
         Ok::<_, StoreError>(RebuildReport {
             events,
@@ -135,6 +280,35 @@ pub async fn rebuild_command(
     } else {
         "COMMIT"
     };
-    sqlx::query(end).execute(&mut *conn).await?;
+    owned.exec(end).await?;
     result
+}
+
+async fn set_views_version(conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
+    let v = VIEWS_VERSION.to_string();
+    on_conn!(conn, |c| sqlx::query(
+        r#"INSERT INTO meta (key, value) VALUES ('views_version', $1)
+           ON CONFLICT (key) DO UPDATE SET value = excluded.value"#,
+    )
+    .bind(&v)
+    .execute(c)
+    .await)?;
+    Ok(())
+}
+
+/// Rebuilds the views when they were built by another version of their shape (or never):
+/// returns the events replayed, if it rebuilt.
+pub async fn rebuild_if_stale(owned: &mut impl Session) -> Result<Option<u64>, StoreError> {
+    let stored: Option<String> = {
+        let mut conn = owned.conn();
+        on_conn!(&mut conn, |c| sqlx::query_scalar(
+            "SELECT value FROM meta WHERE key = 'views_version'"
+        )
+        .fetch_optional(c)
+        .await)?
+    };
+    if stored.as_deref() == Some(VIEWS_VERSION.to_string().as_str()) {
+        return Ok(None);
+    }
+    Ok(Some(rebuild_command(owned, false).await?.events))
 }

@@ -1,12 +1,40 @@
-//! The `pending_operations` view: each certificate's pending object (S1-S11).
+//! The `pending_operations` view: each certificate's pending object (Key Vault
+//! `CertificateOperation`), one row per certificate that has one.
 
-use sqlx::SqliteConnection;
+use crate::domain::certificate::{CertificateState, OperationStatus};
+use crate::es::storage::{on_conn, Conn};
+use crate::es::StreamId;
 
-use crate::domain::certificate::{rejection_error, CertificateEvent, OperationStatus};
-use crate::es::StoredEvent;
+use super::sql;
+
+pub(crate) const TABLE: &str = "pending_operations";
+const KEY: &[&str] = &["vault", "name_key"];
+const COLUMNS: &[&str] = &[
+    "vault",
+    "name_key",
+    "name",
+    "request_id",
+    "issuer_name",
+    "issuer_cty",
+    "issuer_ct",
+    "provider",
+    "approval_required",
+    "approved",
+    "key_id",
+    "public_key",
+    "csr",
+    "cancellation_requested",
+    "status",
+    "error_code",
+    "error_message",
+    "validity_months",
+    "target_version",
+    "created_at",
+    "updated_at",
+];
 
 /// A row of `pending_operations`.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct PendingRow {
     pub vault: String,
     pub name_key: String,
@@ -22,7 +50,8 @@ pub struct PendingRow {
     pub public_key: String,
     pub csr: String,
     pub cancellation_requested: bool,
-    pub status: String,
+    #[serde(serialize_with = "status_text")]
+    pub status: OperationStatus,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub validity_months: i64,
@@ -31,219 +60,155 @@ pub struct PendingRow {
     pub updated_at: i64,
 }
 
-/// Projects one certificate event.
-pub async fn apply(
-    conn: &mut SqliteConnection,
-    stored: &StoredEvent,
-    event: &CertificateEvent,
-) -> Result<(), sqlx::Error> {
-    let vault = &stored.stream.vault;
-    let key = &stored.stream.name_key;
-    let at = stored.unix();
-    match event {
-        CertificateEvent::PendingCreated {
-            name,
-            request_id,
-            policy,
-            provider,
-            approval_required,
-            key_id,
-            public_key,
-            csr,
-            ..
-        } => {
-            sqlx::query(
-                r#"INSERT OR REPLACE INTO pending_operations
-                   (vault, name_key, name, request_id, issuer_name, issuer_cty, issuer_ct,
-                    provider, approval_required, approved, key_id, public_key, csr,
-                    cancellation_requested, status, error_code, error_message, validity_months,
-                    target_version, created_at, updated_at)
-                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10, ?11, ?12, 0, ?13,
-                           NULL, NULL, ?15, NULL, ?14, ?14)"#,
-            )
-            .bind(vault)
-            .bind(key)
-            .bind(name)
-            .bind(request_id)
-            .bind(&policy.issuer.name)
-            .bind(&policy.issuer.cty)
-            .bind(policy.issuer.cert_transparency)
-            .bind(provider)
-            .bind(approval_required)
-            .bind(key_id)
-            .bind(public_key)
-            .bind(csr)
-            .bind(OperationStatus::InProgress.as_str())
-            .bind(at)
-            .bind(policy.x509_props.validity_months)
-            .execute(&mut *conn)
-            .await?;
-        }
-        CertificateEvent::CancellationRequested { request_id } => {
-            update(
-                conn,
-                vault,
-                key,
-                request_id,
-                at,
-                "cancellation_requested = 1",
-            )
-            .await?;
-        }
-        CertificateEvent::IssuanceApproved { request_id, .. } => {
-            update(conn, vault, key, request_id, at, "approved = 1").await?;
-        }
-        CertificateEvent::IssuanceRejected { .. }
-        | CertificateEvent::IssuanceFailed { .. }
-        | CertificateEvent::IssuanceCancelled { .. } => {
-            let (request_id, status, code, message) = match event {
-                CertificateEvent::IssuanceRejected {
-                    request_id,
-                    officer,
-                    reason,
-                } => {
-                    let error = rejection_error(officer, reason);
-                    (
-                        request_id,
-                        OperationStatus::Failed,
-                        error.code,
-                        error.message,
-                    )
-                }
-                CertificateEvent::IssuanceFailed { request_id, error } => (
-                    request_id,
-                    OperationStatus::Failed,
-                    error.code.clone(),
-                    error.message.clone(),
-                ),
-                CertificateEvent::IssuanceCancelled { request_id, error } => (
-                    request_id,
-                    OperationStatus::Cancelled,
-                    error.code.clone(),
-                    error.message.clone(),
-                ),
-                _ => return Ok(()),
-            };
-            sqlx::query(
-                r#"UPDATE pending_operations
-                   SET status = ?1, error_code = ?2, error_message = ?3, updated_at = ?4
-                   WHERE vault = ?5 AND name_key = ?6 AND request_id = ?7"#,
-            )
-            .bind(status.as_str())
-            .bind(code)
-            .bind(message)
-            .bind(at)
-            .bind(vault)
-            .bind(key)
-            .bind(request_id)
-            .execute(&mut *conn)
-            .await?;
-        }
-        CertificateEvent::IssuanceCompleted {
-            request_id,
-            certificate,
-        }
-        | CertificateEvent::CertificateMerged {
-            request_id,
-            certificate,
-        } => {
-            sqlx::query(
-                r#"UPDATE pending_operations
-                   SET status = ?1, error_code = NULL, error_message = NULL,
-                       target_version = ?2, updated_at = ?3
-                   WHERE vault = ?4 AND name_key = ?5 AND request_id = ?6"#,
-            )
-            .bind(OperationStatus::Completed.as_str())
-            .bind(&certificate.version)
-            .bind(at)
-            .bind(vault)
-            .bind(key)
-            .bind(request_id)
-            .execute(&mut *conn)
-            .await?;
-        }
-        CertificateEvent::PendingDeleted { request_id } => {
-            sqlx::query(
-                "DELETE FROM pending_operations WHERE vault = ?1 AND name_key = ?2 AND request_id = ?3",
-            )
-            .bind(vault)
-            .bind(key)
-            .bind(request_id)
-            .execute(&mut *conn)
-            .await?;
-        } // Import, delete, purge and restore leave no pending object behind.
-        CertificateEvent::CertificateImported { .. }
-        | CertificateEvent::CertificateDeleted { .. }
-        | CertificateEvent::CertificatePurged { .. }
-        | CertificateEvent::CertificateRestored { .. } => {
-            sqlx::query("DELETE FROM pending_operations WHERE vault = ?1 AND name_key = ?2")
-                .bind(vault)
-                .bind(key)
-                .execute(&mut *conn)
-                .await?;
-        }
-        CertificateEvent::VersionUpdated { .. }
-        | CertificateEvent::PolicyUpdated { .. }
-        | CertificateEvent::CertificateRecovered {}
-        // ACME progress and lifetime actions change no field of the pending object.
-        | CertificateEvent::AcmeAccountRegistered { .. }
-        | CertificateEvent::AcmeOrderPlaced { .. }
-        | CertificateEvent::AcmeAuthorizationValid { .. }
-        | CertificateEvent::AcmeOrderFinalized { .. }
-        | CertificateEvent::AcmeCertificateDownloaded { .. }
-        | CertificateEvent::LifetimeActionTriggered { .. } => {}
-    }
-    Ok(())
+fn status_text<S: serde::Serializer>(s: &OperationStatus, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s.as_str())
 }
 
-async fn update(
-    conn: &mut SqliteConnection,
-    vault: &str,
-    key: &str,
-    request_id: &str,
-    at: i64,
-    set: &str,
+macro_rules! bind_row {
+    ($q:expr, $r:expr) => {
+        $q.bind(&$r.vault)
+            .bind(&$r.name_key)
+            .bind(&$r.name)
+            .bind(&$r.request_id)
+            .bind(&$r.issuer_name)
+            .bind(&$r.issuer_cty)
+            .bind($r.issuer_ct)
+            .bind(&$r.provider)
+            .bind($r.approval_required)
+            .bind($r.approved)
+            .bind(&$r.key_id)
+            .bind(&$r.public_key)
+            .bind(&$r.csr)
+            .bind($r.cancellation_requested)
+            .bind($r.status)
+            .bind(&$r.error_code)
+            .bind(&$r.error_message)
+            .bind($r.validity_months)
+            .bind(&$r.target_version)
+            .bind($r.created_at)
+            .bind($r.updated_at)
+    };
+}
+
+/// The row a certificate's state shows, if it has a pending object.
+pub fn row(stream: &StreamId, state: &CertificateState) -> Option<PendingRow> {
+    let p = state.pending.as_ref()?;
+    let (error_code, error_message) = match &p.error {
+        Some(e) => (Some(e.code.clone()), Some(e.message.clone())),
+        None => (None, None),
+    };
+    Some(PendingRow {
+        vault: stream.vault.clone(),
+        name_key: stream.name_key.clone(),
+        name: p.name.clone(),
+        request_id: p.request_id.clone(),
+        issuer_name: p.policy.issuer.name.clone(),
+        issuer_cty: p.policy.issuer.cty.clone(),
+        issuer_ct: p.policy.issuer.cert_transparency,
+        provider: p.provider.clone(),
+        approval_required: p.approval_required,
+        approved: p.approved,
+        key_id: p.key_id.clone(),
+        public_key: p.public_key.clone(),
+        csr: p.csr.clone(),
+        cancellation_requested: p.cancellation_requested,
+        status: p.status,
+        error_code,
+        error_message,
+        validity_months: i64::from(p.policy.x509_props.validity_months),
+        target_version: p.target_version.clone(),
+        created_at: p.created_at,
+        updated_at: p.updated_at,
+    })
+}
+
+/// Brings the row of `stream` from what `before` showed to what `after` shows.
+pub async fn sync(
+    conn: &mut Conn<'_>,
+    stream: &StreamId,
+    before: &CertificateState,
+    after: &CertificateState,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
-        "UPDATE pending_operations SET {set}, updated_at = ?1 WHERE vault = ?2 AND name_key = ?3 AND request_id = ?4"
-    ))
-    .bind(at)
-    .bind(vault)
-    .bind(key)
-    .bind(request_id)
-    .execute(&mut *conn)
-    .await?;
+    let (old, new) = (row(stream, before), row(stream, after));
+    if old == new {
+        return Ok(());
+    }
+    match new {
+        Some(r) => insert(conn, std::slice::from_ref(&r), true).await,
+        None => {
+            on_conn!(conn, |c| sqlx::query(
+                "DELETE FROM pending_operations WHERE vault = $1 AND name_key = $2"
+            )
+            .bind(&stream.vault)
+            .bind(&stream.name_key)
+            .execute(c)
+            .await)?;
+            Ok(())
+        }
+    }
+}
+
+/// Inserts rows (replacing rows with the same key when `upsert`).
+pub async fn insert(
+    conn: &mut Conn<'_>,
+    rows: &[PendingRow],
+    upsert: bool,
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = if upsert {
+        sql::upsert(TABLE, COLUMNS, KEY)
+    } else {
+        sql::insert_many(TABLE, COLUMNS, rows.len())
+    };
+    on_conn!(conn, |c| {
+        let mut q = sqlx::query(&sql);
+        for r in rows {
+            q = bind_row!(q, r);
+        }
+        q.execute(c).await
+    })?;
     Ok(())
 }
 
 /// The pending object of a certificate.
 pub async fn get(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     vault: &str,
     name_key: &str,
 ) -> Result<Option<PendingRow>, sqlx::Error> {
-    sqlx::query_as::<_, PendingRow>(
-        "SELECT * FROM pending_operations WHERE vault = ?1 AND name_key = ?2",
+    on_conn!(conn, |c| sqlx::query_as::<_, PendingRow>(
+        "SELECT * FROM pending_operations WHERE vault = $1 AND name_key = $2"
     )
     .bind(vault)
     .bind(name_key)
-    .fetch_optional(&mut *conn)
-    .await
+    .fetch_optional(c)
+    .await)
 }
 
 /// Requests that need a provider's action: in progress, backed by a provider, and either
 /// free to issue (no approval needed, or approved) or with a cancellation to honour.
 pub async fn awaiting_provider(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     limit: i64,
 ) -> Result<Vec<PendingRow>, sqlx::Error> {
-    sqlx::query_as::<_, PendingRow>(
+    on_conn!(conn, |c| sqlx::query_as::<_, PendingRow>(
         r#"SELECT * FROM pending_operations
            WHERE status = 'inProgress' AND provider IS NOT NULL
-             AND (approval_required = 0 OR approved = 1 OR cancellation_requested = 1)
-           ORDER BY updated_at, vault, name_key LIMIT ?1"#,
+             AND (approval_required = FALSE OR approved = TRUE OR cancellation_requested = TRUE)
+           ORDER BY updated_at, vault, name_key LIMIT $1"#,
     )
     .bind(limit)
-    .fetch_all(&mut *conn)
-    .await
+    .fetch_all(c)
+    .await)
+}
+
+/// Every row, in key order (for the rebuild's comparison).
+pub async fn dump(conn: &mut Conn<'_>) -> Result<Vec<PendingRow>, sqlx::Error> {
+    on_conn!(conn, |c| sqlx::query_as::<_, PendingRow>(
+        "SELECT * FROM pending_operations ORDER BY vault, name_key"
+    )
+    .fetch_all(c)
+    .await)
 }

@@ -1,17 +1,18 @@
-//! The audit trail: recording refused requests (through the writer, so they are chained
-//! like every event) and reading events for auditors.
+//! The audit trail: recording audit records (refused requests) through the pipeline, so
+//! they are chained like every event, and reading events for auditors.
 
-use super::{ServiceError, Shared};
+use std::sync::Arc;
+
+use super::{Caller, Core, ServiceError};
 use crate::domain::audit::AuditEvent;
+use crate::es::aggregate::Audit;
 use crate::es::audit::{self, AuditEntry, EventFilter};
 use crate::es::chain::{self, Head};
-use crate::es::EventMeta;
+use crate::es::StreamId;
 
-/// Audit records and queries.
+/// The audit service.
 #[derive(Clone)]
-pub struct AuditService {
-    shared: Shared,
-}
+pub struct AuditService(pub(crate) Arc<Core>);
 
 /// A page of events and where the next one starts.
 pub struct Page {
@@ -21,41 +22,24 @@ pub struct Page {
 }
 
 impl AuditService {
-    /// An audit service on the shared writer and pool.
-    pub fn new(shared: Shared) -> Self {
-        AuditService { shared }
-    }
-
-    /// Records a refusal in the audit stream of `certificate` (or of the vault).
+    /// Records `event` in the audit stream of `certificate` (or of the vault).
     pub async fn record(
         &self,
-        vault: &str,
+        caller: &Caller,
         certificate: Option<&str>,
         event: AuditEvent,
-        mut meta: EventMeta,
     ) -> Result<(), ServiceError> {
-        meta.at = self.shared.clock.now();
-        let vault = vault.to_owned();
-        let certificate = certificate.map(str::to_owned);
-        super::flatten(
-            self.shared
-                .writer
-                .submit(move |conn| {
-                    Box::pin(async move {
-                        audit::append(conn, &vault, certificate.as_deref(), event, &meta)
-                            .await
-                            .map(|_| ())
-                            .map_err(ServiceError::from)
-                    })
-                })
-                .await,
-        )
+        let stream = StreamId::audit(&caller.vault, certificate);
+        self.0
+            .execute::<Audit>(caller, stream, "", event, None, vec![], Arc::new(()))
+            .await
+            .map(|_| ())
     }
 
     /// One page of events matching `filter`, at most `limit`.
     pub async fn events(&self, filter: &EventFilter, limit: i64) -> Result<Page, ServiceError> {
-        let mut conn = self.shared.pool.acquire().await?;
-        let mut entries = audit::query(&mut conn, filter, limit + 1).await?;
+        let mut reader = self.0.reader().await?;
+        let mut entries = audit::query(&mut reader.conn(), filter, limit + 1).await?;
         let more = entries.len() as i64 > limit;
         entries.truncate(limit.max(0) as usize);
         let next_after = if more {
@@ -71,7 +55,7 @@ impl AuditService {
 
     /// The chain's head: the last sealed row.
     pub async fn head(&self) -> Result<Option<Head>, ServiceError> {
-        let mut conn = self.shared.pool.acquire().await?;
-        Ok(chain::head(&mut conn).await?)
+        let mut reader = self.0.reader().await?;
+        Ok(chain::head(&mut reader.conn()).await?)
     }
 }

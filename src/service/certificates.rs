@@ -1,84 +1,86 @@
-//! Certificate commands (create, cancel, delete pending, merge, approve, reject, and the
-//! worker's complete/fail/cancel) and the reads the REST layer needs.
+//! Certificates (Key Vault `CertificateBundle`): create, get, list, versions, update,
+//! policy, import, delete. Backup and restore are in `backup`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use chrono::SecondsFormat;
 
-use super::keys::{KeyStore, PreparedKey};
-use super::{apply_certificate_command, flatten, load_certificate, new_id, ServiceError, Shared};
-use crate::config::ProviderSettings;
+use super::keystore::{KeyStore, PreparedKey};
+use super::{blocking, certificate_not_found, new_id, Caller, Core, ServiceError};
 use crate::crypto;
 use crate::domain::certificate::{
-    CertificateCommand, CreateRequest, IssuerResolution, MergeRequest, OperationStatus,
+    CertificateCommand, CertificateState, CreateRequest, ImportRequest, IssuerResolution,
     VersionRecord,
 };
 use crate::domain::names::ObjectName;
-use crate::domain::policy::{IssuerKind, Policy};
+use crate::domain::policy::{CertificateFacts, ContentType, IssuerKind, Policy, PolicyPatch};
 use crate::domain::DomainError;
-use crate::es::EventMeta;
-use crate::projections::certificate_versions::{self, CertificateRow, VersionRow};
+use crate::es::aggregate::Certificate;
+use crate::es::{Effect, Executed, Loaded, StreamId};
+use crate::projections::certificate_versions::{self, VersionRow};
+use crate::projections::certificates::{self as view, CertificateRow, ListedCertificate};
 use crate::projections::issuers;
 use crate::projections::pending_operations::{self, PendingRow};
 
-/// Who asks, in which vault (HTTP: from the token and Host; worker: itself).
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub vault: String,
-    pub actor: String,
-    pub client_request_id: Option<String>,
-    pub remote_addr: Option<String>,
-}
-
-impl Caller {
-    /// The server acting by itself in `vault`.
-    pub fn system(vault: &str, actor: &str) -> Self {
-        Caller {
-            vault: vault.to_owned(),
-            actor: actor.to_owned(),
-            client_request_id: None,
-            remote_addr: None,
-        }
-    }
-
-    fn meta(&self, shared: &Shared) -> EventMeta {
-        EventMeta {
-            actor: self.actor.clone(),
-            client_request_id: self.client_request_id.clone(),
-            remote_addr: self.remote_addr.clone(),
-            at: shared.clock.now(),
-        }
-    }
-}
-
-/// A certificate as the REST layer renders it.
+/// A certificate as the REST layer renders it: its row, the version asked for (none while
+/// its first version is pending), and whether it has a pending object.
 #[derive(Debug, Clone)]
 pub struct CertificateView {
     pub certificate: CertificateRow,
-    pub version: VersionRow,
-    pub pending: Option<PendingRow>,
+    pub version: Option<VersionRow>,
+    pub pending: bool,
+}
+
+impl CertificateView {
+    /// The view a certificate's state shows, at `version` (or the current one).
+    pub fn of_state(
+        stream: &StreamId,
+        state: &CertificateState,
+        version: Option<&str>,
+    ) -> Option<Self> {
+        let certificate = view::row(stream, state)?;
+        let version = match state.version(version) {
+            Some(v) => {
+                let seq = state
+                    .versions
+                    .iter()
+                    .position(|x| x.version == v.version)
+                    .unwrap_or_default();
+                Some(certificate_versions::version_row(stream, seq, v))
+            }
+            None if version.is_some() => return None,
+            None => None,
+        };
+        Some(CertificateView {
+            certificate,
+            version,
+            pending: state.pending.is_some(),
+        })
+    }
 }
 
 /// What a create needs beyond the name.
 #[derive(Debug, Clone, Default)]
 pub struct CreateInput {
-    /// The policy sent (defaults filled), or `None` to use the stored one.
-    pub policy: Option<Policy>,
+    /// The policy sent, or `None` to use the stored one.
+    pub policy: Option<PolicyPatch>,
     pub enabled: Option<bool>,
     pub tags: Option<BTreeMap<String, String>>,
+    pub preserve_cert_order: Option<bool>,
 }
 
-/// Certificate commands and reads.
-#[derive(Clone)]
-pub struct CertificateService {
-    shared: Shared,
-    providers: std::sync::Arc<BTreeMap<String, ProviderSettings>>,
-}
-
-fn b64(bytes: &[u8]) -> String {
-    STANDARD.encode(bytes)
+/// What an import needs beyond the name.
+pub struct ImportInput {
+    /// The bytes of `value`: PKCS#12 (DER or base64) or PEM text (or its base64).
+    pub value: Vec<u8>,
+    pub password: Option<String>,
+    /// The policy sent, merged over the one read off the certificate.
+    pub policy: Option<PolicyPatch>,
+    pub enabled: Option<bool>,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub preserve_cert_order: Option<bool>,
 }
 
 /// Builds the version record of a certificate chain (leaf first).
@@ -90,8 +92,8 @@ pub fn version_record(key_id: &str, chain: &[Vec<u8>]) -> Result<VersionRecord, 
     Ok(VersionRecord {
         version: new_id(),
         key_id: key_id.to_owned(),
-        cer: b64(leaf),
-        chain: chain[1..].iter().map(|c| b64(c)).collect(),
+        cer: STANDARD.encode(leaf),
+        chain: chain[1..].iter().map(|c| STANDARD.encode(c)).collect(),
         x5t: URL_SAFE_NO_PAD.encode(crypto::seal::sha1(leaf)),
         nbf: info.not_before,
         exp: info.not_after,
@@ -100,353 +102,160 @@ pub fn version_record(key_id: &str, chain: &[Vec<u8>]) -> Result<VersionRecord, 
     })
 }
 
-impl CertificateService {
-    /// A service over the shared parts and the configured providers.
-    pub fn new(
-        shared: Shared,
-        providers: std::sync::Arc<BTreeMap<String, ProviderSettings>>,
-    ) -> Self {
-        CertificateService { shared, providers }
+/// The certificates service.
+#[derive(Clone)]
+pub struct Certificates(pub(crate) Arc<Core>);
+
+/// A certificate command's outcome rendered as the certificate at `version`.
+pub(crate) fn view_after(
+    stream: &StreamId,
+    name: &ObjectName,
+    done: &Executed<Certificate>,
+    version: Option<&str>,
+) -> Result<CertificateView, ServiceError> {
+    CertificateView::of_state(stream, &done.after, version)
+        .ok_or_else(|| certificate_not_found(name.as_str(), version))
+}
+
+impl Certificates {
+    fn core(&self) -> &Core {
+        &self.0
     }
 
-    /// The shared parts.
-    pub fn shared(&self) -> &Shared {
-        &self.shared
+    /// Runs a certificate command on `name` in the caller's vault.
+    pub(crate) async fn run(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+        command: CertificateCommand,
+        loaded: Option<Loaded<Certificate>>,
+        effects: Vec<Effect>,
+    ) -> Result<(StreamId, Executed<Certificate>), ServiceError> {
+        let stream = StreamId::certificate(&caller.vault, name.as_str());
+        let done = self
+            .core()
+            .execute(
+                caller,
+                stream.clone(),
+                name.as_str(),
+                command,
+                loaded,
+                effects,
+                Arc::new(()),
+            )
+            .await?;
+        Ok((stream, done))
     }
 
-    /// `CreateCertificate`: makes (or reuses) the key, a CSR and, for `Self`, the certificate;
-    /// then records the request. Returns the pending object as created (`inProgress`).
+    /// `CreateCertificate`: makes (or reuses) the key, a CSR and, for `Self`, the
+    /// certificate; then records the request. Returns the pending object as created
+    /// (`inProgress`, also for `Self`, whose certificate is there from the next read on:
+    /// the Python SDK's poller relies on that).
     pub async fn create(
         &self,
         caller: &Caller,
         name: &ObjectName,
         input: CreateInput,
     ) -> Result<PendingRow, ServiceError> {
-        let state = load_certificate(&self.shared.pool, &caller.vault, name.as_str()).await?;
-        // Fast refusal before any key is made; `decide` checks again inside the transaction.
-        if state
-            .pending
-            .as_ref()
-            .is_some_and(|p| p.status == OperationStatus::InProgress)
-        {
-            return Err(DomainError::PendingInProgress.into());
-        }
-        let policy = match input.policy.or_else(|| state.policy.clone()) {
-            Some(p) => p,
-            None => return Err(DomainError::PolicyRequired.into()),
+        let core = self.core();
+        let stream = StreamId::certificate(&caller.vault, name.as_str());
+        let loaded = core.load::<Certificate>(&stream).await?;
+        let policy = match input.policy {
+            Some(patch) => Policy::new(patch)?,
+            None => loaded
+                .state
+                .policy
+                .clone()
+                .ok_or(DomainError::PolicyRequired)?,
         };
-        let reused = match (policy.key_props.reuse_key, state.latest()) {
+        let issuer = self.resolve_issuer(&caller.vault, &policy).await?;
+        let mut csr_policy = policy.clone();
+        if let IssuerResolution::Provider { provider, .. } = &issuer {
+            if let Some(settings) = core.providers.configured.get(provider) {
+                super::issuance_policy::check(provider, settings, &policy)?;
+                csr_policy = super::issuance_policy::csr_policy(settings, &policy);
+            }
+        }
+        let reused = match (policy.key_props.reuse_key, loaded.state.latest()) {
             (true, Some(latest)) => {
-                let mut conn = self.shared.pool.acquire().await?;
-                let key = self.shared.keys.load(&mut conn, &latest.key_id).await?;
+                let mut reader = core.reader().await?;
+                let key = core.keys.load(&mut reader.conn(), &latest.key_id).await?;
                 let public = crypto::keys::public_key_der(&key)?;
                 (crypto::keys::key_spec_of(&public)? == policy.key_props.spec())
                     .then(|| (latest.key_id.clone(), key, public))
             }
             _ => None,
         };
-        // The provider behind an issuer object shapes the CSR and may refuse the policy
-        // outright; `decide` resolves the issuer again inside the transaction.
-        let mut p = policy.clone();
-        if let IssuerKind::Object(issuer_name) = policy.issuer.kind() {
-            let mut conn = self.shared.pool.acquire().await?;
-            let row =
-                issuers::get(&mut conn, &caller.vault, &issuer_name.to_ascii_lowercase()).await?;
-            if let Some((provider, settings)) = row.and_then(|r| {
-                let s = self.providers.get(&r.provider).cloned();
-                s.map(|s| (r.provider, s))
-            }) {
-                super::issuance_policy::check(&provider, &settings, &policy)?;
-                p = super::issuance_policy::csr_policy(&settings, &policy);
-            }
+        let keys = core.keys.clone();
+        let now = core.clock.now().timestamp();
+        let prepared = blocking("key generation", move || {
+            prepare_request(&keys, &csr_policy, reused, now)
+        })
+        .await?;
+        let mut effects = Vec::new();
+        if prepared.new_key {
+            effects.push(Effect::StoreKey(prepared.key.to_store(&caller.vault)));
         }
-        let keys = self.shared.keys.clone();
-        let now = self.shared.clock.now().timestamp();
-        let prepared = tokio::task::spawn_blocking(move || prepare_request(&keys, &p, reused, now))
-            .await
-            .map_err(|e| ServiceError::Internal(format!("key generation task failed: {e}")))??;
-
-        let vault = caller.vault.clone();
-        let name_s = name.as_str().to_owned();
-        let meta = caller.meta(&self.shared);
-        let providers = self.providers.clone();
-        let enabled = input.enabled.unwrap_or(true);
-        let tags = input.tags.unwrap_or_default();
-        let out = self
-            .shared
-            .writer
-            .submit(move |conn| {
-                Box::pin(async move {
-                    let issuer = match policy.issuer.kind() {
-                        IssuerKind::SelfSigned => IssuerResolution::SelfSigned,
-                        IssuerKind::Manual => IssuerResolution::Manual,
-                        IssuerKind::Object(issuer_name) => {
-                            match issuers::get(conn, &vault, &issuer_name.to_ascii_lowercase()).await? {
-                                None => IssuerResolution::NotFound,
-                                Some(row) if !row.enabled => IssuerResolution::Disabled,
-                                Some(row) => match providers.get(&row.provider) {
-                                    Some(p) => IssuerResolution::Provider {
-                                        provider: row.provider.clone(),
-                                        approval_required: p.approval_required,
-                                    },
-                                    None => {
-                                        return Err(DomainError::BadParameter(format!(
-                                            "Issuer '{issuer_name}' names provider '{}', which is no longer configured on this server.",
-                                            row.provider
-                                        ))
-                                        .into())
-                                    }
-                                },
-                            }
-                        }
-                    };
-                    if prepared.new_key {
-                        let at = meta.at.to_rfc3339_opts(SecondsFormat::Micros, true);
-                        KeyStore::insert(conn, &vault, &prepared.key, &at).await?;
-                    }
-                    let command = CertificateCommand::Create(Box::new(CreateRequest {
-                        name: name_s.clone(),
-                        policy,
-                        issuer,
-                        request_id: new_id(),
-                        key_id: prepared.key.key_id.clone(),
-                        public_key: b64(&prepared.key.public_der),
-                        csr: b64(&prepared.csr),
-                        enabled,
-                        tags,
-                        self_signed: prepared.self_signed,
-                    }));
-                    apply_certificate_command(conn, &vault, &name_s, &meta, command).await?;
-                    let mut row = pending_operations::get(conn, &vault, &name_s.to_ascii_lowercase())
-                        .await?
-                        .ok_or_else(|| ServiceError::Internal("pending row missing after create".into()))?;
-                    // A create always answers inProgress; a Self request shows completed from
-                    // the next read on (the Python SDK's poller relies on this).
-                    row.status = OperationStatus::InProgress.as_str().into();
-                    row.target_version = None;
-                    Ok::<_, ServiceError>(row)
-                })
-            })
-            .await;
-        let row = flatten(out)?;
-        if row.provider.is_some() {
-            self.shared.wake.notify_one();
+        let command = CertificateCommand::Create(Box::new(CreateRequest {
+            name: name.as_str().to_owned(),
+            policy,
+            issuer,
+            request_id: new_id(),
+            key_id: prepared.key.key_id.clone(),
+            public_key: STANDARD.encode(&prepared.key.public_der),
+            csr: STANDARD.encode(&prepared.csr),
+            enabled: input.enabled.unwrap_or(true),
+            tags: input.tags.unwrap_or_default(),
+            self_signed: prepared.self_signed,
+            preserve_cert_order: input.preserve_cert_order,
+        }));
+        let (stream, done) = self
+            .run(caller, name, command, Some(loaded), effects)
+            .await?;
+        if done
+            .after
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.provider.is_some())
+        {
+            core.wake.notify_one();
         }
-        Ok(row)
+        // The request as created: the state after its first event.
+        pending_operations::row(&stream, &done.state_after(1))
+            .ok_or_else(|| ServiceError::Internal("a create recorded no request".into()))
     }
 
-    /// `GetCertificateOperation`.
-    pub async fn get_pending(
+    /// How the issuer named in `policy` resolves in `vault` now.
+    async fn resolve_issuer(
         &self,
         vault: &str,
-        name: &ObjectName,
-        request_id: Option<&str>,
-    ) -> Result<PendingRow, ServiceError> {
-        let mut conn = self.shared.pool.acquire().await?;
-        pending_operations::get(&mut conn, vault, &name.key())
-            .await?
-            .filter(|p| request_id.is_none_or(|r| r == p.request_id))
-            .ok_or_else(|| {
-                DomainError::PendingNotFound {
-                    name: name.to_string(),
+        policy: &Policy,
+    ) -> Result<IssuerResolution, ServiceError> {
+        let issuer_name = match policy.issuer.kind() {
+            IssuerKind::SelfSigned => return Ok(IssuerResolution::SelfSigned),
+            IssuerKind::Manual => return Ok(IssuerResolution::Manual),
+            IssuerKind::Object(n) => n,
+        };
+        let mut reader = self.core().reader().await?;
+        let row =
+            issuers::get(&mut reader.conn(), vault, &issuer_name.to_ascii_lowercase()).await?;
+        Ok(match row {
+            None => IssuerResolution::NotFound,
+            Some(r) if !r.enabled => IssuerResolution::Disabled,
+            Some(r) => match self.core().providers.resolve(&r.provider) {
+                Some((provider, p)) => IssuerResolution::Provider {
+                    provider: provider.to_owned(),
+                    approval_required: p.approval_required,
+                },
+                None => {
+                    return Err(DomainError::BadParameter(format!(
+                        "Issuer '{issuer_name}' names provider '{}', which is no longer configured on this server.",
+                        r.provider
+                    ))
+                    .into())
                 }
-                .into()
-            })
-    }
-
-    /// Runs a command and returns the pending row before (`before = true`) or after it.
-    async fn pending_command(
-        &self,
-        caller: &Caller,
-        name: &ObjectName,
-        command: CertificateCommand,
-        before: bool,
-    ) -> Result<Option<PendingRow>, ServiceError> {
-        let vault = caller.vault.clone();
-        let name_s = name.as_str().to_owned();
-        let meta = caller.meta(&self.shared);
-        let out = self
-            .shared
-            .writer
-            .submit(move |conn| {
-                Box::pin(async move {
-                    let key = name_s.to_ascii_lowercase();
-                    let prior = pending_operations::get(conn, &vault, &key).await?;
-                    apply_certificate_command(conn, &vault, &name_s, &meta, command).await?;
-                    if before {
-                        Ok::<_, ServiceError>(prior)
-                    } else {
-                        Ok(pending_operations::get(conn, &vault, &key).await?)
-                    }
-                })
-            })
-            .await;
-        flatten(out)
-    }
-
-    fn require(row: Option<PendingRow>, name: &ObjectName) -> Result<PendingRow, ServiceError> {
-        row.ok_or_else(|| {
-            DomainError::PendingNotFound {
-                name: name.to_string(),
-            }
-            .into()
+            },
         })
-    }
-
-    /// `UpdateCertificateOperation` with `cancellation_requested: true`.
-    pub async fn request_cancellation(
-        &self,
-        caller: &Caller,
-        name: &ObjectName,
-        request_id: Option<String>,
-    ) -> Result<PendingRow, ServiceError> {
-        let row = self
-            .pending_command(
-                caller,
-                name,
-                CertificateCommand::RequestCancellation { request_id },
-                false,
-            )
-            .await?;
-        self.shared.wake.notify_one();
-        Self::require(row, name)
-    }
-
-    /// `DeleteCertificateOperation`: returns the pending object as it was.
-    pub async fn delete_pending(
-        &self,
-        caller: &Caller,
-        name: &ObjectName,
-        request_id: Option<String>,
-    ) -> Result<PendingRow, ServiceError> {
-        let row = self
-            .pending_command(
-                caller,
-                name,
-                CertificateCommand::DeletePending { request_id },
-                true,
-            )
-            .await?;
-        Self::require(row, name)
-    }
-
-    /// Officer approval of a request waiting for it.
-    pub async fn approve(
-        &self,
-        caller: &Caller,
-        name: &ObjectName,
-        request_id: Option<String>,
-    ) -> Result<PendingRow, ServiceError> {
-        let officer = caller.actor.clone();
-        let row = self
-            .pending_command(
-                caller,
-                name,
-                CertificateCommand::Approve {
-                    request_id,
-                    officer,
-                },
-                false,
-            )
-            .await?;
-        self.shared.wake.notify_one();
-        Self::require(row, name)
-    }
-
-    /// Officer rejection: the request fails with `RequestRejected`.
-    pub async fn reject(
-        &self,
-        caller: &Caller,
-        name: &ObjectName,
-        request_id: Option<String>,
-        reason: String,
-    ) -> Result<PendingRow, ServiceError> {
-        let officer = caller.actor.clone();
-        let row = self
-            .pending_command(
-                caller,
-                name,
-                CertificateCommand::Reject {
-                    request_id,
-                    officer,
-                    reason,
-                },
-                false,
-            )
-            .await?;
-        Self::require(row, name)
-    }
-
-    /// `MergeCertificate`: proves `x5c` against the pending key, then records the version.
-    pub async fn merge(
-        &self,
-        caller: &Caller,
-        name: &ObjectName,
-        x5c: Vec<String>,
-        enabled: Option<bool>,
-        tags: Option<BTreeMap<String, String>>,
-    ) -> Result<CertificateView, ServiceError> {
-        let state = load_certificate(&self.shared.pool, &caller.vault, name.as_str()).await?;
-        let pending = state
-            .pending
-            .clone()
-            .ok_or_else(|| DomainError::PendingNotFound {
-                name: name.to_string(),
-            })?;
-        // Refuse what decide would refuse before doing any crypto on the input.
-        if pending.status == OperationStatus::Completed {
-            return Err(DomainError::AlreadyCompleted {
-                name: name.to_string(),
-            }
-            .into());
-        }
-        if pending.status == OperationStatus::InProgress {
-            if let IssuerKind::Object(issuer) = pending.issuer_kind() {
-                return Err(DomainError::MergeForbidden { issuer }.into());
-            }
-        }
-        let public = STANDARD
-            .decode(&pending.public_key)
-            .map_err(|e| ServiceError::Internal(format!("stored public key: {e}")))?;
-        let now = self.shared.clock.now().timestamp();
-        let key_id = pending.key_id.clone();
-        let record = tokio::task::spawn_blocking(move || -> Result<VersionRecord, ServiceError> {
-            let chain = crypto::chain::parse_x5c(&x5c)?;
-            crypto::chain::verify_merge_chain(&chain, &public, now)?;
-            version_record(&key_id, &chain)
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(format!("chain check task failed: {e}")))??;
-        let command = CertificateCommand::Merge(Box::new(MergeRequest {
-            request_id: pending.request_id.clone(),
-            certificate: record,
-            enabled,
-            tags,
-        }));
-        self.version_command(caller, name, command).await
-    }
-
-    async fn version_command(
-        &self,
-        caller: &Caller,
-        name: &ObjectName,
-        command: CertificateCommand,
-    ) -> Result<CertificateView, ServiceError> {
-        let vault = caller.vault.clone();
-        let name_s = name.as_str().to_owned();
-        let meta = caller.meta(&self.shared);
-        let out = self
-            .shared
-            .writer
-            .submit(move |conn| {
-                Box::pin(async move {
-                    apply_certificate_command(conn, &vault, &name_s, &meta, command).await?;
-                    read_view(conn, &vault, &name_s, None).await
-                })
-            })
-            .await;
-        flatten(out)?
-            .ok_or_else(|| ServiceError::Internal("certificate missing after write".into()))
     }
 
     /// `GetCertificate`: the current version when `version` is `None`.
@@ -456,144 +265,197 @@ impl CertificateService {
         name: &ObjectName,
         version: Option<&str>,
     ) -> Result<CertificateView, ServiceError> {
-        let mut conn = self.shared.pool.acquire().await?;
-        read_view(&mut conn, vault, name.as_str(), version)
+        let mut reader = self.core().reader().await?;
+        let mut conn = reader.conn();
+        let not_found = || certificate_not_found(name.as_str(), version);
+        let listed = view::get(&mut conn, vault, &name.key(), false)
             .await?
-            .ok_or_else(|| {
-                DomainError::CertificateNotFound {
-                    name: match version {
-                        Some(v) => format!("{name}/versions/{v}"),
-                        None => name.to_string(),
-                    },
-                }
-                .into()
-            })
+            .ok_or_else(not_found)?;
+        let version_row = match version {
+            None => listed.version,
+            Some(v) => certificate_versions::get(&mut conn, vault, &name.key(), v).await?,
+        };
+        let version_row = version_row.ok_or_else(not_found)?;
+        let pending = pending_operations::get(&mut conn, vault, &name.key())
+            .await?
+            .is_some();
+        Ok(CertificateView {
+            certificate: listed.certificate,
+            version: Some(version_row),
+            pending,
+        })
     }
 
-    /// Worker: a provider issued the certificate.
-    pub async fn complete_issuance(
+    /// `GetCertificates`: a page after `after` (name key).
+    pub async fn list(
+        &self,
+        vault: &str,
+        include_pending: bool,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ListedCertificate>, ServiceError> {
+        let mut reader = self.core().reader().await?;
+        Ok(view::list(
+            &mut reader.conn(),
+            vault,
+            false,
+            include_pending,
+            after,
+            limit,
+        )
+        .await?)
+    }
+
+    /// A live certificate's row and current version.
+    pub async fn listed(
+        &self,
+        vault: &str,
+        name: &ObjectName,
+    ) -> Result<ListedCertificate, ServiceError> {
+        let mut reader = self.core().reader().await?;
+        view::get(&mut reader.conn(), vault, &name.key(), false)
+            .await?
+            .ok_or_else(|| certificate_not_found(name.as_str(), None))
+    }
+
+    /// `GetCertificateVersions`: a page after sequence `after`, with the certificate's name.
+    pub async fn versions(
+        &self,
+        vault: &str,
+        name: &ObjectName,
+        after: i64,
+        limit: i64,
+    ) -> Result<(ListedCertificate, Vec<VersionRow>), ServiceError> {
+        let listed = self.listed(vault, name).await?;
+        let mut reader = self.core().reader().await?;
+        let rows = certificate_versions::list(&mut reader.conn(), vault, &name.key(), after, limit)
+            .await?;
+        Ok((listed, rows))
+    }
+
+    /// `GetCertificatePolicy`: the certificate's row (its policy and the policy's times).
+    pub async fn policy(
+        &self,
+        vault: &str,
+        name: &ObjectName,
+    ) -> Result<CertificateRow, ServiceError> {
+        Ok(self.listed(vault, name).await?.certificate)
+    }
+
+    /// `UpdateCertificatePolicy`: merged over the policy in force (PATCH semantics).
+    pub async fn update_policy(
         &self,
         caller: &Caller,
         name: &ObjectName,
-        request_id: String,
-        chain: Vec<Vec<u8>>,
-    ) -> Result<(), ServiceError> {
-        let record = version_record("", &chain)?;
-        self.pending_command(
-            caller,
-            name,
-            CertificateCommand::CompleteIssuance {
-                request_id,
-                certificate: record,
-            },
-            false,
-        )
-        .await
-        .map(|_| ())
+        patch: PolicyPatch,
+    ) -> Result<CertificateRow, ServiceError> {
+        let (stream, done) = self
+            .run(
+                caller,
+                name,
+                CertificateCommand::UpdatePolicy { patch },
+                None,
+                vec![],
+            )
+            .await?;
+        view::row(&stream, &done.after).ok_or_else(|| certificate_not_found(name.as_str(), None))
     }
 
-    /// Worker: the provider refused or failed.
-    pub async fn fail_issuance(
+    /// `UpdateCertificate`: a version's `enabled` and tags, and the policy when one is sent
+    /// (merged), in one command.
+    pub async fn update(
         &self,
         caller: &Caller,
         name: &ObjectName,
-        request_id: String,
-        message: String,
-    ) -> Result<(), ServiceError> {
-        self.pending_command(
-            caller,
-            name,
-            CertificateCommand::FailIssuance {
-                request_id,
-                message,
-            },
-            false,
-        )
-        .await
-        .map(|_| ())
+        version: Option<String>,
+        enabled: Option<bool>,
+        tags: Option<BTreeMap<String, String>>,
+        policy: Option<PolicyPatch>,
+    ) -> Result<CertificateView, ServiceError> {
+        let command = CertificateCommand::UpdateVersion {
+            version: version.clone(),
+            enabled,
+            tags,
+            policy,
+        };
+        let (stream, done) = self.run(caller, name, command, None, vec![]).await?;
+        view_after(&stream, name, &done, version.as_deref())
     }
 
-    /// Worker: one step of an ACME order (RFC 8555) for the pending request.
-    pub async fn record_acme_step(
+    /// `ImportCertificate`: reads the bundle, checks the key against the certificate, seals
+    /// the key, and records the new current version.
+    pub async fn import(
         &self,
         caller: &Caller,
         name: &ObjectName,
-        request_id: String,
-        step: crate::domain::certificate::AcmeStep,
-    ) -> Result<(), ServiceError> {
-        self.pending_command(
-            caller,
-            name,
-            CertificateCommand::RecordAcmeStep { request_id, step },
-            false,
-        )
-        .await
-        .map(|_| ())
+        input: ImportInput,
+    ) -> Result<CertificateView, ServiceError> {
+        let keys = self.core().keys.clone();
+        let ImportInput {
+            value,
+            password,
+            policy,
+            enabled,
+            tags,
+            preserve_cert_order,
+        } = input;
+        let (key, derived, record) = blocking("import", move || {
+            let content_type = if is_pem(&value) {
+                ContentType::Pem
+            } else {
+                ContentType::Pkcs12
+            };
+            let imported = crypto::pkcs12::import_bundle(&value, password.as_deref())?;
+            let spki = crypto::keys::public_key_der(&imported.key)?;
+            let info = crypto::x509::cert_info(&imported.chain[0])?;
+            let facts = CertificateFacts {
+                subject: info.subject.clone(),
+                dns_names: info.dns_names.clone(),
+                not_before: info.not_before,
+                not_after: info.not_after,
+                key: crypto::keys::key_spec_of(&spki)?,
+            };
+            let derived = Policy::from_certificate(&facts, content_type)?;
+            let key = keys.wrap(new_id(), imported.key)?;
+            let mut record = version_record(&key.key_id, &imported.chain)?;
+            record.enabled = enabled.unwrap_or(true);
+            record.tags = tags.unwrap_or_default();
+            Ok((key, derived, record))
+        })
+        .await?;
+        let command = CertificateCommand::Import(Box::new(ImportRequest {
+            name: name.as_str().to_owned(),
+            derived,
+            patch: policy,
+            public_key: STANDARD.encode(&key.public_der),
+            certificate: record,
+            preserve_cert_order,
+        }));
+        let effects = vec![Effect::StoreKey(key.to_store(&caller.vault))];
+        let (stream, done) = self.run(caller, name, command, None, effects).await?;
+        view_after(&stream, name, &done, None)
     }
 
-    /// Worker: a lifetime action fired for `version`.
-    pub async fn record_lifetime_action(
+    /// `DeleteCertificate`: soft delete; returns the deleted certificate.
+    pub async fn delete(
         &self,
         caller: &Caller,
         name: &ObjectName,
-        version: String,
-        action: crate::domain::policy::ActionType,
-        expires: i64,
-        contacts: Vec<String>,
-    ) -> Result<(), ServiceError> {
-        self.pending_command(
-            caller,
-            name,
-            CertificateCommand::RecordLifetimeAction {
-                version,
-                action,
-                expires,
-                contacts,
-            },
-            false,
-        )
-        .await
-        .map(|_| ())
+    ) -> Result<ListedCertificate, ServiceError> {
+        let command = CertificateCommand::Delete {
+            now: self.core().clock.now().timestamp(),
+            retention_days: self.core().retention_days,
+        };
+        let (stream, done) = self.run(caller, name, command, None, vec![]).await?;
+        super::deleted::listed_of_state(&stream, &done.after)
+            .ok_or_else(|| certificate_not_found(name.as_str(), None))
     }
 
-    /// Worker: honour a requested cancellation.
-    pub async fn honour_cancellation(
-        &self,
-        caller: &Caller,
-        name: &ObjectName,
-        request_id: String,
-    ) -> Result<(), ServiceError> {
-        self.pending_command(
-            caller,
-            name,
-            CertificateCommand::HonourCancellation { request_id },
-            false,
-        )
-        .await
-        .map(|_| ())
+    /// Every live certificate's current version and policy (lifetime actions).
+    pub async fn current_versions(&self) -> Result<Vec<view::CurrentVersionRow>, ServiceError> {
+        let mut reader = self.core().reader().await?;
+        Ok(view::current_versions(&mut reader.conn()).await?)
     }
-}
-
-/// Reads a live certificate, a version (or the current one) and its pending object.
-pub(crate) async fn read_view(
-    conn: &mut sqlx::SqliteConnection,
-    vault: &str,
-    name: &str,
-    version: Option<&str>,
-) -> Result<Option<CertificateView>, ServiceError> {
-    let key = name.to_ascii_lowercase();
-    let Some(certificate) = certificate_versions::get_certificate(conn, vault, &key).await? else {
-        return Ok(None);
-    };
-    let Some(version) = certificate_versions::get_version(conn, vault, &key, version).await? else {
-        return Ok(None);
-    };
-    let pending = pending_operations::get(conn, vault, &key).await?;
-    Ok(Some(CertificateView {
-        certificate,
-        version,
-        pending,
-    }))
 }
 
 struct PreparedRequest {
@@ -635,4 +497,18 @@ fn prepare_request(
         csr,
         self_signed,
     })
+}
+
+/// True when an import's value is PEM text, raw or base64-encoded.
+fn is_pem(value: &[u8]) -> bool {
+    let starts = |b: &[u8]| b.trim_ascii_start().starts_with(b"-----BEGIN");
+    if starts(value) {
+        return true;
+    }
+    let text: Vec<u8> = value
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    STANDARD.decode(&text).is_ok_and(|d| starts(&d))
 }

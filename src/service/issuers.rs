@@ -1,34 +1,54 @@
-//! Issuer commands (`SetCertificateIssuer`, `UpdateCertificateIssuer`,
-//! `DeleteCertificateIssuer`) and reads.
+//! Issuer objects (Key Vault `IssuerBundle`): set (PUT), update (PATCH), delete, get, list.
 
 use std::sync::Arc;
 
-use super::certificates::Caller;
-use super::{flatten, ServiceError, Shared};
-use crate::domain::issuer::{decide, IssuerChanges, IssuerCommand, IssuerEvent, IssuerState};
+use super::{Caller, Core, ServiceError};
+use crate::domain::issuer::{IssuerChanges, IssuerCommand};
 use crate::domain::names::ObjectName;
 use crate::domain::DomainError;
-use crate::es::store;
-use crate::es::{DomainEvent, StreamId};
-use crate::projections::{self, issuers::IssuerRow};
+use crate::es::aggregate::{Issuer, KnownProviders};
+use crate::es::StreamId;
+use crate::projections::issuers::{self as view, IssuerRow};
 
-/// Issuer commands and reads.
+/// The issuers service.
 #[derive(Clone)]
-pub struct IssuerService {
-    shared: Shared,
-    providers: Arc<Vec<String>>,
+pub struct Issuers(pub(crate) Arc<Core>);
+
+fn issuer_not_found(name: &ObjectName) -> ServiceError {
+    DomainError::IssuerNotFound {
+        name: name.to_string(),
+    }
+    .into()
 }
 
-impl IssuerService {
-    /// A service accepting the given provider names.
-    pub fn new(shared: Shared, providers: Vec<String>) -> Self {
-        IssuerService {
-            shared,
-            providers: Arc::new(providers),
-        }
+impl Issuers {
+    /// Runs `command`; returns the issuer before (`before = true`) or after it.
+    async fn run(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+        command: IssuerCommand,
+        before: bool,
+    ) -> Result<IssuerRow, ServiceError> {
+        let stream = StreamId::issuer(&caller.vault, name.as_str());
+        let known = Arc::new(KnownProviders(self.0.providers.names()));
+        let done = self
+            .0
+            .execute::<Issuer>(
+                caller,
+                stream.clone(),
+                name.as_str(),
+                command,
+                None,
+                vec![],
+                known,
+            )
+            .await?;
+        let state = if before { &done.before } else { &done.after };
+        view::row(&stream, state).ok_or_else(|| issuer_not_found(name))
     }
 
-    /// PUT (`replace = true`) or PATCH an issuer; returns it as stored.
+    /// `SetCertificateIssuer` (PUT, `replace`) or `UpdateCertificateIssuer` (PATCH).
     pub async fn set(
         &self,
         caller: &Caller,
@@ -36,104 +56,39 @@ impl IssuerService {
         changes: IssuerChanges,
         replace: bool,
     ) -> Result<IssuerRow, ServiceError> {
+        let name_s = name.to_string();
         let command = if replace {
             IssuerCommand::Set {
-                name: name.to_string(),
+                name: name_s,
                 changes,
             }
         } else {
             IssuerCommand::Update {
-                name: name.to_string(),
+                name: name_s,
                 changes,
             }
         };
-        let row = self.run(caller, name, command, false).await?;
-        row.ok_or_else(|| ServiceError::Internal("issuer missing after write".into()))
+        self.run(caller, name, command, false).await
     }
 
-    /// DELETE an issuer; returns it as it was.
+    /// `DeleteCertificateIssuer`: the issuer as it was.
     pub async fn delete(
         &self,
         caller: &Caller,
         name: &ObjectName,
     ) -> Result<IssuerRow, ServiceError> {
-        let row = self
-            .run(
-                caller,
-                name,
-                IssuerCommand::Delete {
-                    name: name.to_string(),
-                },
-                true,
-            )
-            .await?;
-        row.ok_or_else(|| {
-            DomainError::IssuerNotFound {
-                name: name.to_string(),
-            }
-            .into()
-        })
-    }
-
-    async fn run(
-        &self,
-        caller: &Caller,
-        name: &ObjectName,
-        command: IssuerCommand,
-        before: bool,
-    ) -> Result<Option<IssuerRow>, ServiceError> {
-        let vault = caller.vault.clone();
-        let key = name.key();
-        let meta = crate::es::EventMeta {
-            actor: caller.actor.clone(),
-            client_request_id: caller.client_request_id.clone(),
-            remote_addr: caller.remote_addr.clone(),
-            at: self.shared.clock.now(),
+        let command = IssuerCommand::Delete {
+            name: name.to_string(),
         };
-        let providers = self.providers.clone();
-        let out = self
-            .shared
-            .writer
-            .submit(move |conn| {
-                Box::pin(async move {
-                    let stream = StreamId::issuer(&vault, &key);
-                    let loaded = store::load::<IssuerEvent>(conn, &stream).await?;
-                    let mut state = IssuerState::default();
-                    for e in &loaded.events {
-                        state.apply(e);
-                    }
-                    let prior = projections::issuers::get(conn, &vault, &key).await?;
-                    let events = decide(&state, command, &providers)?;
-                    let stored =
-                        store::append(conn, &stream, loaded.version, &events, &meta, |e| {
-                            DomainEvent::Issuer(e.clone())
-                        })
-                        .await?;
-                    for s in &stored {
-                        projections::apply(conn, s).await?;
-                    }
-                    if before {
-                        Ok::<_, ServiceError>(prior)
-                    } else {
-                        Ok(projections::issuers::get(conn, &vault, &key).await?)
-                    }
-                })
-            })
-            .await;
-        flatten(out)
+        self.run(caller, name, command, true).await
     }
 
     /// `GetCertificateIssuer`.
     pub async fn get(&self, vault: &str, name: &ObjectName) -> Result<IssuerRow, ServiceError> {
-        let mut conn = self.shared.pool.acquire().await?;
-        projections::issuers::get(&mut conn, vault, &name.key())
+        let mut reader = self.0.reader().await?;
+        view::get(&mut reader.conn(), vault, &name.key())
             .await?
-            .ok_or_else(|| {
-                DomainError::IssuerNotFound {
-                    name: name.to_string(),
-                }
-                .into()
-            })
+            .ok_or_else(|| issuer_not_found(name))
     }
 
     /// `GetCertificateIssuers`: a page after `after_key`.
@@ -143,7 +98,7 @@ impl IssuerService {
         after_key: &str,
         limit: i64,
     ) -> Result<Vec<IssuerRow>, ServiceError> {
-        let mut conn = self.shared.pool.acquire().await?;
-        Ok(projections::issuers::list(&mut conn, vault, after_key, limit).await?)
+        let mut reader = self.0.reader().await?;
+        Ok(view::list(&mut reader.conn(), vault, after_key, limit).await?)
     }
 }

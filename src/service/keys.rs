@@ -1,153 +1,131 @@
-//! Private keys at rest: generated before a command, sealed (AES-256-GCM under the master
-//! key, the key id as associated data) and stored in the `keys` table inside the command's
-//! transaction. Events and views carry only the key id and the public key.
+//! The managed key behind each certificate version (Key Vault `KeyBundle`): its public
+//! part as a JWK, with the key operations the policy's key usage allows.
 
-use std::path::Path;
+use std::sync::Arc;
 
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use sqlx::SqliteConnection;
 
-use super::ServiceError;
-use crate::crypto::{self, PKey, Private};
-use crate::domain::policy::KeySpec;
+use super::{Core, ServiceError};
+use crate::crypto;
+use crate::domain::names::ObjectName;
+use crate::domain::DomainError;
+use crate::projections::certificate_versions::{self, VersionRow};
+use crate::projections::certificates::{self as view, ListedCertificate};
 
-/// The master key and the operations that need it.
-pub struct KeyStore {
-    master: [u8; crypto::seal::MASTER_KEY_LEN],
+/// The managed key of a certificate version.
+pub struct KeyView {
+    pub name: String,
+    pub version: VersionRow,
+    pub jwk: serde_json::Value,
+    pub key_ops: Vec<&'static str>,
 }
 
-impl std::fmt::Debug for KeyStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("KeyStore(****)")
+/// The keys service.
+#[derive(Clone)]
+pub struct Keys(pub(crate) Arc<Core>);
+
+/// The refusal for a key (or version) that does not exist.
+pub fn key_not_found(name: &str, version: Option<&str>) -> ServiceError {
+    DomainError::KeyNotFound {
+        name: match version {
+            Some(v) => format!("{name}/{v}"),
+            None => name.to_owned(),
+        },
     }
+    .into()
 }
 
-/// A key made for a request, ready to be stored.
-pub struct PreparedKey {
-    pub key_id: String,
-    pub public_der: Vec<u8>,
-    pub sealed: Vec<u8>,
-    pub key: PKey<Private>,
+/// The key of `version` of `listed`, as a JWK read off its certificate.
+pub fn key_view(listed: &ListedCertificate, version: &VersionRow) -> Result<KeyView, ServiceError> {
+    let leaf = STANDARD
+        .decode(&version.cer)
+        .map_err(|e| ServiceError::Internal(format!("stored certificate: {e}")))?;
+    let info = crypto::x509::cert_info(&leaf)?;
+    Ok(KeyView {
+        name: listed.certificate.name.clone(),
+        version: version.clone(),
+        jwk: crypto::keys::public_jwk(&info.public_key_der)?,
+        key_ops: listed.policy().key_ops(),
+    })
 }
 
-impl KeyStore {
-    /// Uses `configured` (base64 of 32 bytes) if not empty, else `<data_dir>/master.key`,
-    /// made with mode 0600 at first start.
-    pub fn open(configured: &str, data_dir: &Path) -> anyhow::Result<Self> {
-        use anyhow::Context;
-        let bytes = if !configured.is_empty() {
-            base64::engine::general_purpose::STANDARD
-                .decode(configured.trim())
-                .context("seal.master_key is not valid base64")?
-        } else {
-            let path = data_dir.join("master.key");
-            if path.exists() {
-                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?
-            } else {
-                let key = crypto::seal::random_bytes::<32>()?;
-                write_private_file(&path, &key)?;
-                key.to_vec()
-            }
-        };
-        let master: [u8; 32] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("the master key must be exactly 32 bytes"))?;
-        Ok(KeyStore { master })
-    }
-
-    /// A key store over a given master key.
-    pub fn from_master(master: [u8; 32]) -> Self {
-        KeyStore { master }
-    }
-
-    /// Seals arbitrary secret bytes (CA and TLS keys kept in files).
-    pub fn seal(&self, aad: &str, plaintext: &[u8]) -> Result<Vec<u8>, ServiceError> {
-        Ok(crypto::seal::seal(&self.master, aad.as_bytes(), plaintext)?)
-    }
-
-    /// Opens what [`KeyStore::seal`] sealed.
-    pub fn unseal(&self, aad: &str, sealed: &[u8]) -> Result<Vec<u8>, ServiceError> {
-        Ok(crypto::seal::unseal(&self.master, aad.as_bytes(), sealed)?)
-    }
-
-    /// Generates and seals a key (slow for RSA: call from a blocking thread).
-    pub fn prepare(&self, spec: &KeySpec) -> Result<PreparedKey, ServiceError> {
-        let key = crypto::keys::generate_key(spec)?;
-        self.wrap(super::new_id(), key)
-    }
-
-    /// Seals an existing key under a new id (imports).
-    pub fn wrap(&self, key_id: String, key: PKey<Private>) -> Result<PreparedKey, ServiceError> {
-        let der = crypto::keys::private_key_to_der(&key)?;
-        let sealed = self.seal(&key_id, &der)?;
-        Ok(PreparedKey {
-            public_der: crypto::keys::public_key_der(&key)?,
-            key_id,
-            sealed,
-            key,
-        })
-    }
-
-    /// Stores a prepared key (inside the command's transaction).
-    pub async fn insert(
-        conn: &mut SqliteConnection,
-        vault: &str,
-        key: &PreparedKey,
-        at: &str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO keys (key_id, vault, public_key, sealed, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .bind(&key.key_id)
-        .bind(vault)
-        .bind(&key.public_der)
-        .bind(&key.sealed)
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
-    }
-
-    /// Deletes a stored key (a purged certificate's), inside the command's transaction.
-    pub async fn delete(conn: &mut SqliteConnection, key_id: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM keys WHERE key_id = ?1")
-            .bind(key_id)
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
-    }
-
-    /// Loads and unseals a stored key.
-    pub async fn load(
+impl Keys {
+    /// `GetKeys`: the keys of live certificates with a version, a page after `after`.
+    pub async fn list(
         &self,
-        conn: &mut SqliteConnection,
-        key_id: &str,
-    ) -> Result<PKey<Private>, ServiceError> {
-        let sealed: Vec<u8> = sqlx::query_scalar("SELECT sealed FROM keys WHERE key_id = ?1")
-            .bind(key_id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or_else(|| ServiceError::Internal(format!("key {key_id} is missing")))?;
-        let der = self.unseal(key_id, &sealed)?;
-        Ok(crypto::keys::private_key_from_der(&der)?)
+        vault: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ListedCertificate>, ServiceError> {
+        let mut reader = self.0.reader().await?;
+        Ok(view::list(&mut reader.conn(), vault, false, false, after, limit).await?)
     }
-}
 
-/// Writes a file readable only by its owner (0600), creating parent directories.
-pub fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+    /// `GetKeyVersions`: the certificate and a page of its versions.
+    pub async fn versions(
+        &self,
+        vault: &str,
+        name: &ObjectName,
+        after: i64,
+        limit: i64,
+    ) -> Result<(ListedCertificate, Vec<VersionRow>), ServiceError> {
+        let mut reader = self.0.reader().await?;
+        let mut conn = reader.conn();
+        let listed = view::get(&mut conn, vault, &name.key(), false)
+            .await?
+            .ok_or_else(|| key_not_found(name.as_str(), None))?;
+        let rows = certificate_versions::list(&mut conn, vault, &name.key(), after, limit).await?;
+        Ok((listed, rows))
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut f = options.open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    Ok(())
+
+    /// `GetKey` of a certificate version (the current one when `version` is `None`).
+    pub async fn get(
+        &self,
+        vault: &str,
+        name: &ObjectName,
+        version: Option<&str>,
+    ) -> Result<KeyView, ServiceError> {
+        let mut reader = self.0.reader().await?;
+        let mut conn = reader.conn();
+        let not_found = || key_not_found(name.as_str(), version);
+        let listed = view::get(&mut conn, vault, &name.key(), false)
+            .await?
+            .ok_or_else(not_found)?;
+        let row = match version {
+            None => listed.version.clone(),
+            Some(v) => certificate_versions::get(&mut conn, vault, &name.key(), v).await?,
+        }
+        .ok_or_else(not_found)?;
+        key_view(&listed, &row)
+    }
+
+    /// `GetDeletedKeys`: the keys of soft-deleted certificates, a page after `after`.
+    pub async fn list_deleted(
+        &self,
+        vault: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ListedCertificate>, ServiceError> {
+        let mut reader = self.0.reader().await?;
+        Ok(view::list(&mut reader.conn(), vault, true, true, after, limit).await?)
+    }
+
+    /// `GetDeletedKey` of a soft-deleted certificate with a version: its public key.
+    pub async fn get_deleted(
+        &self,
+        vault: &str,
+        name: &ObjectName,
+    ) -> Result<(ListedCertificate, KeyView), ServiceError> {
+        let mut reader = self.0.reader().await?;
+        let listed = view::get(&mut reader.conn(), vault, &name.key(), true)
+            .await?
+            .ok_or_else(|| key_not_found(name.as_str(), None))?;
+        let version = listed
+            .version
+            .clone()
+            .ok_or_else(|| key_not_found(name.as_str(), None))?;
+        let key = key_view(&listed, &version)?;
+        Ok((listed, key))
+    }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::keys::{write_private_file, KeyStore};
+use super::keystore::{write_private_file, KeyStore};
 use crate::config::{CaSettings, ProviderSettings};
 use crate::crypto::{self, x509::IssueParams, PKey, Private, X509};
 

@@ -1,38 +1,50 @@
-//! Command handlers: the only writers. Each prepares slow work (keys, CSRs, signatures)
-//! first, then submits one closure to the writer that loads the stream, decides, appends
-//! and projects in one transaction.
+//! The services: one module per resource (certificates, their pending operations, deleted
+//! certificates, secrets, keys, issuers, contacts, the audit trail, tokens), each with its
+//! commands and queries. A command prepares its slow work (keys, CSRs, signatures, chain
+//! checks) first, then goes through the one pipeline, `es::EventStore::execute`; queries
+//! read the views. Services are the only writers; they never render HTTP.
 
 pub mod audit;
+pub mod backup;
 pub mod certificates;
+pub mod challenges;
+pub mod contacts;
+pub mod deleted;
 pub mod issuance_policy;
 pub mod issuers;
 pub mod keys;
-pub mod keyvault;
+pub mod keystore;
 pub mod local_ca;
+pub mod operations;
+pub mod secrets;
+pub mod tokens;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use sqlx::{SqliteConnection, SqlitePool};
-
+use crate::config::ProviderSettings;
 use crate::crypto::CryptoError;
-use crate::domain::certificate::{decide, CertificateCommand, CertificateEvent, CertificateState};
 use crate::domain::DomainError;
-use crate::error::ApiError;
-use crate::es::store::{self, StoreError};
-use crate::es::writer::WriterError;
-use crate::es::{DomainEvent, EventMeta, StreamId, Writer};
-use crate::projections;
+use crate::es::aggregate::Aggregate;
+use crate::es::storage::Pooled;
+use crate::es::{
+    Command, Effect, EventMeta, EventStore, ExecError, Executed, Loaded, StoreError, StreamId,
+};
+use keystore::KeyStore;
+
+pub use crate::clock::{Clock, SystemClock};
 
 /// Why a service call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
+    /// A business refusal.
     #[error(transparent)]
     Domain(#[from] DomainError),
+    /// The command pipeline did not commit it (refusals inside it arrive as `Domain`).
+    #[error(transparent)]
+    Exec(ExecError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Writer(#[from] WriterError),
     #[error("crypto: {0}")]
     Crypto(#[from] CryptoError),
     #[error("database: {0}")]
@@ -41,40 +53,160 @@ pub enum ServiceError {
     Internal(String),
 }
 
-impl From<ServiceError> for ApiError {
-    fn from(e: ServiceError) -> Self {
+impl From<ExecError> for ServiceError {
+    fn from(e: ExecError) -> Self {
         match e {
-            ServiceError::Domain(d) => ApiError::from_domain(d),
-            ServiceError::Crypto(CryptoError::Invalid(m)) => ApiError::bad_parameter(m),
-            other => ApiError::internal(&other),
+            ExecError::Refused(d) => ServiceError::Domain(d),
+            other => ServiceError::Exec(other),
         }
     }
 }
 
-/// The time source. Tests may move it; the server uses the system clock.
-pub trait Clock: Send + Sync {
-    /// Now.
-    fn now(&self) -> DateTime<Utc>;
+/// Who asks, in which vault (HTTP: from the token and Host; worker: itself).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub vault: String,
+    pub actor: String,
+    pub client_request_id: Option<String>,
+    pub remote_addr: Option<String>,
 }
 
-/// The system clock.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+impl Caller {
+    /// The server acting by itself in `vault`.
+    pub fn system(vault: &str, actor: &str) -> Self {
+        Caller {
+            vault: vault.to_owned(),
+            actor: actor.to_owned(),
+            client_request_id: None,
+            remote_addr: None,
+        }
     }
 }
 
-/// What every service needs.
-#[derive(Clone)]
-pub struct Shared {
-    pub writer: Writer,
-    pub pool: SqlitePool,
-    pub keys: Arc<keys::KeyStore>,
+/// Providers an issuer object may name: the configured ones, and Key Vault's partner
+/// names mapped to one of them.
+#[derive(Debug, Clone, Default)]
+pub struct Providers {
+    pub configured: BTreeMap<String, ProviderSettings>,
+    /// Key Vault provider name (case-insensitive) → configured provider.
+    pub aliases: BTreeMap<String, String>,
+}
+
+impl Providers {
+    /// The configured provider that issues for an issuer naming `provider`.
+    pub fn resolve(&self, provider: &str) -> Option<(&str, &ProviderSettings)> {
+        if let Some((name, p)) = self.configured.get_key_value(provider) {
+            return Some((name.as_str(), p));
+        }
+        let target = self
+            .aliases
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(provider))
+            .map(|(_, v)| v)?;
+        self.configured
+            .get_key_value(target)
+            .map(|(n, p)| (n.as_str(), p))
+    }
+
+    /// Every name an issuer may give as its provider.
+    pub fn names(&self) -> Vec<String> {
+        self.configured
+            .keys()
+            .chain(self.aliases.keys())
+            .cloned()
+            .collect()
+    }
+}
+
+/// What every service shares.
+pub struct Core {
+    pub es: EventStore,
+    pub keys: Arc<KeyStore>,
     pub clock: Arc<dyn Clock>,
     /// Wakes the worker when a request may need it.
     pub wake: Arc<tokio::sync::Notify>,
+    pub providers: Arc<Providers>,
+    /// Days a deleted certificate stays recoverable.
+    pub retention_days: i64,
+}
+
+impl Core {
+    /// Event metadata for `caller` now.
+    pub fn meta(&self, caller: &Caller) -> EventMeta {
+        EventMeta {
+            actor: caller.actor.clone(),
+            client_request_id: caller.client_request_id.clone(),
+            remote_addr: caller.remote_addr.clone(),
+            at: self.clock.now(),
+        }
+    }
+
+    /// A reader connection.
+    pub async fn reader(&self) -> Result<Pooled, ServiceError> {
+        Ok(self.es.storage().acquire().await?)
+    }
+
+    /// Loads a stream's state (for preparing a command).
+    pub async fn load<A: Aggregate>(&self, stream: &StreamId) -> Result<Loaded<A>, ServiceError> {
+        Ok(self.es.load::<A>(stream).await?)
+    }
+
+    /// Runs a command through the pipeline.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn execute<A: Aggregate>(
+        &self,
+        caller: &Caller,
+        stream: StreamId,
+        name: &str,
+        command: A::Command,
+        loaded: Option<Loaded<A>>,
+        effects: Vec<Effect>,
+        context: Arc<A::Context>,
+    ) -> Result<Executed<A>, ServiceError> {
+        let command = Command {
+            stream,
+            name: name.to_owned(),
+            command,
+            meta: self.meta(caller),
+            loaded,
+            effects,
+        };
+        Ok(self.es.execute(command, context).await?)
+    }
+}
+
+/// Every service, over one [`Core`].
+#[derive(Clone)]
+pub struct Services {
+    pub certificates: certificates::Certificates,
+    pub operations: operations::Operations,
+    pub deleted: deleted::Deleted,
+    pub secrets: secrets::Secrets,
+    pub keys: keys::Keys,
+    pub issuers: issuers::Issuers,
+    pub contacts: contacts::Contacts,
+    pub audit: audit::AuditService,
+    pub tokens: tokens::Tokens,
+    pub core: Arc<Core>,
+}
+
+impl Services {
+    /// The services over `core`.
+    pub fn new(core: Core) -> Self {
+        let core = Arc::new(core);
+        Services {
+            certificates: certificates::Certificates(core.clone()),
+            operations: operations::Operations(core.clone()),
+            deleted: deleted::Deleted(core.clone()),
+            secrets: secrets::Secrets(core.clone()),
+            keys: keys::Keys(core.clone()),
+            issuers: issuers::Issuers(core.clone()),
+            contacts: contacts::Contacts(core.clone()),
+            audit: audit::AuditService(core.clone()),
+            tokens: tokens::Tokens(core.clone()),
+            core,
+        }
+    }
 }
 
 /// A fresh 32-hex id (Key Vault versions and request ids).
@@ -82,57 +214,23 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-/// The result of a certificate command: state before and after, and the new events.
-pub struct Applied {
-    pub before: CertificateState,
-    pub after: CertificateState,
-    pub events: Vec<CertificateEvent>,
-}
-
-/// Loads a certificate stream, decides `command`, appends and projects. Runs inside the
-/// writer's transaction.
-pub async fn apply_certificate_command(
-    conn: &mut SqliteConnection,
-    vault: &str,
-    name: &str,
-    meta: &EventMeta,
-    command: CertificateCommand,
-) -> Result<Applied, ServiceError> {
-    let stream = StreamId::certificate(vault, name);
-    let loaded = store::load::<CertificateEvent>(conn, &stream).await?;
-    let before = CertificateState::from_events(&loaded.events);
-    let events = decide(&before, name, command)?;
-    let stored = store::append(conn, &stream, loaded.version, &events, meta, |e| {
-        DomainEvent::Certificate(e.clone())
-    })
-    .await?;
-    for s in &stored {
-        projections::apply(conn, s).await?;
+/// The refusal for a certificate (or version) that does not exist.
+pub(crate) fn certificate_not_found(name: &str, version: Option<&str>) -> ServiceError {
+    DomainError::CertificateNotFound {
+        name: match version {
+            Some(v) => format!("{name}/versions/{v}"),
+            None => name.to_owned(),
+        },
     }
-    let mut after = before.clone();
-    for e in &events {
-        after.apply(e);
-    }
-    Ok(Applied {
-        before,
-        after,
-        events,
-    })
+    .into()
 }
 
-/// Loads a certificate's state outside the writer (for preparing a command).
-pub async fn load_certificate(
-    pool: &SqlitePool,
-    vault: &str,
-    name: &str,
-) -> Result<CertificateState, ServiceError> {
-    let mut conn = pool.acquire().await?;
-    let loaded =
-        store::load::<CertificateEvent>(&mut conn, &StreamId::certificate(vault, name)).await?;
-    Ok(CertificateState::from_events(&loaded.events))
-}
-
-/// Flattens a writer submission.
-pub fn flatten<T>(r: Result<Result<T, ServiceError>, WriterError>) -> Result<T, ServiceError> {
-    r?
+/// Runs blocking crypto on the blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
+) -> Result<T, ServiceError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ServiceError::Internal(format!("{what} task failed: {e}")))?
 }

@@ -1,72 +1,32 @@
 //! Lifetime actions (Key Vault `LifetimeAction`): when a certificate's current version
 //! reaches its trigger (a percentage of its lifetime, or days before expiry) by the
-//! injected clock, `AutoRenew` requests a new version through the same issuer (the
+//! server's clock, `AutoRenew` requests a new version through the same issuer (the
 //! policy's `reuse_key` decides the key) and `EmailContacts` records a notification and
 //! posts it as JSON to the configured webhook. Each action fires once per version: the
 //! firing is an event on the certificate's stream.
 
 use crate::domain::names::ObjectName;
-use crate::domain::policy::{ActionType, IssuerKind, Policy, Trigger};
+use crate::domain::policy::{ActionType, IssuerKind};
 use crate::domain::DomainError;
-use crate::projections::lifetime;
-use crate::service::certificates::{Caller, CertificateService, CreateInput};
-use crate::service::{load_certificate, ServiceError};
-
-/// When `trigger` fires for a version valid from `nbf` to `exp` (Unix seconds). A CA may
-/// issue for less time than the policy asked (ACME CAs choose validity themselves); when
-/// `days_before_expiry` would then fall before the version's start, it fires at half its
-/// lifetime instead of at once, so that renewal never chases itself.
-pub fn due_at(trigger: Trigger, nbf: i64, exp: i64) -> i64 {
-    match trigger {
-        Trigger::LifetimePercentage(p) => nbf + (exp - nbf) * i64::from(p) / 100,
-        Trigger::DaysBeforeExpiry(d) => {
-            let due = exp - i64::from(d) * 86_400;
-            if due <= nbf {
-                nbf + (exp - nbf) / 2
-            } else {
-                due
-            }
-        }
-    }
-}
-
-/// The e-mail addresses of the vault's certificate contacts (`SetCertificateContacts`).
-async fn vault_contact_emails(
-    certificates: &CertificateService,
-    vault: &str,
-) -> anyhow::Result<Vec<String>> {
-    let mut conn = certificates.shared().pool.acquire().await?;
-    Ok(crate::projections::contacts::get(&mut conn, vault)
-        .await?
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|c| c.email)
-        .collect())
-}
+use crate::service::certificates::CreateInput;
+use crate::service::{Caller, ServiceError, Services};
 
 /// Fires every due lifetime action once. Returns how many fired.
 pub async fn run_due(
-    certificates: &CertificateService,
+    services: &Services,
     webhook: &Option<(reqwest::Client, String)>,
 ) -> anyhow::Result<usize> {
-    let shared = certificates.shared();
-    let rows = {
-        let mut conn = shared.pool.acquire().await?;
-        lifetime::current_versions(&mut conn).await?
-    };
-    let now = shared.clock.now().timestamp();
+    let rows = services.certificates.current_versions().await?;
+    let now = services.core.clock.now().timestamp();
     let mut fired = 0;
     for row in rows {
-        let Ok(policy) = serde_json::from_str::<Policy>(&row.policy) else {
-            continue;
-        };
+        let policy = &row.policy.0;
         for action in &policy.lifetime_actions {
-            if now < due_at(action.trigger, row.nbf, row.exp) {
+            if now < action.trigger.due_at(row.nbf, row.exp) {
                 continue;
             }
-            let state = load_certificate(&shared.pool, &row.vault, &row.name).await?;
-            let key = (format!("{:?}", action.action), row.version.clone());
-            if state.lifetime_fired.contains(&key) {
+            let state = services.operations.state(&row.vault, &row.name).await?;
+            if state.lifetime_action_fired(action.action, &row.version) {
                 continue;
             }
             let name = ObjectName::parse("certificate", &row.name)?;
@@ -75,7 +35,8 @@ pub async fn run_due(
                 if policy.issuer.kind() == IssuerKind::Manual {
                     continue;
                 }
-                match certificates
+                match services
+                    .certificates
                     .create(&caller, &name, CreateInput::default())
                     .await
                 {
@@ -88,12 +49,20 @@ pub async fn run_due(
                     Err(e) => return Err(e.into()),
                 }
             }
-            let contacts = if action.action == ActionType::EmailContacts {
-                vault_contact_emails(certificates, &row.vault).await?
+            let contacts: Vec<String> = if action.action == ActionType::EmailContacts {
+                services
+                    .contacts
+                    .find(&row.vault)
+                    .await?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|c| c.email)
+                    .collect()
             } else {
                 Vec::new()
             };
-            match certificates
+            match services
+                .operations
                 .record_lifetime_action(
                     &caller,
                     &name,
@@ -130,24 +99,4 @@ pub async fn run_due(
         }
     }
     Ok(fired)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn triggers_fire_at_their_point_of_the_lifetime() {
-        let day = 86_400;
-        assert_eq!(
-            due_at(Trigger::LifetimePercentage(80), 0, 100 * day),
-            80 * day
-        );
-        assert_eq!(
-            due_at(Trigger::DaysBeforeExpiry(30), 0, 365 * day),
-            335 * day
-        );
-        // A window longer than the lifetime fires halfway, not at once.
-        assert_eq!(due_at(Trigger::DaysBeforeExpiry(30), 0, 10 * day), 5 * day);
-    }
 }

@@ -102,7 +102,7 @@ pub fn openssl_verifies(root_pem: &str, chain_pem: &str, leaf_pem: &str) -> bool
 
 /// The ACME account certbroker registered at `pebble`, restored from its sealed file.
 async fn pebble_account(app: &TestApp, pebble: &Pebble) -> instant_acme::Account {
-    let keys = certbroker::service::keys::KeyStore::open("", &app.data_dir).unwrap();
+    let keys = certbroker::service::keystore::KeyStore::open("", &app.data_dir).unwrap();
     let (path, aad) = certbroker::worker::acme::account_file(
         &app.data_dir,
         "pebble",

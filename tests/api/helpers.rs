@@ -56,7 +56,7 @@ impl TestApp {
             .unwrap();
         let port = app.port();
         let http01_port = app.http01_port();
-        let pool = app.pool.clone();
+        let pool = app.storage.sqlite_pool().cloned().unwrap();
         let worker = app.worker.clone();
         let trust_pem = app.trust_pem.clone();
         tokio::spawn(app.run_until_stopped());

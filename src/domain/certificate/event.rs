@@ -1,11 +1,13 @@
 //! Certificate events: our storage format. A shipped variant's JSON never changes meaning;
-//! a change bumps `schema_version` and adds an upcaster in `es::upcast`.
+//! a change bumps its schema version (`es::upcast::current_version`) and adds an upcaster
+//! in `es::upcast`. A field may be added when its absence reads as before (`serde(default)`,
+//! not written when absent).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::policy::{ActionType, IssuerParameters, Policy};
+use crate::domain::policy::{ActionType, Policy};
 
 /// `{code, message}` recorded when a request fails or is cancelled (Key Vault `Error`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +64,9 @@ pub enum CertificateEvent {
         enabled: bool,
         #[serde(default)]
         tags: BTreeMap<String, String>,
+        /// `preserveCertOrder` as sent with the create (Key Vault 7.6+), if sent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        preserve_cert_order: Option<bool>,
     },
     /// The requester asked for the request to be cancelled (S8).
     CancellationRequested { request_id: String },
@@ -95,8 +100,6 @@ pub enum CertificateEvent {
     },
     /// The pending object was deleted (S9).
     PendingDeleted { request_id: String },
-
-    // --- Key Vault surface: attributes, policy, import, soft delete, backup/restore ---
     /// `UpdateCertificate`: a version's `enabled` flag and/or tags changed.
     VersionUpdated {
         version: String,
@@ -115,6 +118,9 @@ pub enum CertificateEvent {
         /// Base64 SubjectPublicKeyInfo DER of the imported key.
         public_key: String,
         certificate: VersionRecord,
+        /// `preserveCertOrder` as sent with the import, if sent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        preserve_cert_order: Option<bool>,
     },
     /// `DeleteCertificate`: soft-deleted; recoverable until `scheduled_purge_date`.
     CertificateDeleted {
@@ -202,19 +208,6 @@ impl CertificateEvent {
             CertificateEvent::AcmeOrderFinalized { .. } => "AcmeOrderFinalized",
             CertificateEvent::AcmeCertificateDownloaded { .. } => "AcmeCertificateDownloaded",
             CertificateEvent::LifetimeActionTriggered { .. } => "LifetimeActionTriggered",
-        }
-    }
-
-    /// The schema version written with new events of this type.
-    pub fn schema_version(&self) -> i64 {
-        1
-    }
-
-    /// The issuer parameters a `PendingCreated` recorded.
-    pub fn issuer(&self) -> Option<&IssuerParameters> {
-        match self {
-            CertificateEvent::PendingCreated { policy, .. } => Some(&policy.issuer),
-            _ => None,
         }
     }
 }

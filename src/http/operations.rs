@@ -1,26 +1,27 @@
-//! Handlers of `/certificates/{name}/pending[...]`: the pending object (S2-S9, S11) and the
-//! officer's approve/reject (a certbroker extension).
+//! Handlers of certificate operations (the pending object): `GetCertificateOperation`,
+//! `UpdateCertificateOperation` (cancel), `DeleteCertificateOperation`, `MergeCertificate`,
+//! and the officer's approve and reject (a certbroker extension).
 
-use std::collections::BTreeMap;
-
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
 
-use super::dto::operation::CertificateOperationResponse;
-use super::extract::{certificate_name, json, read_body, RequestContext};
+use super::dto::certificates::{certificate_bundle, MergeRequest};
+use super::dto::operations::{CertificateOperationResponse, RejectRequest, UpdateOperationRequest};
+use super::extract::{certificate_name, JsonBody, RequestContext};
 use super::AppState;
+use crate::domain::certificate::OperationStatus;
 use crate::error::ApiError;
 use crate::projections::pending_operations::PendingRow;
 
-/// 200 with the operation (and `Retry-After` while it is in progress, for SDK pollers).
+/// The operation with `status` (and `Retry-After` while it is in progress, for SDK pollers).
 pub fn operation_response(
     state: &AppState,
     ctx: &RequestContext,
     row: &PendingRow,
-    status: actix_web::http::StatusCode,
+    status: StatusCode,
 ) -> HttpResponse {
     let mut resp = HttpResponse::build(status);
-    if row.status == "inProgress" {
+    if row.status == OperationStatus::InProgress {
         resp.insert_header(("Retry-After", state.retry_after_seconds.to_string()));
     }
     resp.json(CertificateOperationResponse::from_row(&ctx.base_url, row))
@@ -38,59 +39,35 @@ pub async fn get_certificate_operation(
 ) -> Result<HttpResponse, ApiError> {
     let name = certificate_name(&path)?;
     let row = state
-        .certificates
-        .get_pending(&ctx.vault, &name, ctx.param("request_id"))
+        .services
+        .operations
+        .get(&ctx.vault, &name, ctx.param("request_id"))
         .await?;
-    Ok(operation_response(
-        &state,
-        &ctx,
-        &row,
-        actix_web::http::StatusCode::OK,
-    ))
+    Ok(operation_response(&state, &ctx, &row, StatusCode::OK))
 }
 
-#[derive(Deserialize)]
-struct UpdateOperationRequest {
-    cancellation_requested: Option<bool>,
-}
-
-/// `UpdateCertificateOperation`: request cancellation (S8).
+/// `UpdateCertificateOperation`: request cancellation (scenario S8).
 pub async fn update_certificate_operation(
     state: web::Data<AppState>,
     ctx: RequestContext,
     path: web::Path<String>,
-    payload: web::Payload,
+    body: JsonBody<UpdateOperationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = certificate_name(&path)?;
-    let body: UpdateOperationRequest = json(&read_body(payload, state.max_body_bytes).await?)?;
-    let row = match body.cancellation_requested {
-        Some(true) => {
-            state
-                .certificates
-                .request_cancellation(&ctx.caller(), &name, request_id(&ctx))
-                .await?
-        }
-        Some(false) => {
-            state
-                .certificates
-                .get_pending(&ctx.vault, &name, ctx.param("request_id"))
-                .await?
-        }
+    let ops = &state.services.operations;
+    let row = match body.0.cancellation_requested {
+        Some(true) => ops.cancel(&ctx.caller(), &name, request_id(&ctx)).await?,
+        Some(false) => ops.get(&ctx.vault, &name, ctx.param("request_id")).await?,
         None => {
             return Err(ApiError::bad_parameter(
                 "The body must set 'cancellation_requested' (a boolean).",
             ))
         }
     };
-    Ok(operation_response(
-        &state,
-        &ctx,
-        &row,
-        actix_web::http::StatusCode::OK,
-    ))
+    Ok(operation_response(&state, &ctx, &row, StatusCode::OK))
 }
 
-/// `DeleteCertificateOperation` (S9): 200 with the operation as it was.
+/// `DeleteCertificateOperation` (scenario S9): 200 with the operation as it was.
 pub async fn delete_certificate_operation(
     state: web::Data<AppState>,
     ctx: RequestContext,
@@ -98,38 +75,28 @@ pub async fn delete_certificate_operation(
 ) -> Result<HttpResponse, ApiError> {
     let name = certificate_name(&path)?;
     let row = state
-        .certificates
-        .delete_pending(&ctx.caller(), &name, request_id(&ctx))
+        .services
+        .operations
+        .delete(&ctx.caller(), &name, request_id(&ctx))
         .await?;
     Ok(HttpResponse::Ok().json(CertificateOperationResponse::from_row(&ctx.base_url, &row)))
 }
 
-#[derive(Deserialize)]
-struct MergeAttributes {
-    enabled: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct MergeRequest {
-    x5c: Option<Vec<String>>,
-    attributes: Option<MergeAttributes>,
-    tags: Option<BTreeMap<String, String>>,
-}
-
-/// `MergeCertificate` (S7, S11): 201 with the bundle and `Location`.
+/// `MergeCertificate` (scenarios S7, S11): 201 with the bundle and `Location`.
 pub async fn merge_certificate(
     state: web::Data<AppState>,
     ctx: RequestContext,
     path: web::Path<String>,
-    payload: web::Payload,
+    body: JsonBody<MergeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = certificate_name(&path)?;
-    let body: MergeRequest = json(&read_body(payload, state.max_body_bytes).await?)?;
+    let body = body.0;
     let x5c = body.x5c.ok_or_else(|| {
         ApiError::bad_parameter("The body must carry 'x5c': the certificate chain, leaf first.")
     })?;
     let view = state
-        .certificates
+        .services
+        .operations
         .merge(
             &ctx.caller(),
             &name,
@@ -146,10 +113,10 @@ pub async fn merge_certificate(
                 ctx.base_url, view.certificate.name, ctx.api_version
             ),
         ))
-        .json(super::dto::keyvault::certificate_bundle(
+        .json(certificate_bundle(
             &ctx.base_url,
             &view,
-            state.keyvault.retention_days(),
+            state.retention_days(),
         )))
 }
 
@@ -161,20 +128,11 @@ pub async fn approve_certificate_operation(
 ) -> Result<HttpResponse, ApiError> {
     let name = certificate_name(&path)?;
     let row = state
-        .certificates
+        .services
+        .operations
         .approve(&ctx.caller(), &name, request_id(&ctx))
         .await?;
-    Ok(operation_response(
-        &state,
-        &ctx,
-        &row,
-        actix_web::http::StatusCode::OK,
-    ))
-}
-
-#[derive(Deserialize)]
-struct RejectRequest {
-    reason: Option<String>,
+    Ok(operation_response(&state, &ctx, &row, StatusCode::OK))
 }
 
 /// Officer: reject a request waiting for approval (it fails with `RequestRejected`).
@@ -182,22 +140,18 @@ pub async fn reject_certificate_operation(
     state: web::Data<AppState>,
     ctx: RequestContext,
     path: web::Path<String>,
-    payload: web::Payload,
+    body: JsonBody<RejectRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = certificate_name(&path)?;
-    let body: RejectRequest = json(&read_body(payload, state.max_body_bytes).await?)?;
     let reason = body
+        .0
         .reason
         .filter(|r| !r.trim().is_empty())
         .ok_or_else(|| ApiError::bad_parameter("The body must carry a non-empty 'reason'."))?;
     let row = state
-        .certificates
+        .services
+        .operations
         .reject(&ctx.caller(), &name, request_id(&ctx), reason)
         .await?;
-    Ok(operation_response(
-        &state,
-        &ctx,
-        &row,
-        actix_web::http::StatusCode::OK,
-    ))
+    Ok(operation_response(&state, &ctx, &row, StatusCode::OK))
 }

@@ -51,12 +51,8 @@ pub fn bundle(base_url: &str, row: &IssuerRow) -> serde_json::Value {
     if let Some(a) = &row.account_id {
         out["credentials"] = serde_json::json!({ "account_id": a });
     }
-    if let Some(o) = row
-        .org_details
-        .as_deref()
-        .and_then(|o| serde_json::from_str::<serde_json::Value>(o).ok())
-    {
-        out["org_details"] = o;
+    if let Some(o) = &row.org_details {
+        out["org_details"] = o.0.clone();
     }
     out
 }

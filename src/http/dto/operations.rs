@@ -1,9 +1,9 @@
-//! `CertificateOperation` (the pending object) on the wire.
+//! `CertificateOperation` (the pending object) on the wire, and the requests on it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::domain::certificate::{DETAILS_ISSUER, DETAILS_MANUAL};
-use crate::domain::policy::IssuerParameters;
+use crate::domain::certificate::{OperationStatus, DETAILS_ISSUER, DETAILS_MANUAL};
+use crate::domain::policy::{IssuerKind, IssuerParameters};
 use crate::projections::pending_operations::PendingRow;
 
 #[derive(Debug, Serialize)]
@@ -44,16 +44,16 @@ fn status_details(row: &PendingRow) -> String {
         cert_transparency: None,
     }
     .kind()
-        == crate::domain::policy::IssuerKind::Manual;
-    match row.status.as_str() {
-        "inProgress" if manual => DETAILS_MANUAL.into(),
-        "inProgress" if row.approval_required && !row.approved => {
+        == IssuerKind::Manual;
+    match row.status {
+        OperationStatus::InProgress if manual => DETAILS_MANUAL.into(),
+        OperationStatus::InProgress if row.approval_required && !row.approved => {
             format!("{DETAILS_ISSUER} The request is waiting for an officer's approval.")
         }
-        "inProgress" => DETAILS_ISSUER.into(),
-        "completed" => "The certificate request is completed.".into(),
-        "cancelled" => "The certificate request was cancelled.".into(),
-        _ => row.error_message.clone().unwrap_or_default(),
+        OperationStatus::InProgress => DETAILS_ISSUER.into(),
+        OperationStatus::Completed => "The certificate request is completed.".into(),
+        OperationStatus::Cancelled => "The certificate request was cancelled.".into(),
+        OperationStatus::Failed => row.error_message.clone().unwrap_or_default(),
     }
 }
 
@@ -69,7 +69,7 @@ impl CertificateOperationResponse {
             },
             csr: row.csr.clone(),
             cancellation_requested: row.cancellation_requested,
-            status: row.status.clone(),
+            status: row.status.as_str().to_owned(),
             status_details: status_details(row),
             error: match (&row.error_code, &row.error_message) {
                 (Some(code), Some(message)) => Some(ErrorResponse {
@@ -85,4 +85,16 @@ impl CertificateOperationResponse {
             request_id: row.request_id.clone(),
         }
     }
+}
+
+/// `CertificateOperationUpdateParameter`.
+#[derive(Debug, Default, Deserialize)]
+pub struct UpdateOperationRequest {
+    pub cancellation_requested: Option<bool>,
+}
+
+/// The officer's rejection (certbroker).
+#[derive(Debug, Default, Deserialize)]
+pub struct RejectRequest {
+    pub reason: Option<String>,
 }

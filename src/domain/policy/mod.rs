@@ -1,7 +1,20 @@
-//! The certificate policy as certbroker stores it: key, secret, X.509 and issuer properties.
+//! The certificate policy as certbroker stores it (Key Vault `CertificatePolicy`): key,
+//! secret, X.509, lifetime and issuer properties.
 //!
-//! These are our storage types (they appear inside events). Wire casing and Key Vault's
-//! field names live in `http::dto`; this module must not import actix, sqlx or openssl.
+//! These are our storage types (they appear inside events). A policy sent by a client
+//! arrives as a [`PolicyPatch`] and becomes a `Policy` through [`Policy::merge`], which holds
+//! Key Vault's defaults and validation ([`patch`]); the policy Key Vault reads off an
+//! imported certificate and the key operations a policy allows are in [`derived`]. Wire
+//! casing and Key Vault's field names live in `http::dto`; this module must not import
+//! actix, sqlx or openssl.
+
+mod derived;
+mod patch;
+
+pub use derived::CertificateFacts;
+pub use patch::{
+    IssuerPatch, KeyPropsPatch, LifetimeActionPatch, PolicyPatch, SansPatch, X509Patch,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -396,7 +409,7 @@ impl ContentType {
 }
 
 /// What a lifetime action does (Key Vault `CertificatePolicyAction`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ActionType {
     EmailContacts,
     AutoRenew,
@@ -409,6 +422,26 @@ pub enum Trigger {
     LifetimePercentage(u32),
     /// This many days before expiry.
     DaysBeforeExpiry(u32),
+}
+
+impl Trigger {
+    /// When the trigger fires for a version valid from `nbf` to `exp` (Unix seconds). A CA
+    /// may issue for less time than the policy asked (ACME CAs choose validity themselves);
+    /// when `days_before_expiry` would then fall before the version's start, it fires at
+    /// half its lifetime instead of at once, so that renewal never chases itself.
+    pub fn due_at(self, nbf: i64, exp: i64) -> i64 {
+        match self {
+            Trigger::LifetimePercentage(p) => nbf + (exp - nbf) * i64::from(p) / 100,
+            Trigger::DaysBeforeExpiry(d) => {
+                let due = exp - i64::from(d) * 86_400;
+                if due <= nbf {
+                    nbf + (exp - nbf) / 2
+                } else {
+                    due
+                }
+            }
+        }
+    }
 }
 
 /// One lifetime action (Key Vault `LifetimeAction`).
@@ -486,5 +519,25 @@ pub fn validate_eku(oid: &str) -> Result<(), DomainError> {
         Err(DomainError::InvalidPolicy(format!(
             "The extended key usage '{oid}' is not a dotted object identifier such as 1.3.6.1.5.5.7.3.1."
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triggers_fire_at_their_point_of_the_lifetime() {
+        let day = 86_400;
+        assert_eq!(
+            Trigger::LifetimePercentage(80).due_at(0, 100 * day),
+            80 * day
+        );
+        assert_eq!(
+            Trigger::DaysBeforeExpiry(30).due_at(0, 365 * day),
+            335 * day
+        );
+        // A window longer than the lifetime fires halfway, not at once.
+        assert_eq!(Trigger::DaysBeforeExpiry(30).due_at(0, 10 * day), 5 * day);
     }
 }

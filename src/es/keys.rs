@@ -1,0 +1,57 @@
+//! The `keys` table: private keys sealed under the master key (AES-256-GCM, the key id as
+//! associated data), stored in the transaction of the command whose events name them and
+//! erased when the certificate is purged. Not a view: the sealed bytes are in no event.
+
+use super::storage::{on_conn, Conn};
+
+/// A key sealed for storage.
+#[derive(Clone)]
+pub struct SealedKey {
+    pub key_id: String,
+    pub vault: String,
+    /// SubjectPublicKeyInfo DER.
+    pub public_der: Vec<u8>,
+    pub sealed: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SealedKey({})", self.key_id)
+    }
+}
+
+/// Stores a sealed key.
+pub async fn insert(conn: &mut Conn<'_>, key: &SealedKey, at: &str) -> Result<(), sqlx::Error> {
+    on_conn!(conn, |c| {
+        sqlx::query(
+        "INSERT INTO keys (key_id, vault, public_key, sealed, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&key.key_id)
+    .bind(&key.vault)
+    .bind(&key.public_der)
+    .bind(&key.sealed)
+    .bind(at)
+    .execute(c)
+    .await
+    })?;
+    Ok(())
+}
+
+/// Erases a stored key (deleting a key that is gone already is a no-op).
+pub async fn delete(conn: &mut Conn<'_>, key_id: &str) -> Result<(), sqlx::Error> {
+    on_conn!(conn, |c| sqlx::query("DELETE FROM keys WHERE key_id = $1")
+        .bind(key_id)
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+/// The sealed bytes of a stored key.
+pub async fn sealed(conn: &mut Conn<'_>, key_id: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    on_conn!(conn, |c| sqlx::query_scalar(
+        "SELECT sealed FROM keys WHERE key_id = $1"
+    )
+    .bind(key_id)
+    .fetch_optional(c)
+    .await)
+}

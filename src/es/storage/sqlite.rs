@@ -1,0 +1,113 @@
+//! SQLite, the embedded engine: one file in the data directory, WAL with
+//! `synchronous=FULL` (a commit is on disk when it is acknowledged), foreign keys on, a busy
+//! timeout. One writer at a time holds `BEGIN IMMEDIATE`; readers read committed snapshots.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
+
+use super::{Failure, OpenError};
+
+/// The embedded SQLite migrations.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The database file inside the data directory.
+pub fn database_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("certbroker.sqlite3")
+}
+
+fn connect_options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+}
+
+/// The SQLite engine: the reader pool and the file it reads.
+#[derive(Clone)]
+pub struct SqliteStorage {
+    pub readers: SqlitePool,
+    pub path: PathBuf,
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the database in `data_dir` and runs the migrations.
+    pub async fn open(data_dir: &Path) -> Result<Self, OpenError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| OpenError::Io {
+            what: format!("creating data directory {}", data_dir.display()),
+            source,
+        })?;
+        let path = database_path(data_dir);
+        let mut writer =
+            connect_options(&path)
+                .connect()
+                .await
+                .map_err(|source| OpenError::Db {
+                    what: format!("opening {}", path.display()),
+                    source,
+                })?;
+        MIGRATOR.run(&mut writer).await?;
+        let _ = sqlx::Connection::close(writer).await;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(connect_options(&path).read_only(true))
+            .await
+            .map_err(|source| OpenError::Db {
+                what: "opening the reader pool".into(),
+                source,
+            })?;
+        Ok(SqliteStorage { readers, path })
+    }
+
+    /// A new read-write connection.
+    pub async fn connect_writer(&self) -> Result<SqliteConnection, sqlx::Error> {
+        connect_options(&self.path).connect().await
+    }
+
+    /// A new read-write connection to the database in `data_dir`.
+    pub async fn connect_writer_at(data_dir: &Path) -> Result<SqliteConnection, sqlx::Error> {
+        connect_options(&database_path(data_dir)).connect().await
+    }
+}
+
+/// Takes the write lock for a transaction: `BEGIN IMMEDIATE`.
+pub async fn begin_write(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Classifies an SQLite result code (primary or extended, as text).
+pub fn classify_code(code: Option<&str>) -> Failure {
+    let Some(code) = code.and_then(|c| c.parse::<i64>().ok()) else {
+        return Failure::Other;
+    };
+    match code & 0xff {
+        // SQLITE_FULL, SQLITE_IOERR, SQLITE_READONLY, SQLITE_CANTOPEN
+        13 | 10 | 8 | 14 => Failure::Unavailable,
+        // SQLITE_BUSY, SQLITE_LOCKED
+        5 | 6 => Failure::Busy,
+        _ => Failure::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_codes_are_classified_by_their_primary_code() {
+        assert_eq!(classify_code(Some("13")), Failure::Unavailable);
+        assert_eq!(classify_code(Some("3338")), Failure::Unavailable); // SQLITE_IOERR_FSYNC
+        assert_eq!(classify_code(Some("1032")), Failure::Unavailable); // SQLITE_READONLY_DBMOVED
+        assert_eq!(classify_code(Some("517")), Failure::Busy); // SQLITE_BUSY_SNAPSHOT
+        assert_eq!(classify_code(Some("2067")), Failure::Other); // SQLITE_CONSTRAINT_UNIQUE
+        assert_eq!(classify_code(None), Failure::Other);
+    }
+}

@@ -1,0 +1,81 @@
+//! Handlers of deleted certificates: `GetDeletedCertificates`, `GetDeletedCertificate`,
+//! `RecoverDeletedCertificate`, `PurgeDeletedCertificate`.
+
+use actix_web::{web, HttpResponse};
+
+use super::dto::certificates::certificate_bundle;
+use super::dto::deleted::{deleted_bundle, deleted_item};
+use super::dto::ListResponse;
+use super::extract::{certificate_name, RequestContext};
+use super::paging::{cut, include_pending, name_token, next_link, page_size};
+use super::AppState;
+use crate::error::ApiError;
+
+/// `GetDeletedCertificates`.
+pub async fn get_deleted_certificates(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, ApiError> {
+    let pending = include_pending(&ctx)?;
+    let size = page_size(&ctx)?;
+    let rows = state
+        .services
+        .deleted
+        .list(&ctx.vault, &name_token(&ctx)?, size + 1)
+        .await?;
+    let (rows, token) = cut(rows, size, |r| r.certificate.name_key.clone());
+    let extra = if pending { "&includePending=true" } else { "" };
+    let days = state.retention_days();
+    Ok(HttpResponse::Ok().json(ListResponse {
+        value: rows
+            .iter()
+            .map(|r| deleted_item(&ctx.base_url, r, days))
+            .collect(),
+        next_link: token.map(|t| next_link(&ctx, "/deletedcertificates", &t, size, extra)),
+    }))
+}
+
+/// `GetDeletedCertificate`.
+pub async fn get_deleted_certificate(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let name = certificate_name(&path)?;
+    let deleted = state.services.deleted.get(&ctx.vault, &name).await?;
+    Ok(HttpResponse::Ok().json(deleted_bundle(
+        &ctx.base_url,
+        &deleted,
+        state.retention_days(),
+    )))
+}
+
+/// `PurgeDeletedCertificate`: 204.
+pub async fn purge_deleted_certificate(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let name = certificate_name(&path)?;
+    state
+        .services
+        .deleted
+        .purge(&ctx.caller(), &name, None)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `RecoverDeletedCertificate`: 200 with the certificate.
+pub async fn recover_deleted_certificate(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let name = certificate_name(&path)?;
+    let view = state.services.deleted.recover(&ctx.caller(), &name).await?;
+    Ok(HttpResponse::Ok().json(certificate_bundle(
+        &ctx.base_url,
+        &view,
+        state.retention_days(),
+    )))
+}

@@ -1,0 +1,81 @@
+//! Key Vault's list paging: `maxresults` (1-25, default 25), `$skiptoken` (where the
+//! next page starts) and `nextLink` (the absolute URL of the next page).
+
+use super::extract::RequestContext;
+use crate::domain::names::ObjectName;
+use crate::error::ApiError;
+
+/// Key Vault's largest (and default) page.
+pub const MAX_PAGE: i64 = 25;
+
+/// `maxresults` (1-25, default 25).
+pub fn page_size(ctx: &RequestContext) -> Result<i64, ApiError> {
+    match ctx.param("maxresults") {
+        None => Ok(MAX_PAGE),
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad_parameter(format!(
+                "The value '{s}' of 'maxresults' is invalid; it must be an integer between 1 and {MAX_PAGE}."
+            ))),
+        },
+    }
+}
+
+/// `includePending` (`true`/`false`, default false).
+pub fn include_pending(ctx: &RequestContext) -> Result<bool, ApiError> {
+    match ctx.param("includePending") {
+        None => Ok(false),
+        Some(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Some(s) if s.eq_ignore_ascii_case("false") => Ok(false),
+        Some(s) => Err(ApiError::bad_parameter(format!(
+            "The value '{s}' of 'includePending' is invalid; it must be true or false."
+        ))),
+    }
+}
+
+fn bad_skiptoken() -> ApiError {
+    ApiError::bad_parameter("The '$skiptoken' query parameter is invalid.")
+}
+
+/// The name key a page of certificates starts after (empty: the first page).
+pub fn name_token(ctx: &RequestContext) -> Result<String, ApiError> {
+    match ctx.param("$skiptoken") {
+        None => Ok(String::new()),
+        Some(t) => ObjectName::parse("certificate", t)
+            .map(|n| n.key())
+            .map_err(|_| bad_skiptoken()),
+    }
+}
+
+/// The version sequence a page of versions starts after.
+pub fn seq_token(ctx: &RequestContext) -> Result<i64, ApiError> {
+    match ctx.param("$skiptoken") {
+        None => Ok(0),
+        Some(t) => t
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(bad_skiptoken),
+    }
+}
+
+/// The `nextLink` of a page that has more after `token`.
+pub fn next_link(ctx: &RequestContext, path: &str, token: &str, size: i64, extra: &str) -> String {
+    format!(
+        "{}{path}?api-version={}&$skiptoken={token}&maxresults={size}{extra}",
+        ctx.base_url, ctx.api_version
+    )
+}
+
+/// Cuts `rows` (fetched one longer than a page) to `size`; the token of the next page is
+/// `token(last row)` when there was more.
+pub fn cut<T>(
+    mut rows: Vec<T>,
+    size: i64,
+    token: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    let more = rows.len() as i64 > size;
+    rows.truncate(size as usize);
+    let next = more.then(|| rows.last().map(&token)).flatten();
+    (rows, next)
+}

@@ -1,0 +1,276 @@
+//! The `certificates` view: each certificate's name, policy, current version and
+//! soft-delete marks, and the reads that join it with its current version (lists,
+//! lifetime actions, scheduled purges).
+
+use sqlx::types::Json;
+
+use super::certificate_versions::VersionRow;
+use super::sql;
+use crate::domain::certificate::CertificateState;
+use crate::domain::policy::Policy;
+use crate::es::storage::{on_conn, Conn};
+use crate::es::StreamId;
+
+pub(crate) const TABLE: &str = "certificates";
+const KEY: &[&str] = &["vault", "name_key"];
+const COLUMNS: &[&str] = &[
+    "vault",
+    "name_key",
+    "name",
+    "policy",
+    "policy_created",
+    "policy_updated",
+    "current_version",
+    "deleted_date",
+    "scheduled_purge_date",
+    "recoverable_days",
+    "preserve_cert_order",
+];
+
+/// A row of `certificates`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct CertificateRow {
+    pub vault: String,
+    pub name_key: String,
+    pub name: String,
+    pub policy: Json<Policy>,
+    pub policy_created: i64,
+    pub policy_updated: i64,
+    pub current_version: Option<String>,
+    pub deleted_date: Option<i64>,
+    pub scheduled_purge_date: Option<i64>,
+    pub recoverable_days: Option<i64>,
+    pub preserve_cert_order: Option<bool>,
+}
+
+macro_rules! bind_row {
+    ($q:expr, $r:expr) => {
+        $q.bind(&$r.vault)
+            .bind(&$r.name_key)
+            .bind(&$r.name)
+            .bind(&$r.policy)
+            .bind($r.policy_created)
+            .bind($r.policy_updated)
+            .bind(&$r.current_version)
+            .bind($r.deleted_date)
+            .bind($r.scheduled_purge_date)
+            .bind($r.recoverable_days)
+            .bind($r.preserve_cert_order)
+    };
+}
+
+/// The row a certificate's state shows, if the certificate exists (live or deleted).
+pub fn row(stream: &StreamId, state: &CertificateState) -> Option<CertificateRow> {
+    let (name, policy) = (state.name.as_ref()?, state.policy.as_ref()?);
+    Some(CertificateRow {
+        vault: stream.vault.clone(),
+        name_key: stream.name_key.clone(),
+        name: name.clone(),
+        policy: Json(policy.clone()),
+        policy_created: state.policy_created,
+        policy_updated: state.policy_updated,
+        current_version: state.latest().map(|v| v.version.clone()),
+        deleted_date: state.deleted.map(|d| d.deleted_date),
+        scheduled_purge_date: state.deleted.map(|d| d.scheduled_purge_date),
+        recoverable_days: state.deleted.map(|d| d.recoverable_days),
+        preserve_cert_order: state.preserve_cert_order,
+    })
+}
+
+/// Brings the row of `stream` from what `before` showed to what `after` shows.
+pub async fn sync(
+    conn: &mut Conn<'_>,
+    stream: &StreamId,
+    before: &CertificateState,
+    after: &CertificateState,
+) -> Result<(), sqlx::Error> {
+    let (old, new) = (row(stream, before), row(stream, after));
+    if old == new {
+        return Ok(());
+    }
+    match new {
+        Some(r) => insert(conn, std::slice::from_ref(&r), true).await,
+        None => {
+            on_conn!(conn, |c| sqlx::query(
+                "DELETE FROM certificates WHERE vault = $1 AND name_key = $2"
+            )
+            .bind(&stream.vault)
+            .bind(&stream.name_key)
+            .execute(c)
+            .await)?;
+            Ok(())
+        }
+    }
+}
+
+/// Inserts rows (replacing rows with the same key when `upsert`).
+pub async fn insert(
+    conn: &mut Conn<'_>,
+    rows: &[CertificateRow],
+    upsert: bool,
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(if upsert { 1 } else { 64 }) {
+        let sql = if upsert {
+            sql::upsert(TABLE, COLUMNS, KEY)
+        } else {
+            sql::insert_many(TABLE, COLUMNS, chunk.len())
+        };
+        on_conn!(conn, |c| {
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = bind_row!(q, r);
+            }
+            q.execute(c).await
+        })?;
+    }
+    Ok(())
+}
+
+/// A certificate's row, with its current version when it has one.
+#[derive(Debug, Clone)]
+pub struct ListedCertificate {
+    pub certificate: CertificateRow,
+    pub version: Option<VersionRow>,
+}
+
+impl ListedCertificate {
+    /// The certificate's policy.
+    pub fn policy(&self) -> &Policy {
+        &self.certificate.policy.0
+    }
+}
+
+/// A live certificate's row (`deleted`: a soft-deleted one's instead).
+pub async fn get(
+    conn: &mut Conn<'_>,
+    vault: &str,
+    name_key: &str,
+    deleted: bool,
+) -> Result<Option<ListedCertificate>, sqlx::Error> {
+    let row: Option<CertificateRow> = on_conn!(conn, |c| sqlx::query_as(
+        r#"SELECT * FROM certificates WHERE vault = $1 AND name_key = $2
+             AND (deleted_date IS NOT NULL) = $3"#,
+    )
+    .bind(vault)
+    .bind(name_key)
+    .bind(deleted)
+    .fetch_optional(c)
+    .await)?;
+    let Some(certificate) = row else {
+        return Ok(None);
+    };
+    let version = match &certificate.current_version {
+        Some(v) => super::certificate_versions::get(conn, vault, name_key, v).await?,
+        None => None,
+    };
+    Ok(Some(ListedCertificate {
+        certificate,
+        version,
+    }))
+}
+
+/// Certificates of `vault` after `after` (name key), `limit` of them, each with its current
+/// version; `deleted` picks the soft-deleted ones instead of the live ones. Without
+/// `include_pending`, only those with a version. Two queries a page, whatever its size.
+pub async fn list(
+    conn: &mut Conn<'_>,
+    vault: &str,
+    deleted: bool,
+    include_pending: bool,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<ListedCertificate>, sqlx::Error> {
+    const PAGE: &str = r#"SELECT * FROM certificates
+           WHERE vault = $1 AND name_key > $2
+             AND (deleted_date IS NOT NULL) = $3
+             AND ($4 = TRUE OR current_version IS NOT NULL)
+           ORDER BY name_key LIMIT $5"#;
+    let rows: Vec<CertificateRow> = on_conn!(conn, |c| sqlx::query_as(PAGE)
+        .bind(vault)
+        .bind(after)
+        .bind(deleted)
+        .bind(include_pending)
+        .bind(limit)
+        .fetch_all(c)
+        .await)?;
+    let versions: Vec<VersionRow> = on_conn!(conn, |c| sqlx::query_as(
+        r#"SELECT v.* FROM certificate_versions v
+           JOIN (SELECT name_key, current_version FROM certificates
+                 WHERE vault = $1 AND name_key > $2
+                   AND (deleted_date IS NOT NULL) = $3
+                   AND ($4 = TRUE OR current_version IS NOT NULL)
+                 ORDER BY name_key LIMIT $5) p
+             ON v.name_key = p.name_key AND v.version = p.current_version
+           WHERE v.vault = $1"#,
+    )
+    .bind(vault)
+    .bind(after)
+    .bind(deleted)
+    .bind(include_pending)
+    .bind(limit)
+    .fetch_all(c)
+    .await)?;
+    let mut versions: std::collections::HashMap<String, VersionRow> = versions
+        .into_iter()
+        .map(|v| (v.name_key.clone(), v))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|c| ListedCertificate {
+            version: versions.remove(&c.name_key),
+            certificate: c,
+        })
+        .collect())
+}
+
+/// Deleted certificates whose scheduled purge date is not after `now` (every vault), as
+/// (vault, name).
+pub async fn due_for_purge(
+    conn: &mut Conn<'_>,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    on_conn!(conn, |c| sqlx::query_as(
+        r#"SELECT vault, name FROM certificates
+           WHERE deleted_date IS NOT NULL AND scheduled_purge_date <= $1
+           ORDER BY scheduled_purge_date LIMIT $2"#,
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(c)
+    .await)
+}
+
+/// A live certificate's current version and policy (for lifetime actions).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CurrentVersionRow {
+    pub vault: String,
+    pub name: String,
+    pub policy: Json<Policy>,
+    pub version: String,
+    pub nbf: i64,
+    pub exp: i64,
+}
+
+/// Every live certificate that has a current version.
+pub async fn current_versions(conn: &mut Conn<'_>) -> Result<Vec<CurrentVersionRow>, sqlx::Error> {
+    on_conn!(conn, |c| sqlx::query_as::<_, CurrentVersionRow>(
+        r#"SELECT c.vault, c.name, c.policy, v.version, v.nbf, v.exp
+           FROM certificates c
+           JOIN certificate_versions v
+             ON v.vault = c.vault AND v.name_key = c.name_key AND v.version = c.current_version
+           WHERE c.deleted_date IS NULL
+           ORDER BY c.vault, c.name_key"#,
+    )
+    .fetch_all(c)
+    .await)
+}
+
+/// Every row, in key order (for the rebuild's comparison).
+pub async fn dump(conn: &mut Conn<'_>) -> Result<Vec<CertificateRow>, sqlx::Error> {
+    on_conn!(conn, |c| sqlx::query_as::<_, CertificateRow>(
+        "SELECT * FROM certificates ORDER BY vault, name_key"
+    )
+    .fetch_all(c)
+    .await)
+}

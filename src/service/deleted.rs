@@ -1,0 +1,123 @@
+//! Deleted certificates (Key Vault soft delete): list, get, recover, purge, and the
+//! scheduled purge at the end of retention.
+
+use std::sync::Arc;
+
+use super::certificates::{view_after, CertificateView, Certificates};
+use super::{Caller, Core, ServiceError};
+use crate::domain::certificate::{CertificateCommand, CertificateState};
+use crate::domain::names::ObjectName;
+use crate::domain::DomainError;
+use crate::es::StreamId;
+use crate::projections::certificate_versions;
+use crate::projections::certificates::{self as view, ListedCertificate};
+
+/// The deleted-certificates service.
+#[derive(Clone)]
+pub struct Deleted(pub(crate) Arc<Core>);
+
+/// A certificate's row and current version as its state shows them.
+pub(crate) fn listed_of_state(
+    stream: &StreamId,
+    state: &CertificateState,
+) -> Option<ListedCertificate> {
+    Some(ListedCertificate {
+        certificate: view::row(stream, state)?,
+        version: state
+            .latest()
+            .map(|v| certificate_versions::version_row(stream, state.versions.len() - 1, v)),
+    })
+}
+
+fn deleted_not_found(name: &ObjectName) -> ServiceError {
+    DomainError::DeletedCertificateNotFound {
+        name: name.to_string(),
+    }
+    .into()
+}
+
+impl Deleted {
+    fn certificates(&self) -> Certificates {
+        Certificates(self.0.clone())
+    }
+
+    /// `GetDeletedCertificates`: a page after `after` (name key).
+    pub async fn list(
+        &self,
+        vault: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ListedCertificate>, ServiceError> {
+        let mut reader = self.0.reader().await?;
+        Ok(view::list(&mut reader.conn(), vault, true, true, after, limit).await?)
+    }
+
+    /// `GetDeletedCertificate`.
+    pub async fn get(
+        &self,
+        vault: &str,
+        name: &ObjectName,
+    ) -> Result<ListedCertificate, ServiceError> {
+        let mut reader = self.0.reader().await?;
+        view::get(&mut reader.conn(), vault, &name.key(), true)
+            .await?
+            .ok_or_else(|| deleted_not_found(name))
+    }
+
+    /// `RecoverDeletedCertificate`: the certificate as it is again.
+    pub async fn recover(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+    ) -> Result<CertificateView, ServiceError> {
+        let (stream, done) = self
+            .certificates()
+            .run(caller, name, CertificateCommand::Recover, None, vec![])
+            .await?;
+        view_after(&stream, name, &done, None)
+    }
+
+    /// `PurgeDeletedCertificate` (or the worker's scheduled purge, `due_at`): the events
+    /// stay; the views and the sealed keys go.
+    pub async fn purge(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+        due_at: Option<i64>,
+    ) -> Result<(), ServiceError> {
+        self.certificates()
+            .run(
+                caller,
+                name,
+                CertificateCommand::Purge { due_at },
+                None,
+                vec![],
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Purges every deleted certificate past its scheduled purge date (all vaults).
+    /// Returns how many were purged.
+    pub async fn purge_due(&self, actor: &str) -> Result<usize, ServiceError> {
+        let now = self.0.clock.now().timestamp();
+        let due = {
+            let mut reader = self.0.reader().await?;
+            view::due_for_purge(&mut reader.conn(), now, 100).await?
+        };
+        let mut purged = 0;
+        for (vault, name) in due {
+            let caller = Caller::system(&vault, actor);
+            let result = match ObjectName::parse("certificate", &name) {
+                Ok(n) => self.purge(&caller, &n, Some(now)).await,
+                Err(e) => Err(e.into()),
+            };
+            match result {
+                Ok(()) => purged += 1,
+                Err(e) => tracing::warn!(certificate = %name, vault = %vault, error = %e,
+                    "scheduled purge failed; will retry"),
+            }
+        }
+        Ok(purged)
+    }
+}

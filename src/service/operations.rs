@@ -1,0 +1,324 @@
+//! Certificate operations (Key Vault `CertificateOperation`, the pending object): get,
+//! cancel, delete, merge, and the officer's approve and reject; and the worker's
+//! commands on a request (complete, fail, honour a cancellation, ACME steps, lifetime
+//! actions), through the same pipeline.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use super::certificates::{version_record, view_after, CertificateView, Certificates};
+use super::{blocking, Caller, Core, ServiceError};
+use crate::crypto;
+use crate::domain::certificate::{
+    mergeable, AcmeProgress, AcmeStep, CertificateCommand, CertificateState, MergeRequest,
+};
+use crate::domain::names::ObjectName;
+use crate::domain::policy::ActionType;
+use crate::domain::DomainError;
+use crate::es::aggregate::Certificate;
+use crate::es::StreamId;
+use crate::projections::pending_operations::{self, PendingRow};
+
+/// The operations service.
+#[derive(Clone)]
+pub struct Operations(pub(crate) Arc<Core>);
+
+fn pending_not_found(name: &ObjectName) -> ServiceError {
+    DomainError::PendingNotFound {
+        name: name.to_string(),
+    }
+    .into()
+}
+
+impl Operations {
+    fn certificates(&self) -> Certificates {
+        Certificates(self.0.clone())
+    }
+
+    /// Runs `command`; returns the pending object before (`before = true`) or after it.
+    async fn command(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+        command: CertificateCommand,
+        before: bool,
+    ) -> Result<PendingRow, ServiceError> {
+        let (stream, done) = self
+            .certificates()
+            .run(caller, name, command, None, vec![])
+            .await?;
+        let state = if before { &done.before } else { &done.after };
+        pending_operations::row(&stream, state).ok_or_else(|| pending_not_found(name))
+    }
+
+    /// `GetCertificateOperation` (`request_id`: a filter).
+    pub async fn get(
+        &self,
+        vault: &str,
+        name: &ObjectName,
+        request_id: Option<&str>,
+    ) -> Result<PendingRow, ServiceError> {
+        let mut reader = self.0.reader().await?;
+        pending_operations::get(&mut reader.conn(), vault, &name.key())
+            .await?
+            .filter(|p| request_id.is_none_or(|r| r == p.request_id))
+            .ok_or_else(|| pending_not_found(name))
+    }
+
+    /// `UpdateCertificateOperation` with `cancellation_requested: true`.
+    pub async fn cancel(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+        request_id: Option<String>,
+    ) -> Result<PendingRow, ServiceError> {
+        let row = self
+            .command(
+                caller,
+                name,
+                CertificateCommand::RequestCancellation { request_id },
+                false,
+            )
+            .await?;
+        self.0.wake.notify_one();
+        Ok(row)
+    }
+
+    /// `DeleteCertificateOperation`: returns the pending object as it was.
+    pub async fn delete(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+        request_id: Option<String>,
+    ) -> Result<PendingRow, ServiceError> {
+        self.command(
+            caller,
+            name,
+            CertificateCommand::DeletePending { request_id },
+            true,
+        )
+        .await
+    }
+
+    /// Officer approval of a request waiting for it.
+    pub async fn approve(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+        request_id: Option<String>,
+    ) -> Result<PendingRow, ServiceError> {
+        let officer = caller.actor.clone();
+        let row = self
+            .command(
+                caller,
+                name,
+                CertificateCommand::Approve {
+                    request_id,
+                    officer,
+                },
+                false,
+            )
+            .await?;
+        self.0.wake.notify_one();
+        Ok(row)
+    }
+
+    /// Officer rejection: the request fails with `RequestRejected`.
+    pub async fn reject(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+        request_id: Option<String>,
+        reason: String,
+    ) -> Result<PendingRow, ServiceError> {
+        let officer = caller.actor.clone();
+        self.command(
+            caller,
+            name,
+            CertificateCommand::Reject {
+                request_id,
+                officer,
+                reason,
+            },
+            false,
+        )
+        .await
+    }
+
+    /// `MergeCertificate`: proves `x5c` against the pending key, then records the version.
+    pub async fn merge(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+        x5c: Vec<String>,
+        enabled: Option<bool>,
+        tags: Option<BTreeMap<String, String>>,
+    ) -> Result<CertificateView, ServiceError> {
+        let stream = StreamId::certificate(&caller.vault, name.as_str());
+        let loaded = self.0.load::<Certificate>(&stream).await?;
+        // What `decide` refuses whatever the chain, before any crypto on the input.
+        let pending = mergeable(&loaded.state, name.as_str())?.clone();
+        let public = STANDARD
+            .decode(&pending.public_key)
+            .map_err(|e| ServiceError::Internal(format!("stored public key: {e}")))?;
+        let now = self.0.clock.now().timestamp();
+        let key_id = pending.key_id.clone();
+        let record = blocking("chain check", move || {
+            let chain = crypto::chain::parse_x5c(&x5c)?;
+            crypto::chain::verify_merge_chain(&chain, &public, now)?;
+            version_record(&key_id, &chain)
+        })
+        .await?;
+        let command = CertificateCommand::Merge(Box::new(MergeRequest {
+            request_id: pending.request_id.clone(),
+            certificate: record,
+            enabled,
+            tags,
+        }));
+        let (stream, done) = self
+            .certificates()
+            .run(caller, name, command, Some(loaded), vec![])
+            .await?;
+        view_after(&stream, name, &done, None)
+    }
+
+    /// Requests that need a provider's action (the worker's queue).
+    pub async fn awaiting_provider(&self, limit: i64) -> Result<Vec<PendingRow>, ServiceError> {
+        let mut reader = self.0.reader().await?;
+        Ok(pending_operations::awaiting_provider(&mut reader.conn(), limit).await?)
+    }
+
+    /// A certificate's state (the worker reads a request's ACME progress and lifetime
+    /// actions fired from it).
+    pub async fn state(&self, vault: &str, name: &str) -> Result<CertificateState, ServiceError> {
+        Ok(self
+            .0
+            .load::<Certificate>(&StreamId::certificate(vault, name))
+            .await?
+            .state)
+    }
+
+    /// The ACME progress of `request_id`, if it is the current request.
+    pub async fn acme_progress(
+        &self,
+        vault: &str,
+        name: &str,
+        request_id: &str,
+    ) -> Result<AcmeProgress, ServiceError> {
+        Ok(self
+            .state(vault, name)
+            .await?
+            .acme_progress()
+            .filter(|a| a.request_id == request_id)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn worker(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+        command: CertificateCommand,
+    ) -> Result<(), ServiceError> {
+        self.certificates()
+            .run(caller, name, command, None, vec![])
+            .await
+            .map(|_| ())
+    }
+
+    /// Worker: a provider issued the certificate (chain leaf first).
+    pub async fn complete_issuance(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+        request_id: String,
+        chain: Vec<Vec<u8>>,
+    ) -> Result<(), ServiceError> {
+        let certificate = version_record("", &chain)?;
+        self.worker(
+            caller,
+            name,
+            CertificateCommand::CompleteIssuance {
+                request_id,
+                certificate,
+            },
+        )
+        .await
+    }
+
+    /// Worker: the provider refused or failed.
+    pub async fn fail_issuance(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+        request_id: String,
+        message: String,
+    ) -> Result<(), ServiceError> {
+        self.worker(
+            caller,
+            name,
+            CertificateCommand::FailIssuance {
+                request_id,
+                message,
+            },
+        )
+        .await
+    }
+
+    /// Worker: honour a requested cancellation.
+    pub async fn honour_cancellation(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+        request_id: String,
+    ) -> Result<(), ServiceError> {
+        self.worker(
+            caller,
+            name,
+            CertificateCommand::HonourCancellation { request_id },
+        )
+        .await
+    }
+
+    /// Worker: one step of an ACME order (RFC 8555) for the pending request.
+    pub async fn record_acme_step(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+        request_id: String,
+        step: AcmeStep,
+    ) -> Result<(), ServiceError> {
+        self.worker(
+            caller,
+            name,
+            CertificateCommand::RecordAcmeStep { request_id, step },
+        )
+        .await
+    }
+
+    /// Worker: a lifetime action fired for `version`.
+    pub async fn record_lifetime_action(
+        &self,
+        caller: &Caller,
+        name: &ObjectName,
+        version: String,
+        action: ActionType,
+        expires: i64,
+        contacts: Vec<String>,
+    ) -> Result<(), ServiceError> {
+        self.worker(
+            caller,
+            name,
+            CertificateCommand::RecordLifetimeAction {
+                version,
+                action,
+                expires,
+                contacts,
+            },
+        )
+        .await
+    }
+}

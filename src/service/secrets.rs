@@ -1,0 +1,150 @@
+//! The managed secret behind each certificate version (Key Vault `SecretBundle`): the
+//! certificate chain with its private key when the policy marks the key exportable (else
+//! the certificates alone), as the policy's content type.
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use super::{Core, ServiceError};
+use crate::crypto;
+use crate::domain::names::ObjectName;
+use crate::domain::policy::ContentType;
+use crate::domain::DomainError;
+use crate::projections::certificate_versions::{self, VersionRow};
+use crate::projections::certificates::{self as view, ListedCertificate};
+
+/// The managed secret of a certificate version.
+pub struct SecretView {
+    pub name: String,
+    pub version: VersionRow,
+    pub content_type: ContentType,
+    /// PKCS#12 as standard base64, or PEM text.
+    pub value: String,
+}
+
+/// The secrets service.
+#[derive(Clone)]
+pub struct Secrets(pub(crate) Arc<Core>);
+
+/// The refusal for a secret (or version) that does not exist.
+pub fn secret_not_found(name: &str, version: Option<&str>) -> ServiceError {
+    DomainError::SecretNotFound {
+        name: match version {
+            Some(v) => format!("{name}/{v}"),
+            None => name.to_owned(),
+        },
+    }
+    .into()
+}
+
+/// The certificate chain of a version, leaf first, as DER.
+pub fn chain_of(version: &VersionRow) -> Result<Vec<Vec<u8>>, ServiceError> {
+    let decode = |b64: &str, what: &str| {
+        STANDARD
+            .decode(b64)
+            .map_err(|e| ServiceError::Internal(format!("stored {what}: {e}")))
+    };
+    let mut out = vec![decode(&version.cer, "certificate")?];
+    for c in version.chain.iter() {
+        out.push(decode(c, "chain")?);
+    }
+    Ok(out)
+}
+
+impl Secrets {
+    /// `GetSecrets`: the secrets of live certificates with a version, a page after `after`.
+    pub async fn list(
+        &self,
+        vault: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ListedCertificate>, ServiceError> {
+        let mut reader = self.0.reader().await?;
+        Ok(view::list(&mut reader.conn(), vault, false, false, after, limit).await?)
+    }
+
+    /// `GetSecretVersions`: the certificate and a page of its versions.
+    pub async fn versions(
+        &self,
+        vault: &str,
+        name: &ObjectName,
+        after: i64,
+        limit: i64,
+    ) -> Result<(ListedCertificate, Vec<VersionRow>), ServiceError> {
+        let mut reader = self.0.reader().await?;
+        let mut conn = reader.conn();
+        let listed = view::get(&mut conn, vault, &name.key(), false)
+            .await?
+            .ok_or_else(|| secret_not_found(name.as_str(), None))?;
+        let rows = certificate_versions::list(&mut conn, vault, &name.key(), after, limit).await?;
+        Ok((listed, rows))
+    }
+
+    /// `GetSecret` of a certificate version (the current one when `version` is `None`).
+    pub async fn get(
+        &self,
+        vault: &str,
+        name: &ObjectName,
+        version: Option<&str>,
+    ) -> Result<SecretView, ServiceError> {
+        let mut reader = self.0.reader().await?;
+        let mut conn = reader.conn();
+        let not_found = || secret_not_found(name.as_str(), version);
+        let listed = view::get(&mut conn, vault, &name.key(), false)
+            .await?
+            .ok_or_else(not_found)?;
+        let row = match version {
+            None => listed.version.clone(),
+            Some(v) => certificate_versions::get(&mut conn, vault, &name.key(), v).await?,
+        }
+        .ok_or_else(not_found)?;
+        if !row.enabled {
+            return Err(DomainError::SecretDisabled.into());
+        }
+        let policy = listed.policy();
+        let key = if policy.key_props.exportable {
+            Some(self.0.keys.load(&mut conn, &row.key_id).await?)
+        } else {
+            None
+        };
+        let chain = chain_of(&row)?;
+        let value = match policy.content_type {
+            ContentType::Pkcs12 => {
+                STANDARD.encode(crypto::pkcs12::export_pkcs12(key.as_ref(), &chain)?)
+            }
+            ContentType::Pem => crypto::pkcs12::export_pem(key.as_ref(), &chain)?,
+        };
+        Ok(SecretView {
+            name: listed.certificate.name.clone(),
+            version: row,
+            content_type: policy.content_type,
+            value,
+        })
+    }
+
+    /// `GetDeletedSecrets`: the secrets of soft-deleted certificates, a page after `after`.
+    pub async fn list_deleted(
+        &self,
+        vault: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ListedCertificate>, ServiceError> {
+        let mut reader = self.0.reader().await?;
+        Ok(view::list(&mut reader.conn(), vault, true, true, after, limit).await?)
+    }
+
+    /// `GetDeletedSecret` of a soft-deleted certificate with a version (no value).
+    pub async fn get_deleted(
+        &self,
+        vault: &str,
+        name: &ObjectName,
+    ) -> Result<ListedCertificate, ServiceError> {
+        let mut reader = self.0.reader().await?;
+        view::get(&mut reader.conn(), vault, &name.key(), true)
+            .await?
+            .filter(|c| c.version.is_some())
+            .ok_or_else(|| secret_not_found(name.as_str(), None))
+    }
+}
