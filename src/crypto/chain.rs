@@ -3,66 +3,18 @@
 //! pending request (same key, each certificate signed by the next, leaf currently valid).
 //! Trust anchors are not checked: a chain may end without a root.
 
-use std::cmp::Ordering;
-
-use openssl::x509::{X509Ref, X509};
+use openssl::x509::X509;
 
 use super::encoding::{
     decode_base64_lenient, looks_like_pem, pem_blocks, read_tlv, TAG_INTEGER, TAG_SEQUENCE,
 };
+use super::path::order_leaf_first;
 use super::pkcs12::{pkcs12_certs, read_pkcs12, Pkcs12Failure, UNSUPPORTED_PKCS12};
 use super::x509::{format_time, info_of, parse_cert, parse_cert_block, CertInfo};
 use super::{invalid, Result};
 
 /// Most certificates a merge may carry.
 pub const MAX_CHAIN_LEN: usize = 16;
-
-/// True when `issuer` issued and signed `subject` (names match, signature verifies).
-fn signs(issuer: &X509Ref, subject: &X509Ref) -> bool {
-    let names_match = issuer
-        .subject_name()
-        .try_cmp(subject.issuer_name())
-        .is_ok_and(|o| o == Ordering::Equal);
-    names_match
-        && issuer
-            .public_key()
-            .is_ok_and(|key| subject.verify(&key).unwrap_or(false))
-}
-
-/// Orders certificates leaf first, then each one's issuer. The leaf is `leaf` if given,
-/// else the first certificate that signs no other. Certificates outside the leaf's issuer
-/// path are kept, after it, in their original order.
-pub(crate) fn order_leaf_first(certs: Vec<X509>, leaf: Option<usize>) -> Vec<X509> {
-    let n = certs.len();
-    if n < 2 {
-        return certs;
-    }
-    // signed_by[j] = indices i != j that signed certs[j].
-    let signed_by: Vec<Vec<usize>> = (0..n)
-        .map(|j| {
-            (0..n)
-                .filter(|&i| i != j && signs(&certs[i], &certs[j]))
-                .collect()
-        })
-        .collect();
-    let signs_someone = |i: usize| signed_by.iter().any(|issuers| issuers.contains(&i));
-    let start = leaf
-        .filter(|&i| i < n)
-        .or_else(|| (0..n).find(|&i| !signs_someone(i)))
-        .unwrap_or(0);
-    let mut order = vec![start];
-    let mut current = start;
-    while let Some(&next) = signed_by[current].iter().find(|i| !order.contains(i)) {
-        order.push(next);
-        current = next;
-    }
-    order.extend((0..n).filter(|i| !order.contains(i)).collect::<Vec<_>>());
-    let mut slots: Vec<Option<X509>> = certs.into_iter().map(Some).collect();
-    order
-        .into_iter()
-        .filter_map(|i| slots.get_mut(i).and_then(Option::take))
-        .collect()
-}
 
 /// What a decoded `x5c` entry holds.
 enum DerKind {

@@ -15,6 +15,7 @@ pub mod chain;
 pub mod csr;
 mod encoding;
 pub mod keys;
+mod path;
 pub mod pkcs12;
 pub mod seal;
 #[cfg(test)]

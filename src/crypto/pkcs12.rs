@@ -16,9 +16,9 @@ use openssl::rsa::Rsa;
 use openssl::stack::Stack;
 use openssl::x509::X509;
 
-use super::chain::order_leaf_first;
 use super::encoding::{decode_base64_lenient, looks_like_pem, pem_blocks, TAG_SEQUENCE};
 use super::keys::normalize;
+use super::path::order_leaf_first;
 use super::x509::{parse_cert, parse_cert_block};
 use super::{invalid, Result};
 

@@ -8,17 +8,17 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::dto::certificates::{
-    certificate_bundle, certificate_item, version_item, CertificateImportRequest,
-    CertificateRestoreRequest, CertificateUpdateRequest, CreateCertificateRequest,
+    certificate_item, version_item, CertificateImportRequest, CertificateRestoreRequest,
+    CertificateUpdateRequest, CreateCertificateRequest,
 };
 use super::dto::deleted::deleted_bundle;
-use super::dto::policy::{policy_response, PolicyRequest};
-use super::dto::ListResponse;
-use super::extract::{certificate_name, JsonBody, OptionalJsonBody, RequestContext};
+use super::dto::policy::{certificate_policy, PolicyRequest};
+use super::extract::{certificate_name, JsonBody, NameVersion, OptionalJsonBody, RequestContext};
 use super::operations::operation_response;
-use super::paging::{cut, include_pending, name_token, next_link, page_size, seq_token};
+use super::paging::{include_pending, name_token, page, page_size, seq_token};
 use super::AppState;
 use crate::error::ApiError;
+use crate::service::certificate_not_found;
 use crate::service::certificates::{CreateInput, ImportInput};
 
 /// `CreateCertificate`: 202 with the pending object and its `Location`.
@@ -54,42 +54,20 @@ pub async fn create_certificate(
     Ok(resp)
 }
 
-async fn get(
-    state: &AppState,
-    ctx: &RequestContext,
-    name: &str,
-    version: Option<&str>,
-) -> Result<HttpResponse, ApiError> {
-    let name = certificate_name(name)?;
-    let view = state
-        .services
-        .certificates
-        .get(&ctx.vault, &name, version)
-        .await?;
-    Ok(HttpResponse::Ok().json(certificate_bundle(
-        &ctx.base_url,
-        &view,
-        state.retention_days(),
-    )))
-}
-
-/// `GetCertificate` of the current version (`/certificates/{name}` and `/certificates/{name}/`).
+/// `GetCertificate` of the current version (`/certificates/{name}` and
+/// `/certificates/{name}/`) or of one version.
 pub async fn get_certificate(
     state: web::Data<AppState>,
     ctx: RequestContext,
-    path: web::Path<String>,
+    path: web::Path<NameVersion>,
 ) -> Result<HttpResponse, ApiError> {
-    get(&state, &ctx, &path, None).await
-}
-
-/// `GetCertificate` of one version.
-pub async fn get_certificate_version(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let (name, version) = path.into_inner();
-    get(&state, &ctx, &name, Some(&version)).await
+    let name = certificate_name(&path.name)?;
+    let view = state
+        .services
+        .certificates
+        .get(&ctx.vault, &name, path.version.as_deref())
+        .await?;
+    Ok(state.bundle(&ctx, &view))
 }
 
 /// `GetCertificates`.
@@ -104,16 +82,17 @@ pub async fn get_certificates(
         .certificates
         .list(&ctx.vault, pending, &name_token(&ctx)?, size + 1)
         .await?;
-    let (rows, token) = cut(rows, size, |r| r.certificate.name_key.clone());
     let extra = if pending { "&includePending=true" } else { "" };
     let days = state.retention_days();
-    Ok(HttpResponse::Ok().json(ListResponse {
-        value: rows
-            .iter()
-            .map(|r| certificate_item(&ctx.base_url, r, days))
-            .collect(),
-        next_link: token.map(|t| next_link(&ctx, "/certificates", &t, size, extra)),
-    }))
+    Ok(page(
+        &ctx,
+        "/certificates",
+        extra,
+        size,
+        rows,
+        |r| r.certificate.name_key.clone(),
+        |r| Some(certificate_item(&ctx.base_url, r, days)),
+    ))
 }
 
 /// `GetCertificateVersions`.
@@ -127,36 +106,38 @@ pub async fn get_certificate_versions(
     let (listed, rows) = state
         .services
         .certificates
-        .versions(&ctx.vault, &name, seq_token(&ctx)?, size + 1)
+        .versions(
+            &ctx.vault,
+            &name,
+            seq_token(&ctx)?,
+            size + 1,
+            certificate_not_found,
+        )
         .await?;
     let stored = &listed.certificate.name;
-    let (rows, token) = cut(rows, size, |r| r.seq.to_string());
     let days = state.retention_days();
-    Ok(HttpResponse::Ok().json(ListResponse {
-        value: rows
-            .iter()
-            .map(|v| version_item(&ctx.base_url, stored, v, days))
-            .collect(),
-        next_link: token.map(|t| {
-            next_link(
-                &ctx,
-                &format!("/certificates/{stored}/versions"),
-                &t,
-                size,
-                "",
-            )
-        }),
-    }))
+    let path = format!("/certificates/{stored}/versions");
+    Ok(page(
+        &ctx,
+        &path,
+        "",
+        size,
+        rows,
+        |r| r.seq.to_string(),
+        |v| Some(version_item(&ctx.base_url, stored, v, days)),
+    ))
 }
 
-async fn update(
-    state: &AppState,
-    ctx: &RequestContext,
-    name: &str,
-    version: Option<String>,
-    body: CertificateUpdateRequest,
+/// `UpdateCertificate` of the current version (`/certificates/{name}/`) or of one version.
+pub async fn update_certificate(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    path: web::Path<NameVersion>,
+    body: OptionalJsonBody<CertificateUpdateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = certificate_name(name)?;
+    let NameVersion { name, version } = path.into_inner();
+    let name = certificate_name(&name)?;
+    let body = body.0;
     let view = state
         .services
         .certificates
@@ -169,32 +150,7 @@ async fn update(
             body.policy.map(Into::into),
         )
         .await?;
-    Ok(HttpResponse::Ok().json(certificate_bundle(
-        &ctx.base_url,
-        &view,
-        state.retention_days(),
-    )))
-}
-
-/// `UpdateCertificate` of the current version (`/certificates/{name}/`).
-pub async fn update_certificate(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
-    path: web::Path<String>,
-    body: OptionalJsonBody<CertificateUpdateRequest>,
-) -> Result<HttpResponse, ApiError> {
-    update(&state, &ctx, &path, None, body.0).await
-}
-
-/// `UpdateCertificate` of one version.
-pub async fn update_certificate_version(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
-    path: web::Path<(String, String)>,
-    body: OptionalJsonBody<CertificateUpdateRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let (name, version) = path.into_inner();
-    update(&state, &ctx, &name, Some(version), body.0).await
+    Ok(state.bundle(&ctx, &view))
 }
 
 /// `GetCertificatePolicy`.
@@ -209,13 +165,7 @@ pub async fn get_certificate_policy(
         .certificates
         .policy(&ctx.vault, &name)
         .await?;
-    Ok(HttpResponse::Ok().json(policy_response(
-        &ctx.base_url,
-        &c.name,
-        &c.policy.0,
-        c.policy_created,
-        c.policy_updated,
-    )))
+    Ok(HttpResponse::Ok().json(certificate_policy(&ctx.base_url, &c)))
 }
 
 /// `UpdateCertificatePolicy`: fields sent replace, fields absent are kept.
@@ -231,13 +181,7 @@ pub async fn update_certificate_policy(
         .certificates
         .update_policy(&ctx.caller(), &name, body.0.into())
         .await?;
-    Ok(HttpResponse::Ok().json(policy_response(
-        &ctx.base_url,
-        &c.name,
-        &c.policy.0,
-        c.policy_created,
-        c.policy_updated,
-    )))
+    Ok(HttpResponse::Ok().json(certificate_policy(&ctx.base_url, &c)))
 }
 
 /// `ImportCertificate`: 200 with the bundle.
@@ -265,11 +209,7 @@ pub async fn import_certificate(
             },
         )
         .await?;
-    Ok(HttpResponse::Ok().json(certificate_bundle(
-        &ctx.base_url,
-        &view,
-        state.retention_days(),
-    )))
+    Ok(state.bundle(&ctx, &view))
 }
 
 /// `DeleteCertificate`: 200 with the `DeletedCertificateBundle`.
@@ -317,9 +257,5 @@ pub async fn restore_certificate(
         .certificates
         .restore(&ctx.caller(), &body.0.value)
         .await?;
-    Ok(HttpResponse::Ok().json(certificate_bundle(
-        &ctx.base_url,
-        &view,
-        state.retention_days(),
-    )))
+    Ok(state.bundle(&ctx, &view))
 }

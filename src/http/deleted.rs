@@ -3,13 +3,12 @@
 
 use actix_web::{web, HttpResponse};
 
-use super::dto::certificates::certificate_bundle;
 use super::dto::deleted::{deleted_bundle, deleted_item};
-use super::dto::ListResponse;
 use super::extract::{certificate_name, RequestContext};
-use super::paging::{cut, include_pending, name_token, next_link, page_size};
+use super::paging::{include_pending, name_token, page, page_size};
 use super::AppState;
 use crate::error::ApiError;
+use crate::projections::certificates::ListedCertificate;
 
 /// `GetDeletedCertificates`.
 pub async fn get_deleted_certificates(
@@ -23,16 +22,18 @@ pub async fn get_deleted_certificates(
         .deleted
         .list(&ctx.vault, &name_token(&ctx)?, size + 1)
         .await?;
-    let (rows, token) = cut(rows, size, |r| r.certificate.name_key.clone());
     let extra = if pending { "&includePending=true" } else { "" };
     let days = state.retention_days();
-    Ok(HttpResponse::Ok().json(ListResponse {
-        value: rows
-            .iter()
-            .map(|r| deleted_item(&ctx.base_url, r, days))
-            .collect(),
-        next_link: token.map(|t| next_link(&ctx, "/deletedcertificates", &t, size, extra)),
-    }))
+    let token = |r: &ListedCertificate| r.certificate.name_key.clone();
+    Ok(page(
+        &ctx,
+        "/deletedcertificates",
+        extra,
+        size,
+        rows,
+        token,
+        |r| Some(deleted_item(&ctx.base_url, r, days)),
+    ))
 }
 
 /// `GetDeletedCertificate`.
@@ -73,9 +74,5 @@ pub async fn recover_deleted_certificate(
 ) -> Result<HttpResponse, ApiError> {
     let name = certificate_name(&path)?;
     let view = state.services.deleted.recover(&ctx.caller(), &name).await?;
-    Ok(HttpResponse::Ok().json(certificate_bundle(
-        &ctx.base_url,
-        &view,
-        state.retention_days(),
-    )))
+    Ok(state.bundle(&ctx, &view))
 }

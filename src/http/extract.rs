@@ -58,6 +58,14 @@ impl FromRequest for RequestContext {
     }
 }
 
+/// The path of an object, with its version when the route names one
+/// (`/certificates/{name}` and `/certificates/{name}/{version}` take the same handler).
+#[derive(Debug, serde::Deserialize)]
+pub struct NameVersion {
+    pub name: String,
+    pub version: Option<String>,
+}
+
 /// Decoded query pairs (keys and values percent-decoded; `api%2Dversion` is `api-version`).
 pub fn query_pairs(query: &str) -> Vec<(String, String)> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default()

@@ -1,7 +1,8 @@
 //! Handlers of issuer objects: `GetCertificateIssuers`, `GetCertificateIssuer`,
 //! `SetCertificateIssuer`, `UpdateCertificateIssuer`, `DeleteCertificateIssuer`.
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::dto::issuers::{bundle, item, IssuerSetRequest};
 use super::dto::ListResponse;
@@ -21,36 +22,21 @@ pub async fn get_certificate_issuer(
     Ok(HttpResponse::Ok().json(bundle(&ctx.base_url, &row)))
 }
 
-/// `SetCertificateIssuer` (PUT).
+/// `SetCertificateIssuer` (PUT: the issuer as sent) and `UpdateCertificateIssuer`
+/// (PATCH: the fields sent change, the others stay).
 pub async fn set_certificate_issuer(
     state: web::Data<AppState>,
     ctx: RequestContext,
+    req: HttpRequest,
     path: web::Path<String>,
     body: JsonBody<IssuerSetRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = issuer_name(&path)?;
-    let body = body.0;
+    let replace = req.method() == Method::PUT;
     let row = state
         .services
         .issuers
-        .set(&ctx.caller(), &name, body.into_changes(), true)
-        .await?;
-    Ok(HttpResponse::Ok().json(bundle(&ctx.base_url, &row)))
-}
-
-/// `UpdateCertificateIssuer` (PATCH).
-pub async fn update_certificate_issuer(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
-    path: web::Path<String>,
-    body: JsonBody<IssuerSetRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let name = issuer_name(&path)?;
-    let body = body.0;
-    let row = state
-        .services
-        .issuers
-        .set(&ctx.caller(), &name, body.into_changes(), false)
+        .set(&ctx.caller(), &name, body.0.into_changes(), replace)
         .await?;
     Ok(HttpResponse::Ok().json(bundle(&ctx.base_url, &row)))
 }

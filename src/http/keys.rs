@@ -4,11 +4,16 @@
 use actix_web::{web, HttpResponse};
 
 use super::dto::keys::{deleted_key_bundle, deleted_key_item, key_bundle, key_item};
-use super::dto::ListResponse;
-use super::extract::{key_name, RequestContext};
-use super::paging::{cut, name_token, next_link, page_size, seq_token};
+use super::extract::{key_name, NameVersion, RequestContext};
+use super::paging::{name_token, page, page_size, seq_token};
 use super::AppState;
 use crate::error::ApiError;
+use crate::projections::certificates::ListedCertificate;
+use crate::service::keys::key_not_found;
+
+fn name_key(r: &ListedCertificate) -> String {
+    r.certificate.name_key.clone()
+}
 
 /// `GetKeys`: the keys behind certificates.
 pub async fn get_keys(
@@ -18,21 +23,13 @@ pub async fn get_keys(
     let size = page_size(&ctx)?;
     let rows = state
         .services
-        .keys
-        .list(&ctx.vault, &name_token(&ctx)?, size + 1)
+        .certificates
+        .list(&ctx.vault, false, &name_token(&ctx)?, size + 1)
         .await?;
-    let (rows, token) = cut(rows, size, |r| r.certificate.name_key.clone());
     let days = state.retention_days();
-    Ok(HttpResponse::Ok().json(ListResponse {
-        value: rows
-            .iter()
-            .filter_map(|r| {
-                r.version
-                    .as_ref()
-                    .map(|v| key_item(&ctx.base_url, &r.certificate.name, v, days, false))
-            })
-            .collect(),
-        next_link: token.map(|t| next_link(&ctx, "/keys", &t, size, "")),
+    Ok(page(&ctx, "/keys", "", size, rows, name_key, |r| {
+        let v = r.version.as_ref()?;
+        Some(key_item(&ctx.base_url, &r.certificate.name, v, days, false))
     }))
 }
 
@@ -46,50 +43,36 @@ pub async fn get_key_versions(
     let size = page_size(&ctx)?;
     let (listed, rows) = state
         .services
-        .keys
-        .versions(&ctx.vault, &name, seq_token(&ctx)?, size + 1)
+        .certificates
+        .versions(&ctx.vault, &name, seq_token(&ctx)?, size + 1, key_not_found)
         .await?;
     let stored = &listed.certificate.name;
-    let (rows, token) = cut(rows, size, |r| r.seq.to_string());
     let days = state.retention_days();
-    Ok(HttpResponse::Ok().json(ListResponse {
-        value: rows
-            .iter()
-            .map(|v| key_item(&ctx.base_url, stored, v, days, true))
-            .collect(),
-        next_link: token
-            .map(|t| next_link(&ctx, &format!("/keys/{stored}/versions"), &t, size, "")),
-    }))
+    let path = format!("/keys/{stored}/versions");
+    Ok(page(
+        &ctx,
+        &path,
+        "",
+        size,
+        rows,
+        |r| r.seq.to_string(),
+        |v| Some(key_item(&ctx.base_url, stored, v, days, true)),
+    ))
 }
 
-async fn get(
-    state: &AppState,
-    ctx: &RequestContext,
-    name: &str,
-    version: Option<&str>,
-) -> Result<HttpResponse, ApiError> {
-    let name = key_name(name)?;
-    let k = state.services.keys.get(&ctx.vault, &name, version).await?;
-    Ok(HttpResponse::Ok().json(key_bundle(&ctx.base_url, &k, state.retention_days())))
-}
-
-/// `GetKey` (current version).
+/// `GetKey` of the current version or of one version.
 pub async fn get_key(
     state: web::Data<AppState>,
     ctx: RequestContext,
-    path: web::Path<String>,
+    path: web::Path<NameVersion>,
 ) -> Result<HttpResponse, ApiError> {
-    get(&state, &ctx, &path, None).await
-}
-
-/// `GetKey` of one version.
-pub async fn get_key_version(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let (name, version) = path.into_inner();
-    get(&state, &ctx, &name, Some(&version)).await
+    let name = key_name(&path.name)?;
+    let found = state
+        .services
+        .keys
+        .get(&ctx.vault, &name, path.version.as_deref())
+        .await?;
+    Ok(HttpResponse::Ok().json(key_bundle(&ctx.base_url, &found, state.retention_days())))
 }
 
 /// `GetDeletedKeys`: the keys of soft-deleted certificates.
@@ -100,17 +83,12 @@ pub async fn get_deleted_keys(
     let size = page_size(&ctx)?;
     let rows = state
         .services
-        .keys
-        .list_deleted(&ctx.vault, &name_token(&ctx)?, size + 1)
+        .deleted
+        .list(&ctx.vault, &name_token(&ctx)?, size + 1)
         .await?;
-    let (rows, token) = cut(rows, size, |r| r.certificate.name_key.clone());
     let days = state.retention_days();
-    Ok(HttpResponse::Ok().json(ListResponse {
-        value: rows
-            .iter()
-            .filter_map(|r| deleted_key_item(&ctx.base_url, r, days))
-            .collect(),
-        next_link: token.map(|t| next_link(&ctx, "/deletedkeys", &t, size, "")),
+    Ok(page(&ctx, "/deletedkeys", "", size, rows, name_key, |r| {
+        deleted_key_item(&ctx.base_url, r, days)
     }))
 }
 

@@ -1,6 +1,10 @@
 //! Key Vault's list paging: `maxresults` (1-25, default 25), `$skiptoken` (where the
 //! next page starts) and `nextLink` (the absolute URL of the next page).
 
+use actix_web::HttpResponse;
+use serde_json::Value;
+
+use super::dto::ListResponse;
 use super::extract::RequestContext;
 use crate::domain::names::ObjectName;
 use crate::error::ApiError;
@@ -67,15 +71,23 @@ pub fn next_link(ctx: &RequestContext, path: &str, token: &str, size: i64, extra
     )
 }
 
-/// Cuts `rows` (fetched one longer than a page) to `size`; the token of the next page is
-/// `token(last row)` when there was more.
-pub fn cut<T>(
-    mut rows: Vec<T>,
+/// A page of a list at `path`: `rows` was fetched one longer than the page (`size`), so
+/// when it is longer there is a next page, starting after `token(last row shown)`; each
+/// row renders as `render(row)` (none: left out). `extra` is added to the `nextLink`.
+pub fn page<T>(
+    ctx: &RequestContext,
+    path: &str,
+    extra: &str,
     size: i64,
+    mut rows: Vec<T>,
     token: impl Fn(&T) -> String,
-) -> (Vec<T>, Option<String>) {
+    render: impl FnMut(&T) -> Option<Value>,
+) -> HttpResponse {
     let more = rows.len() as i64 > size;
     rows.truncate(size as usize);
     let next = more.then(|| rows.last().map(&token)).flatten();
-    (rows, next)
+    HttpResponse::Ok().json(ListResponse {
+        value: rows.iter().filter_map(render).collect(),
+        next_link: next.map(|t| next_link(ctx, path, &t, size, extra)),
+    })
 }

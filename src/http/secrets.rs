@@ -4,12 +4,16 @@
 use actix_web::{web, HttpResponse};
 
 use super::dto::secrets::{deleted_secret, secret_bundle, secret_item};
-use super::dto::ListResponse;
-use super::extract::{secret_name, RequestContext};
-use super::paging::{cut, name_token, next_link, page_size, seq_token};
+use super::extract::{secret_name, NameVersion, RequestContext};
+use super::paging::{name_token, page, page_size, seq_token};
 use super::AppState;
 use crate::error::ApiError;
+use crate::projections::certificates::ListedCertificate;
 use crate::service::secrets::secret_not_found;
+
+fn name_key(r: &ListedCertificate) -> String {
+    r.certificate.name_key.clone()
+}
 
 /// `GetSecrets`: the secrets behind certificates.
 pub async fn get_secrets(
@@ -19,22 +23,21 @@ pub async fn get_secrets(
     let size = page_size(&ctx)?;
     let rows = state
         .services
-        .secrets
-        .list(&ctx.vault, &name_token(&ctx)?, size + 1)
+        .certificates
+        .list(&ctx.vault, false, &name_token(&ctx)?, size + 1)
         .await?;
-    let (rows, token) = cut(rows, size, |r| r.certificate.name_key.clone());
     let days = state.retention_days();
-    Ok(HttpResponse::Ok().json(ListResponse {
-        value: rows
-            .iter()
-            .filter_map(|r| {
-                let ct = r.policy().content_type.as_str();
-                r.version
-                    .as_ref()
-                    .map(|v| secret_item(&ctx.base_url, &r.certificate.name, v, ct, days, false))
-            })
-            .collect(),
-        next_link: token.map(|t| next_link(&ctx, "/secrets", &t, size, "")),
+    Ok(page(&ctx, "/secrets", "", size, rows, name_key, |r| {
+        let ct = r.policy().content_type.as_str();
+        let v = r.version.as_ref()?;
+        Some(secret_item(
+            &ctx.base_url,
+            &r.certificate.name,
+            v,
+            ct,
+            days,
+            false,
+        ))
     }))
 }
 
@@ -48,55 +51,43 @@ pub async fn get_secret_versions(
     let size = page_size(&ctx)?;
     let (listed, rows) = state
         .services
-        .secrets
-        .versions(&ctx.vault, &name, seq_token(&ctx)?, size + 1)
+        .certificates
+        .versions(
+            &ctx.vault,
+            &name,
+            seq_token(&ctx)?,
+            size + 1,
+            secret_not_found,
+        )
         .await?;
     let stored = &listed.certificate.name;
     let ct = listed.policy().content_type.as_str();
-    let (rows, token) = cut(rows, size, |r| r.seq.to_string());
     let days = state.retention_days();
-    Ok(HttpResponse::Ok().json(ListResponse {
-        value: rows
-            .iter()
-            .map(|v| secret_item(&ctx.base_url, stored, v, ct, days, true))
-            .collect(),
-        next_link: token
-            .map(|t| next_link(&ctx, &format!("/secrets/{stored}/versions"), &t, size, "")),
-    }))
+    let path = format!("/secrets/{stored}/versions");
+    Ok(page(
+        &ctx,
+        &path,
+        "",
+        size,
+        rows,
+        |r| r.seq.to_string(),
+        |v| Some(secret_item(&ctx.base_url, stored, v, ct, days, true)),
+    ))
 }
 
-async fn get(
-    state: &AppState,
-    ctx: &RequestContext,
-    name: &str,
-    version: Option<&str>,
-) -> Result<HttpResponse, ApiError> {
-    let name = secret_name(name)?;
-    let s = state
-        .services
-        .secrets
-        .get(&ctx.vault, &name, version)
-        .await?;
-    Ok(HttpResponse::Ok().json(secret_bundle(&ctx.base_url, &s, state.retention_days())))
-}
-
-/// `GetSecret` (current version).
+/// `GetSecret` of the current version or of one version.
 pub async fn get_secret(
     state: web::Data<AppState>,
     ctx: RequestContext,
-    path: web::Path<String>,
+    path: web::Path<NameVersion>,
 ) -> Result<HttpResponse, ApiError> {
-    get(&state, &ctx, &path, None).await
-}
-
-/// `GetSecret` of one version.
-pub async fn get_secret_version(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let (name, version) = path.into_inner();
-    get(&state, &ctx, &name, Some(&version)).await
+    let name = secret_name(&path.name)?;
+    let found = state
+        .services
+        .secrets
+        .get(&ctx.vault, &name, path.version.as_deref())
+        .await?;
+    Ok(HttpResponse::Ok().json(secret_bundle(&ctx.base_url, &found, state.retention_days())))
 }
 
 /// `GetDeletedSecrets`: the secrets of soft-deleted certificates.
@@ -107,18 +98,19 @@ pub async fn get_deleted_secrets(
     let size = page_size(&ctx)?;
     let rows = state
         .services
-        .secrets
-        .list_deleted(&ctx.vault, &name_token(&ctx)?, size + 1)
+        .deleted
+        .list(&ctx.vault, &name_token(&ctx)?, size + 1)
         .await?;
-    let (rows, token) = cut(rows, size, |r| r.certificate.name_key.clone());
     let days = state.retention_days();
-    Ok(HttpResponse::Ok().json(ListResponse {
-        value: rows
-            .iter()
-            .filter_map(|r| deleted_secret(&ctx.base_url, r, days))
-            .collect(),
-        next_link: token.map(|t| next_link(&ctx, "/deletedsecrets", &t, size, "")),
-    }))
+    Ok(page(
+        &ctx,
+        "/deletedsecrets",
+        "",
+        size,
+        rows,
+        name_key,
+        |r| deleted_secret(&ctx.base_url, r, days),
+    ))
 }
 
 /// `GetDeletedSecret` of a soft-deleted certificate (no value: it is deleted).

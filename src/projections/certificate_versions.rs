@@ -9,14 +9,7 @@ use crate::domain::certificate::{CertificateState, VersionInfo};
 use crate::es::storage::{on_conn, Conn};
 use crate::es::StreamId;
 
-use super::sql;
-
-pub(crate) const TABLE: &str = "certificate_versions";
-const KEY: &[&str] = &["vault", "name_key", "version"];
-const COLUMNS: &[&str] = &[
-    "vault", "name_key", "version", "seq", "key_id", "cer", "chain", "x5t", "nbf", "exp",
-    "enabled", "tags", "created", "updated",
-];
+use super::sql::{self, Table, Val};
 
 /// A row of `certificate_versions`.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
@@ -39,23 +32,33 @@ pub struct VersionRow {
     pub updated: i64,
 }
 
-macro_rules! bind_row {
-    ($q:expr, $r:expr) => {
-        $q.bind(&$r.vault)
-            .bind(&$r.name_key)
-            .bind(&$r.version)
-            .bind($r.seq)
-            .bind(&$r.key_id)
-            .bind(&$r.cer)
-            .bind(&$r.chain)
-            .bind(&$r.x5t)
-            .bind($r.nbf)
-            .bind($r.exp)
-            .bind($r.enabled)
-            .bind(&$r.tags)
-            .bind($r.created)
-            .bind($r.updated)
-    };
+impl Table for VersionRow {
+    const NAME: &'static str = "certificate_versions";
+    const KEY: &'static [&'static str] = &["vault", "name_key", "version"];
+    const COLUMNS: &'static [&'static str] = &[
+        "vault", "name_key", "version", "seq", "key_id", "cer", "chain", "x5t", "nbf", "exp",
+        "enabled", "tags", "created", "updated",
+    ];
+    const ORDER: &'static str = "vault, name_key, seq";
+
+    fn values(&self) -> Result<Vec<Val<'_>>, sqlx::Error> {
+        Ok(vec![
+            Val::Text(&self.vault),
+            Val::Text(&self.name_key),
+            Val::Text(&self.version),
+            Val::Int(self.seq),
+            Val::Text(&self.key_id),
+            Val::Text(&self.cer),
+            sql::json(&self.chain.0)?,
+            Val::Text(&self.x5t),
+            Val::Int(self.nbf),
+            Val::Int(self.exp),
+            Val::Bool(self.enabled),
+            sql::json(&self.tags.0)?,
+            Val::Int(self.created),
+            Val::Int(self.updated),
+        ])
+    }
 }
 
 /// The row of one version.
@@ -86,55 +89,6 @@ pub fn rows(stream: &StreamId, state: &CertificateState) -> Vec<VersionRow> {
         .enumerate()
         .map(|(i, v)| version_row(stream, i, v))
         .collect()
-}
-
-/// Brings the rows of `stream` from what `before` showed to what `after` shows.
-pub async fn sync(
-    conn: &mut Conn<'_>,
-    stream: &StreamId,
-    before: &CertificateState,
-    after: &CertificateState,
-) -> Result<(), sqlx::Error> {
-    let old = rows(stream, before);
-    let new = rows(stream, after);
-    if old == new {
-        return Ok(());
-    }
-    let gone = old
-        .iter()
-        .any(|o| !new.iter().any(|n| n.version == o.version));
-    if gone {
-        // Versions go only all at once (purge, restore over nothing).
-        on_conn!(conn, |c| sqlx::query(
-            "DELETE FROM certificate_versions WHERE vault = $1 AND name_key = $2"
-        )
-        .bind(&stream.vault)
-        .bind(&stream.name_key)
-        .execute(c)
-        .await)?;
-        return insert(conn, &new).await;
-    }
-    let changed: Vec<VersionRow> = new.into_iter().filter(|n| !old.contains(n)).collect();
-    for r in &changed {
-        let sql = sql::upsert(TABLE, COLUMNS, KEY);
-        on_conn!(conn, |c| bind_row!(sqlx::query(&sql), r).execute(c).await)?;
-    }
-    Ok(())
-}
-
-/// Inserts rows.
-pub async fn insert(conn: &mut Conn<'_>, rows: &[VersionRow]) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(64) {
-        let sql = sql::insert_many(TABLE, COLUMNS, chunk.len());
-        on_conn!(conn, |c| {
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = bind_row!(q, r);
-            }
-            q.execute(c).await
-        })?;
-    }
-    Ok(())
 }
 
 /// One version (case-insensitive).
@@ -172,15 +126,6 @@ pub async fn list(
     .bind(name_key)
     .bind(after)
     .bind(limit)
-    .fetch_all(c)
-    .await)
-}
-
-/// Every row, in key order (for the rebuild's comparison).
-pub async fn dump(conn: &mut Conn<'_>) -> Result<Vec<VersionRow>, sqlx::Error> {
-    on_conn!(conn, |c| sqlx::query_as::<_, VersionRow>(
-        "SELECT * FROM certificate_versions ORDER BY vault, name_key, seq"
-    )
     .fetch_all(c)
     .await)
 }

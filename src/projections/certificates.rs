@@ -5,27 +5,11 @@
 use sqlx::types::Json;
 
 use super::certificate_versions::VersionRow;
-use super::sql;
+use super::sql::{self, Table, Val};
 use crate::domain::certificate::CertificateState;
 use crate::domain::policy::Policy;
 use crate::es::storage::{on_conn, Conn};
 use crate::es::StreamId;
-
-pub(crate) const TABLE: &str = "certificates";
-const KEY: &[&str] = &["vault", "name_key"];
-const COLUMNS: &[&str] = &[
-    "vault",
-    "name_key",
-    "name",
-    "policy",
-    "policy_created",
-    "policy_updated",
-    "current_version",
-    "deleted_date",
-    "scheduled_purge_date",
-    "recoverable_days",
-    "preserve_cert_order",
-];
 
 /// A row of `certificates`.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
@@ -43,20 +27,39 @@ pub struct CertificateRow {
     pub preserve_cert_order: Option<bool>,
 }
 
-macro_rules! bind_row {
-    ($q:expr, $r:expr) => {
-        $q.bind(&$r.vault)
-            .bind(&$r.name_key)
-            .bind(&$r.name)
-            .bind(&$r.policy)
-            .bind($r.policy_created)
-            .bind($r.policy_updated)
-            .bind(&$r.current_version)
-            .bind($r.deleted_date)
-            .bind($r.scheduled_purge_date)
-            .bind($r.recoverable_days)
-            .bind($r.preserve_cert_order)
-    };
+impl Table for CertificateRow {
+    const NAME: &'static str = "certificates";
+    const KEY: &'static [&'static str] = &["vault", "name_key"];
+    const COLUMNS: &'static [&'static str] = &[
+        "vault",
+        "name_key",
+        "name",
+        "policy",
+        "policy_created",
+        "policy_updated",
+        "current_version",
+        "deleted_date",
+        "scheduled_purge_date",
+        "recoverable_days",
+        "preserve_cert_order",
+    ];
+    const ORDER: &'static str = "vault, name_key";
+
+    fn values(&self) -> Result<Vec<Val<'_>>, sqlx::Error> {
+        Ok(vec![
+            Val::Text(&self.vault),
+            Val::Text(&self.name_key),
+            Val::Text(&self.name),
+            sql::json(&self.policy.0)?,
+            Val::Int(self.policy_created),
+            Val::Int(self.policy_updated),
+            Val::OptText(self.current_version.as_deref()),
+            Val::OptInt(self.deleted_date),
+            Val::OptInt(self.scheduled_purge_date),
+            Val::OptInt(self.recoverable_days),
+            Val::OptBool(self.preserve_cert_order),
+        ])
+    }
 }
 
 /// The row a certificate's state shows, if the certificate exists (live or deleted).
@@ -75,55 +78,6 @@ pub fn row(stream: &StreamId, state: &CertificateState) -> Option<CertificateRow
         recoverable_days: state.deleted.map(|d| d.recoverable_days),
         preserve_cert_order: state.preserve_cert_order,
     })
-}
-
-/// Brings the row of `stream` from what `before` showed to what `after` shows.
-pub async fn sync(
-    conn: &mut Conn<'_>,
-    stream: &StreamId,
-    before: &CertificateState,
-    after: &CertificateState,
-) -> Result<(), sqlx::Error> {
-    let (old, new) = (row(stream, before), row(stream, after));
-    if old == new {
-        return Ok(());
-    }
-    match new {
-        Some(r) => insert(conn, std::slice::from_ref(&r), true).await,
-        None => {
-            on_conn!(conn, |c| sqlx::query(
-                "DELETE FROM certificates WHERE vault = $1 AND name_key = $2"
-            )
-            .bind(&stream.vault)
-            .bind(&stream.name_key)
-            .execute(c)
-            .await)?;
-            Ok(())
-        }
-    }
-}
-
-/// Inserts rows (replacing rows with the same key when `upsert`).
-pub async fn insert(
-    conn: &mut Conn<'_>,
-    rows: &[CertificateRow],
-    upsert: bool,
-) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(if upsert { 1 } else { 64 }) {
-        let sql = if upsert {
-            sql::upsert(TABLE, COLUMNS, KEY)
-        } else {
-            sql::insert_many(TABLE, COLUMNS, chunk.len())
-        };
-        on_conn!(conn, |c| {
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = bind_row!(q, r);
-            }
-            q.execute(c).await
-        })?;
-    }
-    Ok(())
 }
 
 /// A certificate's row, with its current version when it has one.
@@ -261,15 +215,6 @@ pub async fn current_versions(conn: &mut Conn<'_>) -> Result<Vec<CurrentVersionR
              ON v.vault = c.vault AND v.name_key = c.name_key AND v.version = c.current_version
            WHERE c.deleted_date IS NULL
            ORDER BY c.vault, c.name_key"#,
-    )
-    .fetch_all(c)
-    .await)
-}
-
-/// Every row, in key order (for the rebuild's comparison).
-pub async fn dump(conn: &mut Conn<'_>) -> Result<Vec<CertificateRow>, sqlx::Error> {
-    on_conn!(conn, |c| sqlx::query_as::<_, CertificateRow>(
-        "SELECT * FROM certificates ORDER BY vault, name_key"
     )
     .fetch_all(c)
     .await)

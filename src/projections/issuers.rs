@@ -2,25 +2,10 @@
 
 use sqlx::types::Json;
 
-use super::sql;
+use super::sql::{self, Table, Val};
 use crate::domain::issuer::IssuerState;
 use crate::es::storage::{on_conn, Conn};
 use crate::es::StreamId;
-
-pub(crate) const TABLE: &str = "issuers";
-const KEY: &[&str] = &["vault", "name_key"];
-const COLUMNS: &[&str] = &[
-    "vault",
-    "name_key",
-    "name",
-    "provider",
-    "account_id",
-    "password_set",
-    "org_details",
-    "enabled",
-    "created",
-    "updated",
-];
 
 /// A row of `issuers`.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
@@ -37,19 +22,40 @@ pub struct IssuerRow {
     pub updated: i64,
 }
 
-macro_rules! bind_row {
-    ($q:expr, $r:expr) => {
-        $q.bind(&$r.vault)
-            .bind(&$r.name_key)
-            .bind(&$r.name)
-            .bind(&$r.provider)
-            .bind(&$r.account_id)
-            .bind($r.password_set)
-            .bind(&$r.org_details)
-            .bind($r.enabled)
-            .bind($r.created)
-            .bind($r.updated)
-    };
+impl Table for IssuerRow {
+    const NAME: &'static str = "issuers";
+    const KEY: &'static [&'static str] = &["vault", "name_key"];
+    const COLUMNS: &'static [&'static str] = &[
+        "vault",
+        "name_key",
+        "name",
+        "provider",
+        "account_id",
+        "password_set",
+        "org_details",
+        "enabled",
+        "created",
+        "updated",
+    ];
+    const ORDER: &'static str = "vault, name_key";
+
+    fn values(&self) -> Result<Vec<Val<'_>>, sqlx::Error> {
+        Ok(vec![
+            Val::Text(&self.vault),
+            Val::Text(&self.name_key),
+            Val::Text(&self.name),
+            Val::Text(&self.provider),
+            Val::OptText(self.account_id.as_deref()),
+            Val::Bool(self.password_set),
+            match &self.org_details {
+                Some(o) => sql::json(&o.0)?,
+                None => Val::OptJson(None),
+            },
+            Val::Bool(self.enabled),
+            Val::Int(self.created),
+            Val::Int(self.updated),
+        ])
+    }
 }
 
 /// The row an issuer's state shows, if it exists.
@@ -67,55 +73,6 @@ pub fn row(stream: &StreamId, state: &IssuerState) -> Option<IssuerRow> {
         created: state.created,
         updated: state.updated,
     })
-}
-
-/// Brings the row of `stream` from what `before` showed to what `after` shows.
-pub async fn sync(
-    conn: &mut Conn<'_>,
-    stream: &StreamId,
-    before: &IssuerState,
-    after: &IssuerState,
-) -> Result<(), sqlx::Error> {
-    let (old, new) = (row(stream, before), row(stream, after));
-    if old == new {
-        return Ok(());
-    }
-    match new {
-        Some(r) => insert(conn, std::slice::from_ref(&r), true).await,
-        None => {
-            on_conn!(conn, |c| sqlx::query(
-                "DELETE FROM issuers WHERE vault = $1 AND name_key = $2"
-            )
-            .bind(&stream.vault)
-            .bind(&stream.name_key)
-            .execute(c)
-            .await)?;
-            Ok(())
-        }
-    }
-}
-
-/// Inserts rows (replacing rows with the same key when `upsert`).
-pub async fn insert(
-    conn: &mut Conn<'_>,
-    rows: &[IssuerRow],
-    upsert: bool,
-) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(if upsert { 1 } else { 64 }) {
-        let sql = if upsert {
-            sql::upsert(TABLE, COLUMNS, KEY)
-        } else {
-            sql::insert_many(TABLE, COLUMNS, chunk.len())
-        };
-        on_conn!(conn, |c| {
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = bind_row!(q, r);
-            }
-            q.execute(c).await
-        })?;
-    }
-    Ok(())
 }
 
 /// One issuer.
@@ -146,15 +103,6 @@ pub async fn list(
     .bind(vault)
     .bind(after_key)
     .bind(limit)
-    .fetch_all(c)
-    .await)
-}
-
-/// Every row, in key order (for the rebuild's comparison).
-pub async fn dump(conn: &mut Conn<'_>) -> Result<Vec<IssuerRow>, sqlx::Error> {
-    on_conn!(conn, |c| sqlx::query_as::<_, IssuerRow>(
-        "SELECT * FROM issuers ORDER BY vault, name_key"
-    )
     .fetch_all(c)
     .await)
 }

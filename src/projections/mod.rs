@@ -26,6 +26,12 @@ use crate::es::envelope::StreamKind;
 use crate::es::storage::{on_conn, Conn, Session};
 use crate::es::store::{self, StoreError};
 use crate::es::{DomainEvent, StateRef, StreamId, Views};
+use certificate_versions::VersionRow;
+use certificates::CertificateRow;
+use contacts::ContactsRow;
+use issuers::IssuerRow;
+use pending_operations::PendingRow;
+use sql::{Table, Val};
 
 /// The version of the views' shape. When it differs from the one a database was built
 /// with, the views are rebuilt from the events at start.
@@ -50,37 +56,38 @@ pub const VIEWS: &[View] = &[
     View::CertificateContacts,
 ];
 
+fn lines<T: Table>(rows: Vec<T>) -> Vec<String> {
+    rows.iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                T::NAME,
+                serde_json::to_string(r).unwrap_or_else(|e| format!("<{e}>"))
+            )
+        })
+        .collect()
+}
+
 impl View {
     /// The table.
     pub fn table(self) -> &'static str {
         match self {
-            View::PendingOperations => pending_operations::TABLE,
-            View::Certificates => certificates::TABLE,
-            View::CertificateVersions => certificate_versions::TABLE,
-            View::Issuers => issuers::TABLE,
-            View::CertificateContacts => contacts::TABLE,
+            View::PendingOperations => PendingRow::NAME,
+            View::Certificates => CertificateRow::NAME,
+            View::CertificateVersions => VersionRow::NAME,
+            View::Issuers => IssuerRow::NAME,
+            View::CertificateContacts => ContactsRow::NAME,
         }
     }
 
     /// Every row as a line of JSON, in key order.
     async fn dump(self, conn: &mut Conn<'_>) -> Result<Vec<String>, sqlx::Error> {
-        fn lines<T: serde::Serialize>(table: &str, rows: Vec<T>) -> Vec<String> {
-            rows.iter()
-                .map(|r| {
-                    format!(
-                        "{table} {}",
-                        serde_json::to_string(r).unwrap_or_else(|e| format!("<{e}>"))
-                    )
-                })
-                .collect()
-        }
-        let t = self.table();
         Ok(match self {
-            View::PendingOperations => lines(t, pending_operations::dump(conn).await?),
-            View::Certificates => lines(t, certificates::dump(conn).await?),
-            View::CertificateVersions => lines(t, certificate_versions::dump(conn).await?),
-            View::Issuers => lines(t, issuers::dump(conn).await?),
-            View::CertificateContacts => lines(t, contacts::dump(conn).await?),
+            View::PendingOperations => lines(sql::dump::<PendingRow>(conn).await?),
+            View::Certificates => lines(sql::dump::<CertificateRow>(conn).await?),
+            View::CertificateVersions => lines(sql::dump::<VersionRow>(conn).await?),
+            View::Issuers => lines(sql::dump::<IssuerRow>(conn).await?),
+            View::CertificateContacts => lines(sql::dump::<ContactsRow>(conn).await?),
         })
     }
 }
@@ -97,17 +104,30 @@ impl Views for Registry {
         after: StateRef<'a>,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
+            let vault_key = [Val::Text(&stream.vault)];
+            let key = [Val::Text(&stream.vault), Val::Text(&stream.name_key)];
             match (before, after) {
                 (StateRef::Certificate(b), StateRef::Certificate(a)) => {
-                    pending_operations::sync(conn, stream, b, a).await?;
-                    certificates::sync(conn, stream, b, a).await?;
-                    certificate_versions::sync(conn, stream, b, a).await
+                    let (old, new) = (
+                        pending_operations::row(stream, b),
+                        pending_operations::row(stream, a),
+                    );
+                    sql::sync_one(conn, &key, old, new).await?;
+                    let (old, new) = (certificates::row(stream, b), certificates::row(stream, a));
+                    sql::sync_one(conn, &key, old, new).await?;
+                    let (old, new) = (
+                        certificate_versions::rows(stream, b),
+                        certificate_versions::rows(stream, a),
+                    );
+                    sql::sync_many(conn, &key, old, new).await
                 }
                 (StateRef::Issuer(b), StateRef::Issuer(a)) => {
-                    issuers::sync(conn, stream, b, a).await
+                    sql::sync_one(conn, &key, issuers::row(stream, b), issuers::row(stream, a))
+                        .await
                 }
                 (StateRef::Contacts(b), StateRef::Contacts(a)) => {
-                    contacts::sync(conn, stream, b, a).await
+                    let (old, new) = (contacts::row(stream, b), contacts::row(stream, a));
+                    sql::sync_one(conn, &vault_key, old, new).await
                 }
                 _ => Ok(()),
             }
@@ -135,11 +155,11 @@ enum Folded {
 /// Rows waiting to be written by a rebuild, flushed in large inserts.
 #[derive(Default)]
 struct Pending {
-    pending: Vec<pending_operations::PendingRow>,
-    certificates: Vec<certificates::CertificateRow>,
-    versions: Vec<certificate_versions::VersionRow>,
-    issuers: Vec<issuers::IssuerRow>,
-    contacts: Vec<contacts::ContactsRow>,
+    pending: Vec<PendingRow>,
+    certificates: Vec<CertificateRow>,
+    versions: Vec<VersionRow>,
+    issuers: Vec<IssuerRow>,
+    contacts: Vec<ContactsRow>,
 }
 
 impl Pending {
@@ -165,13 +185,11 @@ impl Pending {
     }
 
     async fn flush(&mut self, conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
-        for chunk in self.pending.chunks(40) {
-            pending_operations::insert(conn, chunk, false).await?;
-        }
-        certificates::insert(conn, &self.certificates, false).await?;
-        certificate_versions::insert(conn, &self.versions).await?;
-        issuers::insert(conn, &self.issuers, false).await?;
-        contacts::insert(conn, &self.contacts, false).await?;
+        sql::insert_all(conn, &self.pending).await?;
+        sql::insert_all(conn, &self.certificates).await?;
+        sql::insert_all(conn, &self.versions).await?;
+        sql::insert_all(conn, &self.issuers).await?;
+        sql::insert_all(conn, &self.contacts).await?;
         *self = Pending::default();
         Ok(())
     }

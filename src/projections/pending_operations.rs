@@ -5,33 +5,7 @@ use crate::domain::certificate::{CertificateState, OperationStatus};
 use crate::es::storage::{on_conn, Conn};
 use crate::es::StreamId;
 
-use super::sql;
-
-pub(crate) const TABLE: &str = "pending_operations";
-const KEY: &[&str] = &["vault", "name_key"];
-const COLUMNS: &[&str] = &[
-    "vault",
-    "name_key",
-    "name",
-    "request_id",
-    "issuer_name",
-    "issuer_cty",
-    "issuer_ct",
-    "provider",
-    "approval_required",
-    "approved",
-    "key_id",
-    "public_key",
-    "csr",
-    "cancellation_requested",
-    "status",
-    "error_code",
-    "error_message",
-    "validity_months",
-    "target_version",
-    "created_at",
-    "updated_at",
-];
+use super::sql::{Table, Val};
 
 /// A row of `pending_operations`.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
@@ -64,30 +38,59 @@ fn status_text<S: serde::Serializer>(s: &OperationStatus, ser: S) -> Result<S::O
     ser.serialize_str(s.as_str())
 }
 
-macro_rules! bind_row {
-    ($q:expr, $r:expr) => {
-        $q.bind(&$r.vault)
-            .bind(&$r.name_key)
-            .bind(&$r.name)
-            .bind(&$r.request_id)
-            .bind(&$r.issuer_name)
-            .bind(&$r.issuer_cty)
-            .bind($r.issuer_ct)
-            .bind(&$r.provider)
-            .bind($r.approval_required)
-            .bind($r.approved)
-            .bind(&$r.key_id)
-            .bind(&$r.public_key)
-            .bind(&$r.csr)
-            .bind($r.cancellation_requested)
-            .bind($r.status)
-            .bind(&$r.error_code)
-            .bind(&$r.error_message)
-            .bind($r.validity_months)
-            .bind(&$r.target_version)
-            .bind($r.created_at)
-            .bind($r.updated_at)
-    };
+impl Table for PendingRow {
+    const NAME: &'static str = "pending_operations";
+    const KEY: &'static [&'static str] = &["vault", "name_key"];
+    const COLUMNS: &'static [&'static str] = &[
+        "vault",
+        "name_key",
+        "name",
+        "request_id",
+        "issuer_name",
+        "issuer_cty",
+        "issuer_ct",
+        "provider",
+        "approval_required",
+        "approved",
+        "key_id",
+        "public_key",
+        "csr",
+        "cancellation_requested",
+        "status",
+        "error_code",
+        "error_message",
+        "validity_months",
+        "target_version",
+        "created_at",
+        "updated_at",
+    ];
+    const ORDER: &'static str = "vault, name_key";
+
+    fn values(&self) -> Result<Vec<Val<'_>>, sqlx::Error> {
+        Ok(vec![
+            Val::Text(&self.vault),
+            Val::Text(&self.name_key),
+            Val::Text(&self.name),
+            Val::Text(&self.request_id),
+            Val::Text(&self.issuer_name),
+            Val::OptText(self.issuer_cty.as_deref()),
+            Val::OptBool(self.issuer_ct),
+            Val::OptText(self.provider.as_deref()),
+            Val::Bool(self.approval_required),
+            Val::Bool(self.approved),
+            Val::Text(&self.key_id),
+            Val::Text(&self.public_key),
+            Val::Text(&self.csr),
+            Val::Bool(self.cancellation_requested),
+            Val::Text(self.status.as_str()),
+            Val::OptText(self.error_code.as_deref()),
+            Val::OptText(self.error_message.as_deref()),
+            Val::Int(self.validity_months),
+            Val::OptText(self.target_version.as_deref()),
+            Val::Int(self.created_at),
+            Val::Int(self.updated_at),
+        ])
+    }
 }
 
 /// The row a certificate's state shows, if it has a pending object.
@@ -122,56 +125,6 @@ pub fn row(stream: &StreamId, state: &CertificateState) -> Option<PendingRow> {
     })
 }
 
-/// Brings the row of `stream` from what `before` showed to what `after` shows.
-pub async fn sync(
-    conn: &mut Conn<'_>,
-    stream: &StreamId,
-    before: &CertificateState,
-    after: &CertificateState,
-) -> Result<(), sqlx::Error> {
-    let (old, new) = (row(stream, before), row(stream, after));
-    if old == new {
-        return Ok(());
-    }
-    match new {
-        Some(r) => insert(conn, std::slice::from_ref(&r), true).await,
-        None => {
-            on_conn!(conn, |c| sqlx::query(
-                "DELETE FROM pending_operations WHERE vault = $1 AND name_key = $2"
-            )
-            .bind(&stream.vault)
-            .bind(&stream.name_key)
-            .execute(c)
-            .await)?;
-            Ok(())
-        }
-    }
-}
-
-/// Inserts rows (replacing rows with the same key when `upsert`).
-pub async fn insert(
-    conn: &mut Conn<'_>,
-    rows: &[PendingRow],
-    upsert: bool,
-) -> Result<(), sqlx::Error> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let sql = if upsert {
-        sql::upsert(TABLE, COLUMNS, KEY)
-    } else {
-        sql::insert_many(TABLE, COLUMNS, rows.len())
-    };
-    on_conn!(conn, |c| {
-        let mut q = sqlx::query(&sql);
-        for r in rows {
-            q = bind_row!(q, r);
-        }
-        q.execute(c).await
-    })?;
-    Ok(())
-}
-
 /// The pending object of a certificate.
 pub async fn get(
     conn: &mut Conn<'_>,
@@ -200,15 +153,6 @@ pub async fn awaiting_provider(
            ORDER BY updated_at, vault, name_key LIMIT $1"#,
     )
     .bind(limit)
-    .fetch_all(c)
-    .await)
-}
-
-/// Every row, in key order (for the rebuild's comparison).
-pub async fn dump(conn: &mut Conn<'_>) -> Result<Vec<PendingRow>, sqlx::Error> {
-    on_conn!(conn, |c| sqlx::query_as::<_, PendingRow>(
-        "SELECT * FROM pending_operations ORDER BY vault, name_key"
-    )
     .fetch_all(c)
     .await)
 }

@@ -1,45 +1,198 @@
-//! What every view shares: text enums in typed columns, and the statements a view row
-//! needs (upsert by key, delete by key) built once from the row's column list.
+//! What every view shares: a [`Table`] names its columns and binds its rows' values, and
+//! the statements a view needs (upsert, insert many, delete by key, dump, bring a
+//! stream's rows from one state to the next) are written once here for every table;
+//! and text enums in typed columns.
 
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
-use sqlx::sqlite::{SqliteArgumentValue, SqliteTypeInfo, SqliteValueRef};
+use sqlx::sqlite::{SqliteArgumentValue, SqliteRow, SqliteTypeInfo, SqliteValueRef};
 use sqlx::{Decode, Encode, Sqlite, Type};
 
 use crate::domain::certificate::OperationStatus;
+use crate::es::storage::{on_conn, Conn};
+
+/// One column value of a view row, as bound to a statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val<'a> {
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Int(i64),
+    OptInt(Option<i64>),
+    Bool(bool),
+    OptBool(Option<bool>),
+    /// JSON, serialized.
+    Json(String),
+    OptJson(Option<String>),
+}
+
+/// `t` as a JSON column value; a value that does not serialize is an error, never empty.
+pub fn json<T: serde::Serialize>(t: &T) -> Result<Val<'static>, sqlx::Error> {
+    serde_json::to_string(t)
+        .map(Val::Json)
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
+/// A view table: its columns (key columns first), and how a row binds them.
+pub trait Table:
+    Sized + Send + Unpin + PartialEq + serde::Serialize + for<'r> sqlx::FromRow<'r, SqliteRow>
+{
+    const NAME: &'static str;
+    /// The primary key, a prefix of [`Table::COLUMNS`].
+    const KEY: &'static [&'static str];
+    const COLUMNS: &'static [&'static str];
+    /// The dump order.
+    const ORDER: &'static str;
+    /// The row's values in column order.
+    fn values(&self) -> Result<Vec<Val<'_>>, sqlx::Error>;
+}
+
+/// Binds `vals` onto the query `q` (once per engine, inside `on_conn!`).
+macro_rules! bind_vals {
+    ($q:expr, $vals:expr) => {{
+        let mut q = $q;
+        for v in $vals {
+            q = match v {
+                Val::Text(s) => q.bind(*s),
+                Val::OptText(s) => q.bind(*s),
+                Val::Int(i) => q.bind(*i),
+                Val::OptInt(i) => q.bind(*i),
+                Val::Bool(b) => q.bind(*b),
+                Val::OptBool(b) => q.bind(*b),
+                Val::Json(s) => q.bind(s.as_str()),
+                Val::OptJson(s) => q.bind(s.as_deref()),
+            };
+        }
+        q
+    }};
+}
+
+fn placeholders(from: usize, n: usize) -> String {
+    let v: Vec<String> = (from..from + n).map(|i| format!("${i}")).collect();
+    format!("({})", v.join(", "))
+}
 
 /// `INSERT INTO {table} ({columns}) VALUES ($1, ...) ON CONFLICT ({key}) DO UPDATE SET ...`
 /// for every non-key column.
-pub fn upsert(table: &str, columns: &[&str], key: &[&str]) -> String {
-    let values: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+pub fn upsert_sql(table: &str, columns: &[&str], key: &[&str]) -> String {
     let set: Vec<String> = columns
         .iter()
         .filter(|c| !key.contains(c))
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
     format!(
-        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
+        "INSERT INTO {table} ({}) VALUES {} ON CONFLICT ({}) DO UPDATE SET {}",
         columns.join(", "),
-        values.join(", "),
+        placeholders(1, columns.len()),
         key.join(", "),
         set.join(", ")
     )
 }
 
 /// `INSERT INTO {table} ({columns}) VALUES (...), (...), ...` for `rows` rows.
-pub fn insert_many(table: &str, columns: &[&str], rows: usize) -> String {
+pub fn insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
     let n = columns.len();
-    let tuples: Vec<String> = (0..rows)
-        .map(|r| {
-            let v: Vec<String> = (1..=n).map(|i| format!("${}", r * n + i)).collect();
-            format!("({})", v.join(", "))
-        })
-        .collect();
+    let tuples: Vec<String> = (0..rows).map(|r| placeholders(r * n + 1, n)).collect();
     format!(
         "INSERT INTO {table} ({}) VALUES {}",
         columns.join(", "),
         tuples.join(", ")
     )
+}
+
+/// Writes `row`, replacing the row with its key.
+pub async fn upsert<T: Table>(conn: &mut Conn<'_>, row: &T) -> Result<(), sqlx::Error> {
+    let sql = upsert_sql(T::NAME, T::COLUMNS, T::KEY);
+    let vals = row.values()?;
+    on_conn!(conn, |c| bind_vals!(sqlx::query(&sql), &vals)
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+/// Inserts `rows` in statements of many rows each.
+pub async fn insert_all<T: Table>(conn: &mut Conn<'_>, rows: &[T]) -> Result<(), sqlx::Error> {
+    let per_statement = (900 / T::COLUMNS.len()).max(1);
+    for chunk in rows.chunks(per_statement) {
+        let sql = insert_sql(T::NAME, T::COLUMNS, chunk.len());
+        let mut vals = Vec::with_capacity(chunk.len() * T::COLUMNS.len());
+        for r in chunk {
+            vals.extend(r.values()?);
+        }
+        on_conn!(conn, |c| bind_vals!(sqlx::query(&sql), &vals)
+            .execute(c)
+            .await)?;
+    }
+    Ok(())
+}
+
+/// Deletes the rows whose leading key columns equal `key`.
+pub async fn delete<T: Table>(conn: &mut Conn<'_>, key: &[Val<'_>]) -> Result<(), sqlx::Error> {
+    let clauses: Vec<String> = T::KEY
+        .iter()
+        .take(key.len())
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect();
+    let sql = format!("DELETE FROM {} WHERE {}", T::NAME, clauses.join(" AND "));
+    on_conn!(conn, |c| bind_vals!(sqlx::query(&sql), key)
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+/// Every row, in dump order.
+pub async fn dump<T: Table>(conn: &mut Conn<'_>) -> Result<Vec<T>, sqlx::Error> {
+    let sql = format!("SELECT * FROM {} ORDER BY {}", T::NAME, T::ORDER);
+    on_conn!(conn, |c| sqlx::query_as::<_, T>(&sql).fetch_all(c).await)
+}
+
+/// Brings the one row under `key` from `old` to `new`.
+pub async fn sync_one<T: Table>(
+    conn: &mut Conn<'_>,
+    key: &[Val<'_>],
+    old: Option<T>,
+    new: Option<T>,
+) -> Result<(), sqlx::Error> {
+    match (old, new) {
+        (old, Some(new)) if old.as_ref() != Some(&new) => upsert(conn, &new).await,
+        (Some(_), None) => delete::<T>(conn, key).await,
+        _ => Ok(()),
+    }
+}
+
+/// Brings the rows under `key` from `old` to `new`: rows that changed or are new are
+/// written; when one went, all are written afresh.
+pub async fn sync_many<T: Table>(
+    conn: &mut Conn<'_>,
+    key: &[Val<'_>],
+    old: Vec<T>,
+    new: Vec<T>,
+) -> Result<(), sqlx::Error> {
+    if old == new {
+        return Ok(());
+    }
+    let key_of = |r: &T| -> Result<Vec<String>, sqlx::Error> {
+        Ok(r.values()?[..T::KEY.len()]
+            .iter()
+            .map(|v| match v {
+                Val::Text(s) => (*s).to_owned(),
+                other => format!("{other:?}"),
+            })
+            .collect())
+    };
+    let new_keys = new.iter().map(key_of).collect::<Result<Vec<_>, _>>()?;
+    let mut gone = false;
+    for o in &old {
+        gone |= !new_keys.contains(&key_of(o)?);
+    }
+    if gone {
+        delete::<T>(conn, key).await?;
+        return insert_all(conn, &new).await;
+    }
+    for r in new.iter().filter(|n| !old.contains(n)) {
+        upsert(conn, r).await?;
+    }
+    Ok(())
 }
 
 /// Implements the column type of an enum stored as its wire text.
@@ -84,11 +237,11 @@ mod tests {
     #[test]
     fn statements_list_every_column_once() {
         assert_eq!(
-            upsert("t", &["a", "b", "c"], &["a"]),
+            upsert_sql("t", &["a", "b", "c"], &["a"]),
             "INSERT INTO t (a, b, c) VALUES ($1, $2, $3) ON CONFLICT (a) DO UPDATE SET b = excluded.b, c = excluded.c"
         );
         assert_eq!(
-            insert_many("t", &["a", "b"], 2),
+            insert_sql("t", &["a", "b"], 2),
             "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
         );
     }

@@ -265,28 +265,23 @@ impl Certificates {
         name: &ObjectName,
         version: Option<&str>,
     ) -> Result<CertificateView, ServiceError> {
-        let mut reader = self.core().reader().await?;
-        let mut conn = reader.conn();
-        let not_found = || certificate_not_found(name.as_str(), version);
-        let listed = view::get(&mut conn, vault, &name.key(), false)
+        let (listed, row) = self
+            .core()
+            .listed_version(vault, name, version)
             .await?
-            .ok_or_else(not_found)?;
-        let version_row = match version {
-            None => listed.version,
-            Some(v) => certificate_versions::get(&mut conn, vault, &name.key(), v).await?,
-        };
-        let version_row = version_row.ok_or_else(not_found)?;
-        let pending = pending_operations::get(&mut conn, vault, &name.key())
+            .ok_or_else(|| certificate_not_found(name.as_str(), version))?;
+        let mut reader = self.core().reader().await?;
+        let pending = pending_operations::get(&mut reader.conn(), vault, &name.key())
             .await?
             .is_some();
         Ok(CertificateView {
             certificate: listed.certificate,
-            version: Some(version_row),
+            version: Some(row),
             pending,
         })
     }
 
-    /// `GetCertificates`: a page after `after` (name key).
+    /// `GetCertificates` (and `GetSecrets`, `GetKeys`): a page after `after` (name key).
     pub async fn list(
         &self,
         vault: &str,
@@ -294,16 +289,9 @@ impl Certificates {
         after: &str,
         limit: i64,
     ) -> Result<Vec<ListedCertificate>, ServiceError> {
-        let mut reader = self.core().reader().await?;
-        Ok(view::list(
-            &mut reader.conn(),
-            vault,
-            false,
-            include_pending,
-            after,
-            limit,
-        )
-        .await?)
+        self.core()
+            .list_certificates(vault, false, include_pending, after, limit)
+            .await
     }
 
     /// A live certificate's row and current version.
@@ -312,25 +300,27 @@ impl Certificates {
         vault: &str,
         name: &ObjectName,
     ) -> Result<ListedCertificate, ServiceError> {
-        let mut reader = self.core().reader().await?;
-        view::get(&mut reader.conn(), vault, &name.key(), false)
+        self.core()
+            .listed(vault, name, false)
             .await?
             .ok_or_else(|| certificate_not_found(name.as_str(), None))
     }
 
-    /// `GetCertificateVersions`: a page after sequence `after`, with the certificate's name.
+    /// `GetCertificateVersions` (and `GetSecretVersions`, `GetKeyVersions`): a page after
+    /// sequence `after`, with the certificate; an unknown name is refused with
+    /// `not_found(name)`.
     pub async fn versions(
         &self,
         vault: &str,
         name: &ObjectName,
         after: i64,
         limit: i64,
+        not_found: fn(&str, Option<&str>) -> ServiceError,
     ) -> Result<(ListedCertificate, Vec<VersionRow>), ServiceError> {
-        let listed = self.listed(vault, name).await?;
-        let mut reader = self.core().reader().await?;
-        let rows = certificate_versions::list(&mut reader.conn(), vault, &name.key(), after, limit)
-            .await?;
-        Ok((listed, rows))
+        self.core()
+            .versions_page(vault, name, after, limit)
+            .await?
+            .ok_or_else(|| not_found(name.as_str(), None))
     }
 
     /// `GetCertificatePolicy`: the certificate's row (its policy and the policy's times).

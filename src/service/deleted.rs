@@ -41,15 +41,17 @@ impl Deleted {
         Certificates(self.0.clone())
     }
 
-    /// `GetDeletedCertificates`: a page after `after` (name key).
+    /// `GetDeletedCertificates` (and `GetDeletedSecrets`, `GetDeletedKeys`): a page after
+    /// `after` (name key).
     pub async fn list(
         &self,
         vault: &str,
         after: &str,
         limit: i64,
     ) -> Result<Vec<ListedCertificate>, ServiceError> {
-        let mut reader = self.0.reader().await?;
-        Ok(view::list(&mut reader.conn(), vault, true, true, after, limit).await?)
+        self.0
+            .list_certificates(vault, true, true, after, limit)
+            .await
     }
 
     /// `GetDeletedCertificate`.
@@ -58,8 +60,8 @@ impl Deleted {
         vault: &str,
         name: &ObjectName,
     ) -> Result<ListedCertificate, ServiceError> {
-        let mut reader = self.0.reader().await?;
-        view::get(&mut reader.conn(), vault, &name.key(), true)
+        self.0
+            .listed(vault, name, true)
             .await?
             .ok_or_else(|| deleted_not_found(name))
     }

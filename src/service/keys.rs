@@ -10,8 +10,8 @@ use super::{Core, ServiceError};
 use crate::crypto;
 use crate::domain::names::ObjectName;
 use crate::domain::DomainError;
-use crate::projections::certificate_versions::{self, VersionRow};
-use crate::projections::certificates::{self as view, ListedCertificate};
+use crate::projections::certificate_versions::VersionRow;
+use crate::projections::certificates::ListedCertificate;
 
 /// The managed key of a certificate version.
 pub struct KeyView {
@@ -51,34 +51,6 @@ pub fn key_view(listed: &ListedCertificate, version: &VersionRow) -> Result<KeyV
 }
 
 impl Keys {
-    /// `GetKeys`: the keys of live certificates with a version, a page after `after`.
-    pub async fn list(
-        &self,
-        vault: &str,
-        after: &str,
-        limit: i64,
-    ) -> Result<Vec<ListedCertificate>, ServiceError> {
-        let mut reader = self.0.reader().await?;
-        Ok(view::list(&mut reader.conn(), vault, false, false, after, limit).await?)
-    }
-
-    /// `GetKeyVersions`: the certificate and a page of its versions.
-    pub async fn versions(
-        &self,
-        vault: &str,
-        name: &ObjectName,
-        after: i64,
-        limit: i64,
-    ) -> Result<(ListedCertificate, Vec<VersionRow>), ServiceError> {
-        let mut reader = self.0.reader().await?;
-        let mut conn = reader.conn();
-        let listed = view::get(&mut conn, vault, &name.key(), false)
-            .await?
-            .ok_or_else(|| key_not_found(name.as_str(), None))?;
-        let rows = certificate_versions::list(&mut conn, vault, &name.key(), after, limit).await?;
-        Ok((listed, rows))
-    }
-
     /// `GetKey` of a certificate version (the current one when `version` is `None`).
     pub async fn get(
         &self,
@@ -86,29 +58,12 @@ impl Keys {
         name: &ObjectName,
         version: Option<&str>,
     ) -> Result<KeyView, ServiceError> {
-        let mut reader = self.0.reader().await?;
-        let mut conn = reader.conn();
-        let not_found = || key_not_found(name.as_str(), version);
-        let listed = view::get(&mut conn, vault, &name.key(), false)
+        let (listed, row) = self
+            .0
+            .listed_version(vault, name, version)
             .await?
-            .ok_or_else(not_found)?;
-        let row = match version {
-            None => listed.version.clone(),
-            Some(v) => certificate_versions::get(&mut conn, vault, &name.key(), v).await?,
-        }
-        .ok_or_else(not_found)?;
+            .ok_or_else(|| key_not_found(name.as_str(), version))?;
         key_view(&listed, &row)
-    }
-
-    /// `GetDeletedKeys`: the keys of soft-deleted certificates, a page after `after`.
-    pub async fn list_deleted(
-        &self,
-        vault: &str,
-        after: &str,
-        limit: i64,
-    ) -> Result<Vec<ListedCertificate>, ServiceError> {
-        let mut reader = self.0.reader().await?;
-        Ok(view::list(&mut reader.conn(), vault, true, true, after, limit).await?)
     }
 
     /// `GetDeletedKey` of a soft-deleted certificate with a version: its public key.
@@ -117,14 +72,13 @@ impl Keys {
         vault: &str,
         name: &ObjectName,
     ) -> Result<(ListedCertificate, KeyView), ServiceError> {
-        let mut reader = self.0.reader().await?;
-        let listed = view::get(&mut reader.conn(), vault, &name.key(), true)
+        let not_found = || key_not_found(name.as_str(), None);
+        let listed = self
+            .0
+            .listed(vault, name, true)
             .await?
-            .ok_or_else(|| key_not_found(name.as_str(), None))?;
-        let version = listed
-            .version
-            .clone()
-            .ok_or_else(|| key_not_found(name.as_str(), None))?;
+            .ok_or_else(not_found)?;
+        let version = listed.version.clone().ok_or_else(not_found)?;
         let key = key_view(&listed, &version)?;
         Ok((listed, key))
     }

@@ -15,6 +15,7 @@ pub mod issuers;
 pub mod keys;
 pub mod keystore;
 pub mod local_ca;
+mod lookup;
 pub mod operations;
 pub mod secrets;
 pub mod tokens;
@@ -215,7 +216,7 @@ pub fn new_id() -> String {
 }
 
 /// The refusal for a certificate (or version) that does not exist.
-pub(crate) fn certificate_not_found(name: &str, version: Option<&str>) -> ServiceError {
+pub fn certificate_not_found(name: &str, version: Option<&str>) -> ServiceError {
     DomainError::CertificateNotFound {
         name: match version {
             Some(v) => format!("{name}/versions/{v}"),

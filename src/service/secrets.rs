@@ -12,8 +12,8 @@ use crate::crypto;
 use crate::domain::names::ObjectName;
 use crate::domain::policy::ContentType;
 use crate::domain::DomainError;
-use crate::projections::certificate_versions::{self, VersionRow};
-use crate::projections::certificates::{self as view, ListedCertificate};
+use crate::projections::certificate_versions::VersionRow;
+use crate::projections::certificates::ListedCertificate;
 
 /// The managed secret of a certificate version.
 pub struct SecretView {
@@ -54,34 +54,6 @@ pub fn chain_of(version: &VersionRow) -> Result<Vec<Vec<u8>>, ServiceError> {
 }
 
 impl Secrets {
-    /// `GetSecrets`: the secrets of live certificates with a version, a page after `after`.
-    pub async fn list(
-        &self,
-        vault: &str,
-        after: &str,
-        limit: i64,
-    ) -> Result<Vec<ListedCertificate>, ServiceError> {
-        let mut reader = self.0.reader().await?;
-        Ok(view::list(&mut reader.conn(), vault, false, false, after, limit).await?)
-    }
-
-    /// `GetSecretVersions`: the certificate and a page of its versions.
-    pub async fn versions(
-        &self,
-        vault: &str,
-        name: &ObjectName,
-        after: i64,
-        limit: i64,
-    ) -> Result<(ListedCertificate, Vec<VersionRow>), ServiceError> {
-        let mut reader = self.0.reader().await?;
-        let mut conn = reader.conn();
-        let listed = view::get(&mut conn, vault, &name.key(), false)
-            .await?
-            .ok_or_else(|| secret_not_found(name.as_str(), None))?;
-        let rows = certificate_versions::list(&mut conn, vault, &name.key(), after, limit).await?;
-        Ok((listed, rows))
-    }
-
     /// `GetSecret` of a certificate version (the current one when `version` is `None`).
     pub async fn get(
         &self,
@@ -89,23 +61,18 @@ impl Secrets {
         name: &ObjectName,
         version: Option<&str>,
     ) -> Result<SecretView, ServiceError> {
-        let mut reader = self.0.reader().await?;
-        let mut conn = reader.conn();
-        let not_found = || secret_not_found(name.as_str(), version);
-        let listed = view::get(&mut conn, vault, &name.key(), false)
+        let (listed, row) = self
+            .0
+            .listed_version(vault, name, version)
             .await?
-            .ok_or_else(not_found)?;
-        let row = match version {
-            None => listed.version.clone(),
-            Some(v) => certificate_versions::get(&mut conn, vault, &name.key(), v).await?,
-        }
-        .ok_or_else(not_found)?;
+            .ok_or_else(|| secret_not_found(name.as_str(), version))?;
         if !row.enabled {
             return Err(DomainError::SecretDisabled.into());
         }
         let policy = listed.policy();
         let key = if policy.key_props.exportable {
-            Some(self.0.keys.load(&mut conn, &row.key_id).await?)
+            let mut reader = self.0.reader().await?;
+            Some(self.0.keys.load(&mut reader.conn(), &row.key_id).await?)
         } else {
             None
         };
@@ -124,25 +91,14 @@ impl Secrets {
         })
     }
 
-    /// `GetDeletedSecrets`: the secrets of soft-deleted certificates, a page after `after`.
-    pub async fn list_deleted(
-        &self,
-        vault: &str,
-        after: &str,
-        limit: i64,
-    ) -> Result<Vec<ListedCertificate>, ServiceError> {
-        let mut reader = self.0.reader().await?;
-        Ok(view::list(&mut reader.conn(), vault, true, true, after, limit).await?)
-    }
-
     /// `GetDeletedSecret` of a soft-deleted certificate with a version (no value).
     pub async fn get_deleted(
         &self,
         vault: &str,
         name: &ObjectName,
     ) -> Result<ListedCertificate, ServiceError> {
-        let mut reader = self.0.reader().await?;
-        view::get(&mut reader.conn(), vault, &name.key(), true)
+        self.0
+            .listed(vault, name, true)
             .await?
             .filter(|c| c.version.is_some())
             .ok_or_else(|| secret_not_found(name.as_str(), None))

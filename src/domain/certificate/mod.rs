@@ -1,7 +1,8 @@
 //! The certificate aggregate: one stream per vault and certificate name.
 //!
 //! [`decide`] refuses a command or returns the events it causes; [`CertificateState::apply`]
-//! folds events into state and never fails.
+//! folds events into state and never fails. Scenario numbers (S1-S11) are the pending-request
+//! lifecycle's, in the table of the README's section "The pending request".
 
 mod command;
 mod decide;

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::projections::certificates::CertificateRow;
+
 use crate::domain::policy::{
     ActionType, IssuerPatch, KeyPropsPatch, LifetimeActionPatch, Policy, PolicyPatch, SansPatch,
     Trigger, X509Patch,
@@ -128,6 +130,17 @@ impl From<PolicyRequest> for PolicyPatch {
             enabled: r.attributes.and_then(|a| a.enabled),
         }
     }
+}
+
+/// The policy of a certificate's row as Key Vault returns it.
+pub fn certificate_policy(base_url: &str, c: &CertificateRow) -> serde_json::Value {
+    policy_response(
+        base_url,
+        &c.name,
+        &c.policy.0,
+        c.policy_created,
+        c.policy_updated,
+    )
 }
 
 /// A policy as Key Vault returns it.

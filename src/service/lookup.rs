@@ -1,0 +1,78 @@
+//! Reads of the certificate views that every certificate-backed resource shares
+//! (certificates, deleted certificates, secrets, keys): each resource answers "not found"
+//! in its own words around them.
+
+use super::{Core, ServiceError};
+use crate::domain::names::ObjectName;
+use crate::projections::certificate_versions::{self, VersionRow};
+use crate::projections::certificates::{self as view, ListedCertificate};
+
+impl Core {
+    /// A certificate's row and current version; `deleted`: a soft-deleted one's instead.
+    pub(crate) async fn listed(
+        &self,
+        vault: &str,
+        name: &ObjectName,
+        deleted: bool,
+    ) -> Result<Option<ListedCertificate>, ServiceError> {
+        let mut reader = self.reader().await?;
+        Ok(view::get(&mut reader.conn(), vault, &name.key(), deleted).await?)
+    }
+
+    /// A live certificate with its version `version` (or the current one).
+    pub(crate) async fn listed_version(
+        &self,
+        vault: &str,
+        name: &ObjectName,
+        version: Option<&str>,
+    ) -> Result<Option<(ListedCertificate, VersionRow)>, ServiceError> {
+        let mut reader = self.reader().await?;
+        let mut conn = reader.conn();
+        let Some(listed) = view::get(&mut conn, vault, &name.key(), false).await? else {
+            return Ok(None);
+        };
+        let row = match version {
+            None => listed.version.clone(),
+            Some(v) => certificate_versions::get(&mut conn, vault, &name.key(), v).await?,
+        };
+        Ok(row.map(|r| (listed, r)))
+    }
+
+    /// A page of a vault's certificates after `after` (name key); see `view::list`.
+    pub(crate) async fn list_certificates(
+        &self,
+        vault: &str,
+        deleted: bool,
+        include_pending: bool,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ListedCertificate>, ServiceError> {
+        let mut reader = self.reader().await?;
+        Ok(view::list(
+            &mut reader.conn(),
+            vault,
+            deleted,
+            include_pending,
+            after,
+            limit,
+        )
+        .await?)
+    }
+
+    /// A live certificate and a page of its versions after sequence `after`.
+    pub(crate) async fn versions_page(
+        &self,
+        vault: &str,
+        name: &ObjectName,
+        after: i64,
+        limit: i64,
+    ) -> Result<Option<(ListedCertificate, Vec<VersionRow>)>, ServiceError> {
+        let mut reader = self.reader().await?;
+        let mut conn = reader.conn();
+        let Some(listed) = view::get(&mut conn, vault, &name.key(), false).await? else {
+            return Ok(None);
+        };
+        let rows = certificate_versions::list(&mut conn, vault, &name.key(), after, limit).await?;
+        Ok(Some((listed, rows)))
+    }
+}
