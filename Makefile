@@ -1,7 +1,7 @@
 # certbroker — the two commands a newcomer needs:
 #   make run    start the service on its embedded defaults (./data, self-signed TLS, dev token)
 #   make test   run every test
-.PHONY: run test setup build lint fmt bench clean sdk-test
+.PHONY: run test setup build lint fmt bench clean sdk-test ui-test
 
 CARGO ?= cargo
 
@@ -23,6 +23,12 @@ test: setup
 	$(CARGO) build --all-targets --locked $(FEATURES)
 	$(CARGO) test --all-targets --locked $(FEATURES) -- --test-threads=4
 	bash scripts/sdk-python.sh
+	bash scripts/ui-test.sh
+
+# The operator console in headless Chromium alone (tests/ui).
+ui-test: setup
+	$(CARGO) build --locked --bin certbroker
+	bash scripts/ui-test.sh
 
 # The Azure SDK acceptance suites alone: Rust (tests/sdk_rust) and Python (tests/sdk/python).
 sdk-test: setup

@@ -3,7 +3,9 @@
 # a C toolchain, pkg-config and OpenSSL headers (the openssl crate), the openssl CLI
 # (chain checks in tests), Pebble with pebble-challtestsrv (the ACME test CA the
 # ACME tests run against), and python3 with venv (the Azure SDK suite). Idempotent;
-# installs only what is missing.
+# installs only what is missing. For the operating tests: promtool (Debian's prometheus
+# package) checks the /metrics output, setpriv (util-linux) runs the binary as a non-root
+# user, and headless Chromium with Node.js drives the operator console.
 set -euo pipefail
 need=()
 command -v cc >/dev/null || need+=(build-essential)
@@ -14,6 +16,14 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 # Pebble (and pebble-challtestsrv): the ACME tests run against a real ACME CA.
 { command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null; } || need+=(pebble)
+# promtool checks the real /metrics exposition.
+command -v promtool >/dev/null || need+=(prometheus)
+command -v setpriv >/dev/null || need+=(util-linux)
+# The console's browser test: Debian's Chromium (and its driver), driven from Node.js.
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 # The Python SDK suite makes a venv: Debian's python3 needs python3-venv for that.
 if command -v python3 >/dev/null; then
   python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)

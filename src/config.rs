@@ -57,6 +57,17 @@ pub struct Settings {
     pub acme: AcmeSettings,
     #[serde(default)]
     pub notifications: NotificationSettings,
+    // operating certbroker
+    pub metrics: MetricsSettings,
+}
+
+/// Who may read `GET /metrics` besides admins.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// SHA-256 (lowercase hex) of a bearer token that may read `GET /metrics` and nothing
+    /// else (empty: admins only).
+    pub token_sha256: String,
 }
 
 /// Which request hosts name which vault.
@@ -352,6 +363,12 @@ impl Settings {
                     t.name
                 )));
             }
+        }
+        let m = &self.metrics.token_sha256;
+        if !m.is_empty() && (m.len() != 64 || !m.bytes().all(|b| b.is_ascii_hexdigit())) {
+            return Err(ConfigError::Invalid(
+                "metrics.token_sha256 must be 64 hex characters (the SHA-256 of the token)".into(),
+            ));
         }
         if !(7..=90).contains(&self.soft_delete.retention_days) {
             return Err(ConfigError::Invalid(

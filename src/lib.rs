@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod es;
 pub mod http;
+pub mod metrics;
 pub mod projections;
 pub mod service;
 pub mod startup;

@@ -1,4 +1,4 @@
-//! The `certbroker` command: `serve`, `rebuild`, `verify`, `events`, `token`.
+//! The `certbroker` command: `serve`, `healthcheck`, `rebuild`, `verify`, `events`, `token`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +33,21 @@ enum Command {
         /// Listen address and port (overrides server.listen), e.g. 127.0.0.1:8443.
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+    },
+    /// Ask a running server whether it is ready (GET /readyz): exit 0 when it is, 1 when
+    /// not or unreachable. For container health checks (no curl needed).
+    Healthcheck {
+        /// The readiness URL (default: https://<server.listen>/readyz, on the loopback
+        /// address when server.listen is a wildcard address).
+        #[arg(long)]
+        url: Option<String>,
+        /// PEM file of the CA that signed the server's TLS certificate (default:
+        /// <data_dir>/tls/ca.pem, else tls.cert_file; the system's CAs are trusted too).
+        #[arg(long)]
+        cacert: Option<PathBuf>,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
     },
     /// Rebuild every view from the events (with --check: compare, change nothing).
     Rebuild {
@@ -133,21 +148,50 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(token) = &app.dev_token {
                 println!("certbroker: dev token (shown once, only its hash is kept): {token}");
             }
+            let base = format!("https://{}:{}", loopback_if_wildcard(ip), app.port());
             println!(
-                "certbroker: listening on https://{}:{} (trust {})",
-                if ip.is_unspecified() {
-                    "127.0.0.1".to_string()
-                } else {
-                    ip.to_string()
-                },
-                app.port(),
+                "certbroker: listening on {base} (trust {})",
                 data_dir.join("tls").join("ca.pem").display()
             );
             if let Some(port) = app.http01_port() {
                 println!("certbroker: answering ACME HTTP-01 challenges on port {port}");
             }
-            app.run_until_stopped().await?;
+            let state = app.state();
+            let serving = tokio::spawn(app.run_until_stopped());
+            tokio::spawn(announce_ready(state, base));
+            serving.await??;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Healthcheck {
+            url,
+            cacert,
+            timeout,
+        } => {
+            let url = match url {
+                Some(u) => u,
+                None => {
+                    let listen = settings.server.listen;
+                    if listen.port() == 0 {
+                        anyhow::bail!("server.listen has port 0: give the server's --url");
+                    }
+                    format!(
+                        "https://{}:{}/readyz",
+                        loopback_if_wildcard(listen.ip()),
+                        listen.port()
+                    )
+                }
+            };
+            let cacert = cacert.or_else(|| {
+                let generated = settings.storage.data_dir.join("tls").join("ca.pem");
+                if generated.is_file() {
+                    Some(generated)
+                } else if !settings.tls.cert_file.is_empty() {
+                    Some(PathBuf::from(&settings.tls.cert_file))
+                } else {
+                    None
+                }
+            });
+            healthcheck(&url, cacert.as_deref(), timeout).await
         }
         Command::Rebuild { check } => {
             let (_storage, mut owned) = open_database(&settings.storage.data_dir).await?;
@@ -177,6 +221,84 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             events(&mut owned, args).await
         }
         Command::Token { command } => token(&settings, command).await,
+    }
+}
+
+/// The host to call for a listen address: the loopback address for a wildcard address
+/// (`0.0.0.0`, `[::]`), IPv6 in brackets.
+fn loopback_if_wildcard(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => "127.0.0.1".into(),
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => "[::1]".into(),
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
+
+/// Prints `certbroker ready on <base>` once, when every readiness check passes (the line
+/// container wait strategies look for); logs what is missing meanwhile.
+async fn announce_ready(state: certbroker::http::AppState, base: String) {
+    let mut tries = 0u32;
+    loop {
+        let r = certbroker::http::ops::readiness(&state).await;
+        if r.ready {
+            println!("certbroker ready on {base}");
+            tracing::info!(url = %base, "ready");
+            return;
+        }
+        if tries % 20 == 0 {
+            tracing::warn!(reasons = %r.reasons.join("; "), "not ready yet");
+        }
+        tries += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// `certbroker healthcheck`: GET the readiness URL, trusting `cacert` (and the system's
+/// CAs); exit 0 on 200, 1 otherwise.
+async fn healthcheck(
+    url: &str,
+    cacert: Option<&std::path::Path>,
+    timeout: u64,
+) -> anyhow::Result<ExitCode> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(timeout.max(1)))
+        .no_proxy();
+    if let Some(path) = cacert {
+        let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let certs = openssl::x509::X509::stack_from_pem(&pem)
+            .with_context(|| format!("{} is not PEM", path.display()))?;
+        for c in certs {
+            builder = builder.add_root_certificate(reqwest::Certificate::from_der(&c.to_der()?)?);
+        }
+    }
+    let client = builder.build().context("making the HTTPS client")?;
+    match client.get(url).send().await {
+        Ok(r) if r.status().is_success() => {
+            println!("ready: {url}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            let why = body["error"]["message"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("HTTP {status}"));
+            println!("not ready ({status}): {why}");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => {
+            let mut why = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                why.push_str(": ");
+                why.push_str(&s.to_string());
+                source = s.source();
+            }
+            println!("not ready: {url}: {why}");
+            Ok(ExitCode::from(1))
+        }
     }
 }
 

@@ -272,6 +272,8 @@ pub struct Application {
     pub dev_token: Option<String>,
     /// The built-in CA chain (PEM).
     pub ca_chain_pem: String,
+    /// What the handlers see (readiness checks run on it).
+    state: AppState,
     worker_task: Option<(
         tokio::sync::watch::Sender<bool>,
         tokio::task::JoinHandle<()>,
@@ -368,6 +370,21 @@ impl Application {
             )))
             .with_webhook(&settings.notifications.webhook_url);
         let (http01_port, http01_task) = http01_listener(&settings, challenges)?;
+        let expected_migration = crate::es::storage::sqlite::MIGRATOR
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap_or(0);
+        let health = http::ops::Health::new(settings.worker.enabled, expected_migration);
+        let metrics_token = match settings.metrics.token_sha256.as_str() {
+            "" => None,
+            h => Some(
+                hex::decode(h)?
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| anyhow::anyhow!("metrics.token_sha256 is not 32 bytes"))?,
+            ),
+        };
         let state = AppState {
             services: services.clone(),
             auth: Arc::new(
@@ -376,12 +393,14 @@ impl Application {
                     &settings.auth.authorization_uri,
                     &settings.auth.resource,
                 )
-                .with_store(storage.clone()),
+                .with_store(storage.clone())
+                .with_metrics_token(metrics_token),
             ),
             max_body_bytes: settings.server.max_body_bytes,
             retry_after_seconds: settings.server.retry_after_seconds,
             ca_chain_pem: Arc::new(ca.chain_pem()),
             vaults: Arc::new(settings.vaults.clone()),
+            health: health.clone(),
         };
 
         let listener = TcpListener::bind(settings.server.listen)
@@ -393,7 +412,7 @@ impl Application {
         for c in &tls.chain {
             acceptor.add_extra_chain_cert(c.clone())?;
         }
-        let data = actix_web::web::Data::new(state);
+        let data = actix_web::web::Data::new(state.clone());
         let workers = if settings.server.workers == 0 {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {
@@ -413,7 +432,13 @@ impl Application {
             let (tx, rx) = tokio::sync::watch::channel(false);
             let w = worker.clone();
             let interval = Duration::from_millis(settings.worker.interval_ms.max(10));
-            Some((tx, tokio::spawn(w.run(interval, rx))))
+            // Readiness reports the worker stopped once this task ends, however it ends.
+            let running = health.worker_started();
+            let task = tokio::spawn(async move {
+                let _running = running;
+                w.run(interval, rx).await;
+            });
+            Some((tx, task))
         } else {
             None
         };
@@ -426,6 +451,7 @@ impl Application {
             trust_pem: tls.trust_pem,
             dev_token,
             ca_chain_pem: ca.chain_pem(),
+            state,
             worker_task,
             writer_task,
             http01_port,
@@ -441,6 +467,12 @@ impl Application {
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The handlers' state, for running the readiness checks (`http::ops::readiness`) from
+    /// outside the server.
+    pub fn state(&self) -> AppState {
+        self.state.clone()
     }
 
     /// Serves until the server stops (signal or handle).

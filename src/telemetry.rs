@@ -1,5 +1,6 @@
 //! Tracing setup, once per process: text or JSON lines on stderr, filtered by
-//! `log.level` (or `RUST_LOG` when set).
+//! `log.level` (or `RUST_LOG` when set). Every HTTP request logs one line (target
+//! `certbroker::http`) with its request id, vault, operation, status, latency and actor.
 
 use tracing_subscriber::EnvFilter;
 
@@ -14,7 +15,13 @@ pub fn init(settings: &LogSettings) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let _ = match settings.format {
-        LogFormat::Json => builder.json().try_init(),
+        // One flat JSON object per line: the event's fields beside timestamp, level, target.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
         LogFormat::Text => builder.try_init(),
     };
 }

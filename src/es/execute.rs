@@ -143,6 +143,20 @@ impl EventStore {
         &self.storage
     }
 
+    /// Proves the writer takes the write lock and answers: submits a job that runs one
+    /// statement touching nothing (readiness).
+    pub async fn probe(&self) -> Result<(), ExecError> {
+        self.writer
+            .submit(|batch| {
+                Box::pin(async move {
+                    crate::projections::observe::probe(&mut batch.conn())
+                        .await
+                        .map_err(ExecError::from)
+                })
+            })
+            .await
+    }
+
     /// Loads a stream's state from a reader connection (outside the writer).
     pub async fn load<A: Aggregate>(&self, stream: &StreamId) -> Result<Loaded<A>, StoreError> {
         let mut pooled = self.storage.acquire().await?;

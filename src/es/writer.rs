@@ -109,6 +109,8 @@ async fn run(mut owned: Owned, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
 
 /// Runs one batch and answers its callers; returns the connection for the next batch.
 async fn run_batch(mut owned: Owned, jobs: Vec<Job>) -> Owned {
+    let started = std::time::Instant::now();
+    let size = jobs.len();
     let begun = match owned.begin_write().await {
         Ok(()) => chain::tail(&mut owned.conn()).await,
         Err(e) => Err(e),
@@ -125,6 +127,7 @@ async fn run_batch(mut owned: Owned, jobs: Vec<Job>) -> Owned {
             return owned;
         }
     };
+    let first_position = tail.last_position;
     let mut batch = Batch {
         owned,
         tail,
@@ -164,6 +167,7 @@ async fn run_batch(mut owned: Owned, jobs: Vec<Job>) -> Owned {
         done.push((job.reply, outcome));
     }
     let mut owned = batch.owned;
+    let appended = batch.tail.last_position - first_position;
     let committed = match broken {
         Some(e) => {
             let _ = owned.exec("ROLLBACK").await;
@@ -177,8 +181,14 @@ async fn run_batch(mut owned: Owned, jobs: Vec<Job>) -> Owned {
             }
         },
     };
-    if let Err(e) = &committed {
-        tracing::error!(error = %e, "write transaction failed; its commands were not committed");
+    match &committed {
+        Ok(()) => {
+            crate::metrics::writer_batch(size, started.elapsed().as_secs_f64());
+            crate::metrics::events_appended(appended.max(0) as u64);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "write transaction failed; its commands were not committed")
+        }
     }
     for (reply, outcome) in done {
         let answer = match (&committed, outcome) {

@@ -1,6 +1,7 @@
 //! Bearer-token authentication, the route's permission and the `api-version` check, in the
 //! gate each route runs before its handler and before any body is read (the SDKs'
-//! challenge probe relies on it); and the request-id headers around every request.
+//! challenge probe relies on it); and, around every request, the request-id headers, the
+//! request's metrics and its one log line.
 
 use std::collections::HashMap;
 
@@ -42,6 +43,8 @@ pub struct Auth {
     tokens: HashMap<[u8; 32], String>,
     challenge: String,
     store: Option<crate::es::storage::Storage>,
+    /// SHA-256 of the token that may read `GET /metrics` only.
+    metrics_token: Option<[u8; 32]>,
 }
 
 impl Auth {
@@ -53,7 +56,23 @@ impl Auth {
                 "Bearer authorization=\"{authorization_uri}\", resource=\"{resource}\""
             ),
             store: None,
+            metrics_token: None,
         }
+    }
+
+    /// Also accepts, on `GET /metrics` only, the token whose SHA-256 is `hash`.
+    pub fn with_metrics_token(mut self, hash: Option<[u8; 32]>) -> Self {
+        self.metrics_token = hash;
+        self
+    }
+
+    /// Whether `header` carries the metrics scraper's token.
+    fn is_metrics_token(&self, header: Option<&str>) -> bool {
+        let Some(expected) = &self.metrics_token else {
+            return false;
+        };
+        bearer(header)
+            .is_some_and(|t| openssl::memcmp::eq(&crypto::seal::sha256(t.as_bytes()), expected))
     }
 
     /// Also accepts the tokens stored in the database.
@@ -146,16 +165,71 @@ fn client_request_id(req: &ServiceRequest) -> Option<String> {
         .map(|s| s.chars().take(128).collect::<String>())
 }
 
-/// Around every request (routed or not): an `x-ms-request-id` of our own, and the client's
-/// `x-ms-client-request-id` echoed back.
+/// What the gate learnt about a routed request, for its metrics and its log line.
+#[derive(Debug, Clone)]
+pub struct RouteInfo {
+    /// The route table's operation name.
+    pub operation: &'static str,
+    /// The vault the request's host names.
+    pub vault: String,
+    /// The authenticated caller (token name), once known.
+    pub actor: Option<String>,
+}
+
+/// The caller's role on an authenticated request (handlers that show it read it).
+#[derive(Debug, Clone, Copy)]
+pub struct CallerRole(pub Role);
+
+/// The label for requests whose vault is not attributed: unauthenticated or public ones,
+/// whose `Host` header anyone may choose (so it must not mint label values).
+const UNATTRIBUTED: &str = "-";
+
+/// Around every request (routed or not): an `x-ms-request-id` of our own, the client's
+/// `x-ms-client-request-id` echoed back, the request's metrics, and one log line with the
+/// request id, vault, operation, status, latency and actor (never a header or a body).
 pub async fn stamp(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
     let client = client_request_id(&req);
+    let method = req.method().clone();
+    let path = req.path().chars().take(512).collect::<String>();
+    let remote = req.peer_addr().map(|a| a.to_string());
     let mut res = next.call(req).await?;
+    let status = res.status().as_u16();
+    let info = res.request().extensions().get::<RouteInfo>().cloned();
+    let (operation, vault, actor) = match &info {
+        Some(i) => (
+            i.operation,
+            match i.actor {
+                Some(_) => i.vault.as_str(),
+                None => UNATTRIBUTED,
+            },
+            i.actor.as_deref(),
+        ),
+        None if status == 405 => ("MethodNotAllowed", UNATTRIBUTED, None),
+        None => ("NotFound", UNATTRIBUTED, None),
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    crate::metrics::http_request(operation, status, vault, seconds);
+    tracing::info!(
+        target: "certbroker::http",
+        request_id = %request_id,
+        client_request_id = client.as_deref().unwrap_or("-"),
+        method = %method,
+        path = %path,
+        operation,
+        vault,
+        status,
+        latency_ms = (seconds * 1e6).round() / 1e3,
+        actor = actor.unwrap_or("-"),
+        remote_addr = remote.as_deref().unwrap_or("-"),
+        "request"
+    );
     let h = res.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
         h.insert(HeaderName::from_static("x-ms-request-id"), v);
     }
     if let Some(v) = client.and_then(|c| HeaderValue::from_str(&c).ok()) {
@@ -172,9 +246,6 @@ pub async fn gate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let Access::Token(needed) = route.access else {
-        return Ok(next.call(req).await?.map_into_left_body());
-    };
     let Some(state) = req
         .app_data::<actix_web::web::Data<super::AppState>>()
         .cloned()
@@ -182,12 +253,26 @@ pub async fn gate(
         let resp = ApiError::internal_message("application state missing").error_response();
         return Ok(req.into_response(resp).map_into_right_body());
     };
+    let host = req.connection_info().host().to_owned();
+    let vault = super::vaults::vault_for_host(&host, &state.vaults);
+    req.extensions_mut().insert(RouteInfo {
+        operation: route.operation,
+        vault: vault.clone(),
+        actor: None,
+    });
     let header = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let host = req.connection_info().host().to_owned();
-    let vault = super::vaults::vault_for_host(&host, &state.vaults);
+    let needed = match route.access {
+        Access::Public => return Ok(next.call(req).await?.map_into_left_body()),
+        Access::Token(p) => p,
+        Access::Metrics if state.auth.is_metrics_token(header) => {
+            set_actor(&req, "metrics");
+            return Ok(next.call(req).await?.map_into_left_body());
+        }
+        Access::Metrics => super::roles::Permission::Administer,
+    };
     let client_request_id = client_request_id(&req);
     let info = super::audit::RequestInfo {
         vault: vault.clone(),
@@ -200,13 +285,20 @@ pub async fn gate(
     let (actor, role) = match state.auth.authenticate(header).await {
         Ok(found) => found,
         Err(message) => {
+            crate::metrics::refused(if message == MISSING_TOKEN {
+                "missing_token"
+            } else {
+                "invalid_token"
+            });
             let error = ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", message);
             super::audit::record_refusal(&state, &info, None, &error).await;
             let resp = state.auth.unauthorized(&error);
             return Ok(req.into_response(resp).map_into_right_body());
         }
     };
+    set_actor(&req, &actor);
     if !role.allows(needed) {
+        crate::metrics::refused("forbidden");
         let error = ApiError::new(
             StatusCode::FORBIDDEN,
             "Forbidden",
@@ -221,6 +313,10 @@ pub async fn gate(
         return Ok(req
             .into_response(error.error_response())
             .map_into_right_body());
+    }
+    req.extensions_mut().insert(CallerRole(role));
+    if route.access == Access::Metrics {
+        return Ok(next.call(req).await?.map_into_left_body());
     }
     let pairs = query_pairs(req.query_string());
     let api_version = match check_api_version(&pairs) {
@@ -239,6 +335,11 @@ pub async fn gate(
     let res = next.call(req).await?;
     // Refusals by the handlers (a conflict, a forbidden merge) are recorded too.
     if matches!(res.status().as_u16(), 401 | 403 | 409) {
+        crate::metrics::refused(match res.status().as_u16() {
+            409 => "conflict",
+            403 => "forbidden",
+            _ => "invalid_token",
+        });
         let fallback;
         let error = match res
             .response()
@@ -254,6 +355,13 @@ pub async fn gate(
         super::audit::record_refusal(&state, &info, Some((&actor, role)), error).await;
     }
     Ok(res.map_into_left_body())
+}
+
+/// Records the authenticated caller for the request's log line and metrics.
+fn set_actor(req: &ServiceRequest, actor: &str) {
+    if let Some(info) = req.extensions_mut().get_mut::<RouteInfo>() {
+        info.actor = Some(actor.to_owned());
+    }
 }
 
 /// The certificate a routed request is about: the `{name}` of a `/certificates/...` or

@@ -15,10 +15,12 @@ pub mod extract;
 pub mod issuers;
 pub mod keys;
 pub mod operations;
+pub mod ops;
 pub mod paging;
 pub mod roles;
 pub mod routes;
 pub mod secrets;
+pub mod ui;
 pub mod vaults;
 
 use std::sync::Arc;
@@ -34,6 +36,8 @@ pub struct AppState {
     pub retry_after_seconds: u32,
     pub ca_chain_pem: Arc<String>,
     pub vaults: Arc<crate::config::VaultSettings>,
+    /// What readiness knows about the background parts.
+    pub health: Arc<ops::Health>,
 }
 
 impl AppState {

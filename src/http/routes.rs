@@ -13,7 +13,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::roles::Permission;
 use super::{
     audit as a, ca, certificates as c, contacts, deleted as d, issuers as i, keys, operations as p,
-    secrets as s,
+    ops as o, secrets as s, ui as u,
 };
 use crate::error::ApiError;
 
@@ -24,6 +24,9 @@ pub enum Access {
     Public,
     /// A token whose role holds this permission.
     Token(Permission),
+    /// The metrics scraper's own token (`metrics.token_sha256`) or an admin token; no
+    /// `api-version` needed (scrapers send none).
+    Metrics,
 }
 
 /// One route.
@@ -44,7 +47,7 @@ impl std::fmt::Debug for RouteDef {
     }
 }
 
-use Access::{Public, Token};
+use Access::{Metrics, Public, Token};
 use Permission::{Administer, Decide, Read, ReadSecrets, Write};
 
 macro_rules! route {
@@ -61,9 +64,20 @@ macro_rules! route {
 
 /// The route table, in registration order.
 pub static ROUTES: &[RouteDef] = &[
-    route!(GET "/healthz", "Health", Public, healthz),
+    route!(GET "/healthz", "Health", Public, o::healthz),
+    route!(GET "/readyz", "Ready", Public, o::readyz),
+    route!(GET "/metrics", "GetMetrics", Metrics, o::get_metrics),
+    // The operator console: static files, public; the page calls the API with the user's token.
+    route!(GET "/ui", "GetConsole", Public, u::index),
+    route!(GET "/ui/", "GetConsole", Public, u::index),
+    route!(GET "/ui/app.js", "GetConsole", Public, u::script),
+    route!(GET "/ui/app.css", "GetConsole", Public, u::stylesheet),
+    route!(GET "/ops/whoami", "GetCaller", Token(Read), o::get_caller),
+    route!(GET "/ops/pending", "GetPendingOperations", Token(Read), o::get_pending_operations),
+    route!(GET "/ops/certificates", "GetCertificateOverview", Token(Read), o::get_certificate_overview),
     route!(GET "/audit/events", "GetAuditEvents", Token(Administer), a::get_audit_events),
     route!(GET "/audit/head", "GetAuditHead", Token(Administer), a::get_audit_head),
+    route!(POST "/audit/verify", "VerifyAuditChain", Token(Administer), o::verify_audit_chain),
     route!(GET "/ca/certificates", "GetCaCertificates", Token(Read), ca::get_ca_certificates),
     route!(GET "/certificates", "GetCertificates", Token(Read), c::get_certificates),
     route!(GET "/certificates/issuers", "GetCertificateIssuers", Token(Read), i::get_certificate_issuers),
@@ -116,12 +130,6 @@ pub static ROUTES: &[RouteDef] = &[
     route!(GET "/deletedkeys", "GetDeletedKeys", Token(Read), keys::get_deleted_keys),
     route!(GET "/deletedkeys/{name}", "GetDeletedKey", Token(Read), keys::get_deleted_key),
 ];
-
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(r#"{"status":"ok"}"#)
-}
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found_route(req.path()))
@@ -189,9 +197,25 @@ mod tests {
     }
 
     #[test]
-    fn only_health_is_public() {
-        let public: Vec<_> = ROUTES.iter().filter(|r| r.access == Public).collect();
-        assert_eq!(public.len(), 1);
-        assert_eq!(public[0].path, "/healthz");
+    fn only_health_and_the_consoles_static_files_are_public() {
+        let public: Vec<_> = ROUTES
+            .iter()
+            .filter(|r| r.access == Public)
+            .map(|r| (r.method.as_str(), r.path))
+            .collect();
+        assert_eq!(
+            public,
+            [
+                ("GET", "/healthz"),
+                ("GET", "/readyz"),
+                ("GET", "/ui"),
+                ("GET", "/ui/"),
+                ("GET", "/ui/app.js"),
+                ("GET", "/ui/app.css"),
+            ]
+        );
+        let metrics: Vec<_> = ROUTES.iter().filter(|r| r.access == Metrics).collect();
+        assert_eq!(metrics.len(), 1);
+        assert_eq!(metrics[0].path, "/metrics");
     }
 }

@@ -12,6 +12,7 @@ pub mod certificate_versions;
 pub mod certificates;
 pub mod contacts;
 pub mod issuers;
+pub mod observe;
 pub mod pending_operations;
 mod sql;
 

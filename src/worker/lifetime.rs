@@ -81,6 +81,7 @@ pub async fn run_due(
                 Err(e) => return Err(e.into()),
             }
             fired += 1;
+            crate::metrics::lifetime_action(&format!("{:?}", action.action));
             if action.action == ActionType::EmailContacts {
                 if let Some((client, url)) = webhook {
                     let body = serde_json::json!({

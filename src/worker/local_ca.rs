@@ -26,6 +26,7 @@ pub(super) async fn drive(
     let months = u32::try_from(row.validity_months).unwrap_or(12);
     let now = core.clock.now().timestamp();
     let provider = provider.clone();
+    let started = std::time::Instant::now();
     let issued = tokio::task::spawn_blocking(move || {
         ca.issue(&csr, months, &provider, now).map(|leaf| {
             let mut chain = vec![leaf];
@@ -34,6 +35,13 @@ pub(super) async fn drive(
         })
     })
     .await?;
+    let outcome = match &issued {
+        Ok(_) => "issued",
+        Err(IssueError::Refused(_)) => "refused",
+        Err(IssueError::Internal(_)) => "error",
+    };
+    let provider_name = row.provider.as_deref().unwrap_or_default();
+    crate::metrics::issuance(provider_name, outcome, started.elapsed().as_secs_f64());
     let request_id = row.request_id.clone();
     match issued {
         Ok(chain) => settle(

@@ -131,6 +131,11 @@ fn expect(method: &str, target: &str, role: Option<Role>) -> Expect {
         (Access::Token(_), None) => Expect::Unauthorized,
         (Access::Token(p), Some(r)) if !r.allows(p) => Expect::Forbidden(p),
         (Access::Token(_), Some(_)) => Expect::Allowed,
+        (Access::Metrics, None) => Expect::Unauthorized,
+        (Access::Metrics, Some(r)) if !r.allows(Permission::Administer) => {
+            Expect::Forbidden(Permission::Administer)
+        }
+        (Access::Metrics, Some(_)) => Expect::Allowed,
     }
 }
 

@@ -4,7 +4,7 @@
 //! certificate downloaded and checked against the request's key. After a crash the order
 //! recorded is resumed, never placed twice.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -85,6 +85,7 @@ impl AcmeDriver {
         match self.advance(&job, &progress).await {
             Ok(()) => Ok(true),
             Err(Failure::Permanent(message)) => {
+                crate::metrics::issuance(provider, "refused", self.since_request(row));
                 if message.contains("accountDoesNotExist") {
                     // The CA forgot the account (a test CA restarted): register anew next time.
                     self.forget_account(provider, settings).await;
@@ -117,6 +118,11 @@ impl AcmeDriver {
         Ok(())
     }
 
+    /// Seconds from the request's creation until now: an ACME issuance's whole time.
+    fn since_request(&self, row: &PendingRow) -> f64 {
+        (self.operations.0.clock.now().timestamp() - row.created_at).max(0) as f64
+    }
+
     fn poll_policy(&self) -> RetryPolicy {
         RetryPolicy::new()
             .initial_delay(Duration::from_millis(20))
@@ -128,8 +134,10 @@ impl AcmeDriver {
 
     async fn advance(&self, job: &Job<'_>, progress: &AcmeProgress) -> Result<(), Failure> {
         let dir = job.settings.directory_url.as_str();
+        let started = Instant::now();
         let account = self.account(job.provider, job.settings).await?;
         if progress.account_url.is_none() {
+            crate::metrics::acme_step("account", started.elapsed().as_secs_f64());
             let step = AcmeStep::AccountRegistered {
                 provider: job.provider.to_owned(),
                 account_url: account.id().to_owned(),
@@ -141,7 +149,9 @@ impl AcmeDriver {
             .map_err(|e| Failure::Internal(e.into()))?;
         let Some(order_url) = progress.order_url.clone() else {
             let ids = identifiers(&csr)?;
+            let started = Instant::now();
             let order = with_retry!(self.retrier(dir), account.new_order(&NewOrder::new(&ids)))?;
+            crate::metrics::acme_step("order", started.elapsed().as_secs_f64());
             let order_url = order.url().to_owned();
             tracing::info!(order = %order_url, certificate = %job.row.name, "ACME order placed");
             return self.record(job, AcmeStep::OrderPlaced { order_url }).await;
@@ -152,6 +162,7 @@ impl AcmeDriver {
             let status = order.state().status;
             match status {
                 OrderStatus::Pending => {
+                    let started = Instant::now();
                     let tokens = self.answer_challenges(&mut order, dir).await?;
                     let polled =
                         with_retry!(self.retrier(dir), order.poll_ready(&self.poll_policy()));
@@ -159,6 +170,7 @@ impl AcmeDriver {
                         self.challenges.remove(t);
                     }
                     let polled = polled?;
+                    crate::metrics::acme_step("authorization", started.elapsed().as_secs_f64());
                     if polled == OrderStatus::Invalid {
                         return Err(Failure::Permanent(
                             self.invalid_reason(&mut order, dir).await,
@@ -168,7 +180,9 @@ impl AcmeDriver {
                         .await?;
                 }
                 OrderStatus::Ready => {
+                    let started = Instant::now();
                     with_retry!(self.retrier(dir), order.finalize_csr(&csr))?;
+                    crate::metrics::acme_step("finalize", started.elapsed().as_secs_f64());
                     finalized = true;
                     self.record(job, AcmeStep::Finalized).await?;
                 }
@@ -177,10 +191,12 @@ impl AcmeDriver {
                         // Finalized before a crash, but the event was not recorded.
                         self.record(job, AcmeStep::Finalized).await?;
                     }
+                    let started = Instant::now();
                     let pem = with_retry!(
                         self.retrier(dir),
                         order.poll_certificate(&self.poll_policy())
                     )?;
+                    crate::metrics::acme_step("download", started.elapsed().as_secs_f64());
                     let certificate_url = order.state().certificate.clone().unwrap_or_default();
                     self.record(job, AcmeStep::CertificateDownloaded { certificate_url })
                         .await?;
@@ -199,6 +215,7 @@ impl AcmeDriver {
                         )
                         .await
                         .map_err(|e| Failure::Internal(e.into()))?;
+                    crate::metrics::issuance(job.provider, "issued", self.since_request(job.row));
                     return Ok(());
                 }
                 OrderStatus::Invalid => {
