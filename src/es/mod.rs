@@ -7,6 +7,7 @@ pub mod aggregate;
 pub mod audit;
 pub mod chain;
 pub mod envelope;
+pub mod error;
 pub mod execute;
 pub mod keys;
 pub mod storage;
@@ -17,6 +18,7 @@ pub mod writer;
 
 pub use aggregate::{Aggregate, StateRef, Views};
 pub use envelope::{DomainEvent, EventMeta, StoredEvent, StreamId};
-pub use execute::{Command, Effect, EventStore, ExecError, Executed, Loaded};
+pub use error::ExecError;
+pub use execute::{Command, Effect, EventStore, Executed, Loaded};
 pub use store::StoreError;
 pub use writer::Writer;

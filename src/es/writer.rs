@@ -18,7 +18,7 @@ use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::chain::{self, Tail};
-use super::execute::ExecError;
+use super::error::ExecError;
 use super::storage::{classify, Conn, Owned, Session, Storage};
 
 /// What one job sees: the batch's transaction, the chain's tail, and the versions of the

@@ -62,6 +62,17 @@ impl Table for CertificateRow {
     }
 }
 
+/// The listed form of a stream's state: its certificate row and its latest version's row,
+/// as the views hold them after the state's events were projected.
+pub fn listed(stream: &StreamId, state: &CertificateState) -> Option<ListedCertificate> {
+    Some(ListedCertificate {
+        certificate: row(stream, state)?,
+        version: state
+            .latest()
+            .map(|v| super::certificate_versions::version_row(stream, state.versions.len() - 1, v)),
+    })
+}
+
 /// The row a certificate's state shows, if the certificate exists (live or deleted).
 pub fn row(stream: &StreamId, state: &CertificateState) -> Option<CertificateRow> {
     let (name, policy) = (state.name.as_ref()?, state.policy.as_ref()?);

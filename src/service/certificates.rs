@@ -437,8 +437,7 @@ impl Certificates {
             retention_days: self.core().retention_days,
         };
         let (stream, done) = self.run(caller, name, command, None, vec![]).await?;
-        super::deleted::listed_of_state(&stream, &done.after)
-            .ok_or_else(|| certificate_not_found(name.as_str(), None))
+        view::listed(&stream, &done.after).ok_or_else(|| certificate_not_found(name.as_str(), None))
     }
 
     /// Every live certificate's current version and policy (lifetime actions).

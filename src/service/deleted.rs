@@ -5,11 +5,9 @@ use std::sync::Arc;
 
 use super::certificates::{view_after, CertificateView, Certificates};
 use super::{Caller, Core, ServiceError};
-use crate::domain::certificate::{CertificateCommand, CertificateState};
+use crate::domain::certificate::CertificateCommand;
 use crate::domain::names::ObjectName;
 use crate::domain::DomainError;
-use crate::es::StreamId;
-use crate::projections::certificate_versions;
 use crate::projections::certificates::{self as view, ListedCertificate};
 
 /// The deleted-certificates service.
@@ -17,18 +15,6 @@ use crate::projections::certificates::{self as view, ListedCertificate};
 pub struct Deleted(pub(crate) Arc<Core>);
 
 /// A certificate's row and current version as its state shows them.
-pub(crate) fn listed_of_state(
-    stream: &StreamId,
-    state: &CertificateState,
-) -> Option<ListedCertificate> {
-    Some(ListedCertificate {
-        certificate: view::row(stream, state)?,
-        version: state
-            .latest()
-            .map(|v| certificate_versions::version_row(stream, state.versions.len() - 1, v)),
-    })
-}
-
 fn deleted_not_found(name: &ObjectName) -> ServiceError {
     DomainError::DeletedCertificateNotFound {
         name: name.to_string(),
