@@ -15,7 +15,7 @@ use super::dto::deleted::deleted_bundle;
 use super::dto::policy::{certificate_policy, PolicyRequest};
 use super::extract::{certificate_name, JsonBody, NameVersion, OptionalJsonBody, RequestContext};
 use super::operations::operation_response;
-use super::paging::{include_pending, name_token, page, page_size, seq_token};
+use super::paging::{certificates_page, versions_page, Listing};
 use super::AppState;
 use crate::error::ApiError;
 use crate::service::certificate_not_found;
@@ -75,24 +75,14 @@ pub async fn get_certificates(
     state: web::Data<AppState>,
     ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
-    let pending = include_pending(&ctx)?;
-    let size = page_size(&ctx)?;
-    let rows = state
-        .services
-        .certificates
-        .list(&ctx.vault, pending, &name_token(&ctx)?, size + 1)
-        .await?;
-    let extra = if pending { "&includePending=true" } else { "" };
-    let days = state.retention_days();
-    Ok(page(
+    certificates_page(
+        &state,
         &ctx,
         "/certificates",
-        extra,
-        size,
-        rows,
-        |r| r.certificate.name_key.clone(),
-        |r| Some(certificate_item(&ctx.base_url, r, days)),
-    ))
+        Listing::Certificates,
+        |r, days| Some(certificate_item(&ctx.base_url, r, days)),
+    )
+    .await
 }
 
 /// `GetCertificateVersions`.
@@ -102,30 +92,16 @@ pub async fn get_certificate_versions(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = certificate_name(&path)?;
-    let size = page_size(&ctx)?;
-    let (listed, rows) = state
-        .services
-        .certificates
-        .versions(
-            &ctx.vault,
-            &name,
-            seq_token(&ctx)?,
-            size + 1,
-            certificate_not_found,
-        )
-        .await?;
-    let stored = &listed.certificate.name;
-    let days = state.retention_days();
-    let path = format!("/certificates/{stored}/versions");
-    Ok(page(
+    let not_found = certificate_not_found;
+    versions_page(
+        &state,
         &ctx,
-        &path,
-        "",
-        size,
-        rows,
-        |r| r.seq.to_string(),
-        |v| Some(version_item(&ctx.base_url, stored, v, days)),
-    ))
+        "/certificates",
+        &name,
+        not_found,
+        |c, v, days| Some(version_item(&ctx.base_url, &c.certificate.name, v, days)),
+    )
+    .await
 }
 
 /// `UpdateCertificate` of the current version (`/certificates/{name}/`) or of one version.

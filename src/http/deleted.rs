@@ -5,35 +5,20 @@ use actix_web::{web, HttpResponse};
 
 use super::dto::deleted::{deleted_bundle, deleted_item};
 use super::extract::{certificate_name, RequestContext};
-use super::paging::{include_pending, name_token, page, page_size};
+use super::paging::{certificates_page, Listing};
 use super::AppState;
 use crate::error::ApiError;
-use crate::projections::certificates::ListedCertificate;
 
 /// `GetDeletedCertificates`.
 pub async fn get_deleted_certificates(
     state: web::Data<AppState>,
     ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
-    let pending = include_pending(&ctx)?;
-    let size = page_size(&ctx)?;
-    let rows = state
-        .services
-        .deleted
-        .list(&ctx.vault, &name_token(&ctx)?, size + 1)
-        .await?;
-    let extra = if pending { "&includePending=true" } else { "" };
-    let days = state.retention_days();
-    let token = |r: &ListedCertificate| r.certificate.name_key.clone();
-    Ok(page(
-        &ctx,
-        "/deletedcertificates",
-        extra,
-        size,
-        rows,
-        token,
-        |r| Some(deleted_item(&ctx.base_url, r, days)),
-    ))
+    let listing = Listing::DeletedCertificates;
+    certificates_page(&state, &ctx, "/deletedcertificates", listing, |r, days| {
+        Some(deleted_item(&ctx.base_url, r, days))
+    })
+    .await
 }
 
 /// `GetDeletedCertificate`.

@@ -5,32 +5,21 @@ use actix_web::{web, HttpResponse};
 
 use super::dto::keys::{deleted_key_bundle, deleted_key_item, key_bundle, key_item};
 use super::extract::{key_name, NameVersion, RequestContext};
-use super::paging::{name_token, page, page_size, seq_token};
+use super::paging::{certificates_page, versions_page, Listing};
 use super::AppState;
 use crate::error::ApiError;
-use crate::projections::certificates::ListedCertificate;
 use crate::service::keys::key_not_found;
-
-fn name_key(r: &ListedCertificate) -> String {
-    r.certificate.name_key.clone()
-}
 
 /// `GetKeys`: the keys behind certificates.
 pub async fn get_keys(
     state: web::Data<AppState>,
     ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
-    let size = page_size(&ctx)?;
-    let rows = state
-        .services
-        .certificates
-        .list(&ctx.vault, false, &name_token(&ctx)?, size + 1)
-        .await?;
-    let days = state.retention_days();
-    Ok(page(&ctx, "/keys", "", size, rows, name_key, |r| {
+    certificates_page(&state, &ctx, "/keys", Listing::Live, |r, days| {
         let v = r.version.as_ref()?;
         Some(key_item(&ctx.base_url, &r.certificate.name, v, days, false))
-    }))
+    })
+    .await
 }
 
 /// `GetKeyVersions` of a certificate-backed key.
@@ -40,24 +29,10 @@ pub async fn get_key_versions(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = key_name(&path)?;
-    let size = page_size(&ctx)?;
-    let (listed, rows) = state
-        .services
-        .certificates
-        .versions(&ctx.vault, &name, seq_token(&ctx)?, size + 1, key_not_found)
-        .await?;
-    let stored = &listed.certificate.name;
-    let days = state.retention_days();
-    let path = format!("/keys/{stored}/versions");
-    Ok(page(
-        &ctx,
-        &path,
-        "",
-        size,
-        rows,
-        |r| r.seq.to_string(),
-        |v| Some(key_item(&ctx.base_url, stored, v, days, true)),
-    ))
+    versions_page(&state, &ctx, "/keys", &name, key_not_found, |c, v, days| {
+        Some(key_item(&ctx.base_url, &c.certificate.name, v, days, true))
+    })
+    .await
 }
 
 /// `GetKey` of the current version or of one version.
@@ -80,16 +55,10 @@ pub async fn get_deleted_keys(
     state: web::Data<AppState>,
     ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
-    let size = page_size(&ctx)?;
-    let rows = state
-        .services
-        .deleted
-        .list(&ctx.vault, &name_token(&ctx)?, size + 1)
-        .await?;
-    let days = state.retention_days();
-    Ok(page(&ctx, "/deletedkeys", "", size, rows, name_key, |r| {
+    certificates_page(&state, &ctx, "/deletedkeys", Listing::Deleted, |r, days| {
         deleted_key_item(&ctx.base_url, r, days)
-    }))
+    })
+    .await
 }
 
 /// `GetDeletedKey` of a soft-deleted certificate: its public key.

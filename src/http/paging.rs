@@ -6,8 +6,12 @@ use serde_json::Value;
 
 use super::dto::ListResponse;
 use super::extract::RequestContext;
+use super::AppState;
 use crate::domain::names::ObjectName;
 use crate::error::ApiError;
+use crate::projections::certificate_versions::VersionRow;
+use crate::projections::certificates::ListedCertificate;
+use crate::service::ServiceError;
 
 /// Key Vault's largest (and default) page.
 pub const MAX_PAGE: i64 = 25;
@@ -90,4 +94,85 @@ pub fn page<T>(
         value: rows.iter().filter_map(render).collect(),
         next_link: next.map(|t| next_link(ctx, path, &t, size, extra)),
     })
+}
+
+/// Which certificates a list of certificates shows.
+#[derive(Clone, Copy)]
+pub enum Listing {
+    /// `GetCertificates`: live ones; with `includePending`, also those with no version yet.
+    Certificates,
+    /// `GetSecrets`, `GetKeys`: live ones with a version.
+    Live,
+    /// `GetDeletedCertificates` (which takes `includePending`, as Key Vault's does).
+    DeletedCertificates,
+    /// `GetDeletedSecrets`, `GetDeletedKeys`.
+    Deleted,
+}
+
+/// One page of certificates at `path` (Key Vault's list of certificates, secrets or
+/// keys, live or deleted), each row rendered as `render(row, retention days)`.
+pub async fn certificates_page(
+    state: &AppState,
+    ctx: &RequestContext,
+    path: &str,
+    listing: Listing,
+    mut render: impl FnMut(&ListedCertificate, i64) -> Option<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let pending = match listing {
+        Listing::Certificates | Listing::DeletedCertificates => include_pending(ctx)?,
+        Listing::Live | Listing::Deleted => false,
+    };
+    let size = page_size(ctx)?;
+    let after = name_token(ctx)?;
+    let services = &state.services;
+    let rows = match listing {
+        Listing::Deleted | Listing::DeletedCertificates => {
+            services.deleted.list(&ctx.vault, &after, size + 1).await?
+        }
+        Listing::Certificates | Listing::Live => {
+            let c = &services.certificates;
+            c.list(&ctx.vault, pending, &after, size + 1).await?
+        }
+    };
+    let extra = if pending { "&includePending=true" } else { "" };
+    let days = state.retention_days();
+    Ok(page(
+        ctx,
+        path,
+        extra,
+        size,
+        rows,
+        |r| r.certificate.name_key.clone(),
+        |r| render(r, days),
+    ))
+}
+
+/// One page of a live certificate's versions at `{prefix}/{name}/versions`, each
+/// rendered as `render(certificate, version, retention days)`; an unknown name is
+/// refused with `not_found` (the certificate's, the secret's or the key's).
+pub async fn versions_page(
+    state: &AppState,
+    ctx: &RequestContext,
+    prefix: &str,
+    name: &ObjectName,
+    not_found: fn(&str, Option<&str>) -> ServiceError,
+    mut render: impl FnMut(&ListedCertificate, &VersionRow, i64) -> Option<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let size = page_size(ctx)?;
+    let (listed, rows) = state
+        .services
+        .certificates
+        .versions(&ctx.vault, name, seq_token(ctx)?, size + 1, not_found)
+        .await?;
+    let days = state.retention_days();
+    let path = format!("{prefix}/{}/versions", listed.certificate.name);
+    Ok(page(
+        ctx,
+        &path,
+        "",
+        size,
+        rows,
+        |r| r.seq.to_string(),
+        |v| render(&listed, v, days),
+    ))
 }

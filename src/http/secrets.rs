@@ -5,29 +5,17 @@ use actix_web::{web, HttpResponse};
 
 use super::dto::secrets::{deleted_secret, secret_bundle, secret_item};
 use super::extract::{secret_name, NameVersion, RequestContext};
-use super::paging::{name_token, page, page_size, seq_token};
+use super::paging::{certificates_page, versions_page, Listing};
 use super::AppState;
 use crate::error::ApiError;
-use crate::projections::certificates::ListedCertificate;
 use crate::service::secrets::secret_not_found;
-
-fn name_key(r: &ListedCertificate) -> String {
-    r.certificate.name_key.clone()
-}
 
 /// `GetSecrets`: the secrets behind certificates.
 pub async fn get_secrets(
     state: web::Data<AppState>,
     ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
-    let size = page_size(&ctx)?;
-    let rows = state
-        .services
-        .certificates
-        .list(&ctx.vault, false, &name_token(&ctx)?, size + 1)
-        .await?;
-    let days = state.retention_days();
-    Ok(page(&ctx, "/secrets", "", size, rows, name_key, |r| {
+    certificates_page(&state, &ctx, "/secrets", Listing::Live, |r, days| {
         let ct = r.policy().content_type.as_str();
         let v = r.version.as_ref()?;
         Some(secret_item(
@@ -38,7 +26,8 @@ pub async fn get_secrets(
             days,
             false,
         ))
-    }))
+    })
+    .await
 }
 
 /// `GetSecretVersions` of a certificate-backed secret.
@@ -48,31 +37,25 @@ pub async fn get_secret_versions(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = secret_name(&path)?;
-    let size = page_size(&ctx)?;
-    let (listed, rows) = state
-        .services
-        .certificates
-        .versions(
-            &ctx.vault,
-            &name,
-            seq_token(&ctx)?,
-            size + 1,
-            secret_not_found,
-        )
-        .await?;
-    let stored = &listed.certificate.name;
-    let ct = listed.policy().content_type.as_str();
-    let days = state.retention_days();
-    let path = format!("/secrets/{stored}/versions");
-    Ok(page(
+    versions_page(
+        &state,
         &ctx,
-        &path,
-        "",
-        size,
-        rows,
-        |r| r.seq.to_string(),
-        |v| Some(secret_item(&ctx.base_url, stored, v, ct, days, true)),
-    ))
+        "/secrets",
+        &name,
+        secret_not_found,
+        |c, v, days| {
+            let ct = c.policy().content_type.as_str();
+            Some(secret_item(
+                &ctx.base_url,
+                &c.certificate.name,
+                v,
+                ct,
+                days,
+                true,
+            ))
+        },
+    )
+    .await
 }
 
 /// `GetSecret` of the current version or of one version.
@@ -95,22 +78,14 @@ pub async fn get_deleted_secrets(
     state: web::Data<AppState>,
     ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
-    let size = page_size(&ctx)?;
-    let rows = state
-        .services
-        .deleted
-        .list(&ctx.vault, &name_token(&ctx)?, size + 1)
-        .await?;
-    let days = state.retention_days();
-    Ok(page(
+    certificates_page(
+        &state,
         &ctx,
         "/deletedsecrets",
-        "",
-        size,
-        rows,
-        name_key,
-        |r| deleted_secret(&ctx.base_url, r, days),
-    ))
+        Listing::Deleted,
+        |r, days| deleted_secret(&ctx.base_url, r, days),
+    )
+    .await
 }
 
 /// `GetDeletedSecret` of a soft-deleted certificate (no value: it is deleted).
