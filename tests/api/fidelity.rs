@@ -2,10 +2,12 @@
 //! is pending, the merge forms Key Vault accepts, `preserveCertOrder`, Key Vault's issuer
 //! providers, and recovering a certificate that has no version yet.
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
+use crate::helpers::{OutsideCa, TestApp};
 use crate::kv_certificates::get;
 
 async fn send(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -59,4 +61,73 @@ async fn a_certificate_whose_first_version_is_pending_reads_as_a_disabled_bundle
     assert_eq!(status, 404);
     assert_eq!(err["error"]["code"], "CertificateNotFound");
     app.assert_views_rebuild_identically().await;
+}
+
+/// The PEM text of a base64 DER certificate, 64 characters a line.
+fn pem_body(der_b64: &str) -> String {
+    der_b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| format!("{}\n", std::str::from_utf8(c).unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn merge_accepts_base64_of_the_certificates_base64_text_with_or_without_armor() {
+    let app = TestApp::spawn().await;
+    let ca = OutsideCa::new();
+    let forms: [(&str, fn(&str) -> String); 3] = [
+        // The PEM body without its armor lines, base64-encoded once more (Microsoft's
+        // Python live test and the JS SDK's sample).
+        ("bare", |b| STANDARD.encode(pem_body(b))),
+        // The same on one line.
+        ("oneline", |b| STANDARD.encode(b)),
+        // The whole PEM text, base64-encoded.
+        ("armored", |b| {
+            STANDARD.encode(format!(
+                "-----BEGIN CERTIFICATE-----\n{}-----END CERTIFICATE-----\n",
+                pem_body(b)
+            ))
+        }),
+    ];
+    for (name, form) in forms {
+        let op = app.create_manual(name).await;
+        let chain = ca.sign(op["csr"].as_str().unwrap());
+        let x5c: Vec<String> = chain.iter().map(|c| form(c)).collect();
+        let r = app.merge(name, x5c).await;
+        assert_eq!(r.status(), 201, "{name}");
+        let b: Value = r.json().await.unwrap();
+        assert_eq!(b["attributes"]["enabled"], true, "{name}");
+        assert_eq!(b["cer"], chain[0], "{name}");
+    }
+    app.assert_views_rebuild_identically().await;
+}
+
+#[tokio::test]
+async fn merge_still_refuses_base64_text_that_is_not_a_certificate() {
+    let app = TestApp::spawn().await;
+    let op = app.create_manual("m1").await;
+    let before = app.event_count().await;
+    let key_text = STANDARD.encode(b"0\x82\x01\x02 not a key");
+    for entry in [
+        STANDARD.encode(STANDARD.encode(b"hello, not a certificate")),
+        STANDARD.encode(pem_body(&key_text)),
+    ] {
+        let (status, err) = send(
+            &app,
+            Method::POST,
+            "/certificates/m1/pending/merge",
+            Some(json!({ "x5c": [entry] })),
+        )
+        .await;
+        assert_eq!(status, 400, "{err}");
+        assert_eq!(err["error"]["code"], "BadParameter");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.contains("x5c[0] is not a certificate"), "{message}");
+    }
+    assert_eq!(app.event_count().await, before);
+    let r = app.get_pending("m1", None).await;
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["status"], "inProgress");
+    assert_eq!(b["request_id"], op["request_id"]);
 }
