@@ -131,3 +131,38 @@ async fn merge_still_refuses_base64_text_that_is_not_a_certificate() {
     assert_eq!(b["status"], "inProgress");
     assert_eq!(b["request_id"], op["request_id"]);
 }
+
+#[tokio::test]
+async fn preserve_cert_order_sent_on_create_is_kept_on_the_bundle() {
+    let app = TestApp::spawn().await;
+    let policy = json!({"key_props": {"kty": "EC"}, "x509_props": {"subject": "CN=order.example.com"}, "issuer": {"name": "Self"}});
+    let r = app
+        .create(
+            "order",
+            json!({"policy": policy, "preserveCertOrder": true}),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let (status, b) = get(&app, "/certificates/order/").await;
+    assert_eq!(status, 200);
+    assert_eq!(b["preserveCertOrder"], true, "{b}");
+    let version = b["id"].as_str().unwrap().rsplit('/').next().unwrap();
+    let (_, b) = get(&app, &format!("/certificates/order/{version}")).await;
+    assert_eq!(b["preserveCertOrder"], true, "{b}");
+    // Kept by a later create that does not send it; replaced by one that does.
+    assert_eq!(app.create("order", json!({})).await.status(), 202);
+    let (_, b) = get(&app, "/certificates/order").await;
+    assert_eq!(b["preserveCertOrder"], true, "{b}");
+    let r = app
+        .create("order", json!({"preserveCertOrder": false}))
+        .await;
+    assert_eq!(r.status(), 202);
+    let (_, b) = get(&app, "/certificates/order").await;
+    assert_eq!(b["preserveCertOrder"], false, "{b}");
+    // A create without it shows none.
+    let r = app.create("plain", json!({"policy": policy})).await;
+    assert_eq!(r.status(), 202);
+    let (_, b) = get(&app, "/certificates/plain").await;
+    assert!(b.get("preserveCertOrder").is_none(), "{b}");
+    app.assert_views_rebuild_identically().await;
+}
