@@ -166,3 +166,105 @@ async fn preserve_cert_order_sent_on_create_is_kept_on_the_bundle() {
     assert!(b.get("preserveCertOrder").is_none(), "{b}");
     app.assert_views_rebuild_identically().await;
 }
+
+#[tokio::test]
+async fn issuers_take_key_vaults_provider_names_and_round_trip_every_field() {
+    let app = TestApp::spawn().await;
+    let org = json!({"id": "org-1", "admin_details": [{"first_name": "John", "last_name": "Doe", "email": "admin@example.com", "phone": "4255555555"}]});
+    for provider in [
+        "DigiCert",
+        "GlobalSign",
+        "Test",
+        "OneCertV2-PublicCA",
+        "OneCertV2-PrivateCA",
+        "digicert",
+    ] {
+        let name = format!("kv-{}", provider.to_ascii_lowercase());
+        let body = json!({
+            "provider": provider,
+            "credentials": {"account_id": "keyvaultuser", "pwd": "s3cret-pwd"},
+            "org_details": org,
+            "attributes": {"enabled": true}
+        });
+        let (status, b) = send(
+            &app,
+            Method::PUT,
+            &format!("/certificates/issuers/{name}"),
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 200, "{provider}: {b}");
+        let (status, got) = get(&app, &format!("/certificates/issuers/{name}")).await;
+        assert_eq!(status, 200);
+        assert_eq!(got, b, "GET answers what PUT answered");
+        assert_eq!(b["provider"], provider);
+        assert_eq!(b["credentials"], json!({"account_id": "keyvaultuser"}));
+        assert_eq!(b["org_details"], org);
+        assert_eq!(b["attributes"]["enabled"], true);
+        assert!(!b.to_string().contains("s3cret-pwd"), "{b}");
+    }
+    let secrets: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE payload LIKE '%s3cret-pwd%'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(secrets, 0, "the password is never recorded");
+    // By default the built-in CA issues for them.
+    app.create_with_issuer("through-digicert", "kv-digicert", "CN=dc.example.com")
+        .await;
+    app.run_worker().await;
+    let b: Value = app
+        .get_pending("through-digicert", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(b["status"], "completed", "{b}");
+    let (status, cert) = get(&app, "/certificates/through-digicert").await;
+    assert_eq!(status, 200);
+    assert!(cert["cer"].is_string());
+    // A name neither Key Vault nor the configuration knows stays a 400, changing nothing.
+    let before = app.event_count().await;
+    let (status, err) = send(
+        &app,
+        Method::PUT,
+        "/certificates/issuers/odd",
+        Some(json!({"provider": "NoSuchCA"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(err["error"]["code"], "BadParameter");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("NoSuchCA"),
+        "{err}"
+    );
+    assert_eq!(app.event_count().await, before);
+    app.assert_views_rebuild_identically().await;
+}
+
+#[tokio::test]
+async fn a_provider_alias_decides_what_issues_for_a_key_vault_provider_name() {
+    let app = TestApp::spawn_with(|s| {
+        s.provider_aliases
+            .insert("DigiCert".into(), "local-ca-approval".into());
+    })
+    .await;
+    assert_eq!(app.put_issuer("dc", "digicert").await.status(), 200);
+    assert_eq!(app.put_issuer("gs", "GlobalSign").await.status(), 200);
+    app.create_with_issuer("waits", "dc", "CN=waits.example.com")
+        .await;
+    app.create_with_issuer("goes", "gs", "CN=goes.example.com")
+        .await;
+    app.run_worker().await;
+    let b: Value = app.get_pending("waits", None).await.json().await.unwrap();
+    assert_eq!(b["status"], "inProgress");
+    assert!(
+        b["status_details"].as_str().unwrap().contains("approval"),
+        "{b}"
+    );
+    let b: Value = app.get_pending("goes", None).await.json().await.unwrap();
+    assert_eq!(b["status"], "completed", "{b}");
+}
