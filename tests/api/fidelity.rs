@@ -268,3 +268,52 @@ async fn a_provider_alias_decides_what_issues_for_a_key_vault_provider_name() {
     let b: Value = app.get_pending("goes", None).await.json().await.unwrap();
     assert_eq!(b["status"], "completed", "{b}");
 }
+
+#[tokio::test]
+async fn recovering_a_certificate_without_a_version_answers_its_bundle() {
+    let app = TestApp::spawn().await;
+    app.create_manual("novers").await;
+    let (status, deleted) = send(&app, Method::DELETE, "/certificates/novers", None).await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(
+        deleted["recoveryId"],
+        format!("{}/deletedcertificates/novers", app.address)
+    );
+    let (status, _) = get(&app, "/deletedcertificates/novers").await;
+    assert_eq!(status, 200);
+    let (status, _) = get(&app, "/certificates/novers").await;
+    assert_eq!(status, 404);
+    let before = app.event_count().await;
+    let (status, b) = send(
+        &app,
+        Method::POST,
+        "/deletedcertificates/novers/recover",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(b["id"], format!("{}/certificates/novers", app.address));
+    assert_eq!(b["attributes"]["enabled"], false);
+    assert_eq!(
+        b["policy"]["x509_props"]["subject"],
+        "CN=novers.example.com"
+    );
+    assert!(b.get("cer").is_none(), "{b}");
+    assert_eq!(app.event_count().await, before + 1);
+    let (status, got) = get(&app, "/certificates/novers/").await;
+    assert_eq!(status, 200);
+    assert_eq!(got["id"], b["id"]);
+    let (status, _) = get(&app, "/deletedcertificates/novers").await;
+    assert_eq!(status, 404);
+    // A second recover finds nothing to recover, and commits nothing.
+    let (status, err) = send(
+        &app,
+        Method::POST,
+        "/deletedcertificates/novers/recover",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "{err}");
+    assert_eq!(app.event_count().await, before + 1);
+    app.assert_views_rebuild_identically().await;
+}
