@@ -92,6 +92,16 @@ fn pkcs12_entry(label: &str, der: &[u8]) -> Result<Vec<X509>> {
     Ok(order_leaf_first(certs, None))
 }
 
+/// What `bytes` decode to when they are themselves base64 text (whitespace ignored).
+fn base64_text(bytes: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let is_b64 = |c: char| c.is_ascii_alphanumeric() || "+/=-_".contains(c) || c.is_whitespace();
+    if text.trim().is_empty() || !text.chars().all(is_b64) {
+        return None;
+    }
+    decode_base64_lenient(text.trim()).ok()
+}
+
 /// The certificates of one `x5c` entry.
 fn parse_entry(index: usize, entry: &str) -> Result<Vec<X509>> {
     let label = format!("x5c[{index}]");
@@ -107,6 +117,12 @@ fn parse_entry(index: usize, entry: &str) -> Result<Vec<X509>> {
     if looks_like_pem(&der) {
         return pem_entry(&label, &der);
     }
+    // Base64 of the certificate's base64 text (a PEM body without its armor lines), as
+    // Key Vault accepts and as clients that encode the PEM body once more send it.
+    let der = match base64_text(&der) {
+        Some(inner) if matches!(der_kind(&inner), DerKind::Certificate) => inner,
+        _ => der,
+    };
     match der_kind(&der) {
         DerKind::Certificate => parse_cert(&der)
             .map(|c| vec![c])

@@ -265,18 +265,31 @@ impl Certificates {
         name: &ObjectName,
         version: Option<&str>,
     ) -> Result<CertificateView, ServiceError> {
-        let (listed, row) = self
-            .core()
-            .listed_version(vault, name, version)
-            .await?
-            .ok_or_else(|| certificate_not_found(name.as_str(), version))?;
+        let not_found = || certificate_not_found(name.as_str(), version);
+        // Without a version asked for, a certificate whose first version is still pending
+        // (or whose first request was deleted) answers as Key Vault does: its policy,
+        // `enabled: false`, no `cer`.
+        let (certificate, row) = match version {
+            Some(_) => {
+                let (listed, row) = self
+                    .core()
+                    .listed_version(vault, name, version)
+                    .await?
+                    .ok_or_else(not_found)?;
+                (listed.certificate, Some(row))
+            }
+            None => {
+                let listed = self.listed(vault, name).await?;
+                (listed.certificate, listed.version)
+            }
+        };
         let mut reader = self.core().reader().await?;
         let pending = pending_operations::get(&mut reader.conn(), vault, &name.key())
             .await?
             .is_some();
         Ok(CertificateView {
-            certificate: listed.certificate,
-            version: Some(row),
+            certificate,
+            version: row,
             pending,
         })
     }

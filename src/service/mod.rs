@@ -93,8 +93,24 @@ pub struct Providers {
     pub aliases: BTreeMap<String, String>,
 }
 
+/// The provider names Key Vault itself knows for issuer objects (its partner CAs and the
+/// ones its own services and tests use).
+pub const KEY_VAULT_PROVIDERS: &[&str] = &[
+    "DigiCert",
+    "GlobalSign",
+    "Test",
+    "OneCertV2-PublicCA",
+    "OneCertV2-PrivateCA",
+];
+
+/// The configured provider that stands in for a Key Vault provider name without an alias:
+/// the built-in CA.
+pub const DEFAULT_STAND_IN: &str = "local-ca";
+
 impl Providers {
-    /// The configured provider that issues for an issuer naming `provider`.
+    /// The configured provider that issues for an issuer naming `provider`: a configured
+    /// provider by its name, an alias (case-insensitive), or, for Key Vault's own provider
+    /// names without an alias, the built-in CA.
     pub fn resolve(&self, provider: &str) -> Option<(&str, &ProviderSettings)> {
         if let Some((name, p)) = self.configured.get_key_value(provider) {
             return Some((name.as_str(), p));
@@ -103,7 +119,13 @@ impl Providers {
             .aliases
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(provider))
-            .map(|(_, v)| v)?;
+            .map(|(_, v)| v.as_str())
+            .or_else(|| {
+                KEY_VAULT_PROVIDERS
+                    .iter()
+                    .any(|k| k.eq_ignore_ascii_case(provider))
+                    .then_some(DEFAULT_STAND_IN)
+            })?;
         self.configured
             .get_key_value(target)
             .map(|(n, p)| (n.as_str(), p))
@@ -111,11 +133,20 @@ impl Providers {
 
     /// Every name an issuer may give as its provider.
     pub fn names(&self) -> Vec<String> {
-        self.configured
+        let mut names: Vec<String> = self
+            .configured
             .keys()
             .chain(self.aliases.keys())
             .cloned()
-            .collect()
+            .collect();
+        if self.configured.contains_key(DEFAULT_STAND_IN) {
+            for k in KEY_VAULT_PROVIDERS {
+                if !names.iter().any(|n| n.eq_ignore_ascii_case(k)) {
+                    names.push((*k).to_owned());
+                }
+            }
+        }
+        names
     }
 }
 

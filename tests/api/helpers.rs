@@ -147,6 +147,18 @@ impl TestApp {
             .await
     }
 
+    /// Asserts that `name` exists without any version (its first request is pending,
+    /// failed, cancelled or deleted): Key Vault answers its policy, `enabled: false` and
+    /// no `cer`.
+    pub async fn assert_no_version_yet(&self, name: &str) {
+        let r = self.get_certificate(name).await;
+        assert_eq!(r.status(), 200, "{name}");
+        let b: Value = r.json().await.unwrap();
+        assert_eq!(b["attributes"]["enabled"], false, "{b}");
+        assert!(b.get("cer").is_none(), "{b}");
+        assert!(b["policy"].is_object(), "{b}");
+    }
+
     pub async fn put_issuer(&self, name: &str, provider: &str) -> Response {
         self.send(
             Method::PUT,

@@ -70,7 +70,7 @@ async fn issuer_lifecycle_hides_the_password() {
 #[tokio::test]
 async fn an_issuer_naming_an_unknown_provider_is_400() {
     let app = TestApp::spawn().await;
-    let r = app.put_issuer("x", "DigiCert").await;
+    let r = app.put_issuer("x", "NoSuchCA").await;
     assert_eq!(r.status(), 400);
     let b: Value = r.json().await.unwrap();
     assert_eq!(b["error"]["code"], "BadParameter");

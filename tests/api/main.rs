@@ -10,6 +10,7 @@ mod auth;
 mod authz;
 mod bad_input;
 mod console;
+mod fidelity;
 mod helpers;
 mod issuers;
 mod kv_backup;

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::policy::{policy_response, PolicyRequest};
 use super::{attributes, recovery_level, tags, AttributesRequest, TagsRequest};
 use crate::projections::certificate_versions::VersionRow;
-use crate::projections::certificates::ListedCertificate;
+use crate::projections::certificates::{CertificateRow, ListedCertificate};
 use crate::service::certificates::CertificateView;
 
 /// `CertificateCreateParameters`.
@@ -73,13 +73,7 @@ pub fn certificate_bundle(base_url: &str, view: &CertificateView, days: i64) -> 
         // No version yet: the policy and the pending object only.
         None => json!({
             "id": format!("{base_url}/certificates/{name}"),
-            "attributes": {
-                "enabled": false,
-                "created": c.policy_created,
-                "updated": c.policy_updated,
-                "recoveryLevel": recovery_level(days),
-                "recoverableDays": days,
-            },
+            "attributes": versionless_attributes(c, days),
             "tags": {},
         }),
     };
@@ -98,12 +92,31 @@ pub fn certificate_bundle(base_url: &str, view: &CertificateView, days: i64) -> 
 pub fn certificate_item(base_url: &str, c: &ListedCertificate, days: i64) -> Value {
     let name = &c.certificate.name;
     let mut out = json!({ "id": format!("{base_url}/certificates/{name}") });
-    if let Some(v) = &c.version {
-        out["x5t"] = v.x5t.clone().into();
-        out["attributes"] = attributes(v, days);
-        out["tags"] = tags(v);
+    match &c.version {
+        Some(v) => {
+            out["x5t"] = v.x5t.clone().into();
+            out["attributes"] = attributes(v, days);
+            out["tags"] = tags(v);
+        }
+        // Listed with `includePending`: shown as GetCertificate shows it.
+        None => {
+            out["attributes"] = versionless_attributes(&c.certificate, days);
+            out["tags"] = json!({});
+        }
     }
     out
+}
+
+/// The attributes of a certificate without a version yet (its first is pending, or its
+/// first request was deleted): disabled, dated by its policy.
+fn versionless_attributes(c: &CertificateRow, days: i64) -> Value {
+    json!({
+        "enabled": false,
+        "created": c.policy_created,
+        "updated": c.policy_updated,
+        "recoveryLevel": recovery_level(days),
+        "recoverableDays": days,
+    })
 }
 
 /// A `CertificateItem` of one version (`id` with version).
