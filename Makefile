@@ -47,7 +47,7 @@ SOAK_KILLS ?= 25
 soak: setup
 	rm -rf $(FIGURES)
 	CERTBROKER_FAULTS_KILLS=$(SOAK_KILLS) CERTBROKER_FAULTS_RACE_ROUNDS=10 \
-	  CERTBROKER_FAULTS_SEED=$${CERTBROKER_FAULTS_SEED:-$$RANDOM$$RANDOM} \
+	  CERTBROKER_FAULTS_SEED=$${CERTBROKER_FAULTS_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d " ")} \
 	  $(CARGO) test --locked $(FEATURES) --test faults -- --test-threads=2 --nocapture
 	bash scripts/fuzz.sh long
 	bash scripts/fault-figures.sh
