@@ -1,7 +1,7 @@
 # certbroker — the two commands a newcomer needs:
 #   make run    start the service on its embedded defaults (./data, self-signed TLS, dev token)
 #   make test   run every test
-.PHONY: run test setup build lint fmt bench clean sdk-test ui-test
+.PHONY: run test setup build lint fmt bench clean sdk-test ui-test fuzz-ci fuzz soak
 
 CARGO ?= cargo
 
@@ -21,9 +21,36 @@ test: setup
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets --locked $(FEATURES) -- -D warnings
 	$(CARGO) build --all-targets --locked $(FEATURES)
+	rm -rf $(FIGURES)
 	$(CARGO) test --all-targets --locked $(FEATURES) -- --test-threads=4
-	bash scripts/sdk-python.sh
+	bash scripts/fuzz.sh ci > $(FIGURES)-fuzz-ci.log 2>&1 & fuzz=$$!; \
+	  bash scripts/sdk-python.sh; sdk=$$?; \
+	  wait $$fuzz; fz=$$?; cat $(FIGURES)-fuzz-ci.log; [ $$sdk = 0 ] && [ $$fz = 0 ]
 	bash scripts/ui-test.sh
+	bash scripts/fault-figures.sh
+
+# The fault and abuse suite's figures (scripts/fault-figures.sh sums them).
+FIGURES = $${CARGO_TARGET_DIR:-target}/faults
+
+# Fuzzing from Key Vault's spec alone, CI size (fixed seed; part of `make test`) and long.
+fuzz-ci: setup
+	$(CARGO) test --locked $(FEATURES) --test faults --no-run
+	bash scripts/fuzz.sh ci
+
+fuzz: setup
+	$(CARGO) test --locked $(FEATURES) --test faults --no-run
+	bash scripts/fuzz.sh long
+	bash scripts/fault-figures.sh
+
+# The long fault pass: 25 kills -9 on one data directory, more race rounds, a long fuzz run.
+SOAK_KILLS ?= 25
+soak: setup
+	rm -rf $(FIGURES)
+	CERTBROKER_FAULTS_KILLS=$(SOAK_KILLS) CERTBROKER_FAULTS_RACE_ROUNDS=10 \
+	  CERTBROKER_FAULTS_SEED=$${CERTBROKER_FAULTS_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d " ")} \
+	  $(CARGO) test --locked $(FEATURES) --test faults -- --test-threads=2 --nocapture
+	bash scripts/fuzz.sh long
+	bash scripts/fault-figures.sh
 
 # The operator console in headless Chromium alone (tests/ui).
 ui-test: setup

@@ -46,6 +46,28 @@ pub async fn open_database(data_dir: &Path) -> anyhow::Result<(SqlitePool, Sqlit
     Ok((pool, conn))
 }
 
+/// Refuses to start, saying why, when the data directory cannot be written (a read-only
+/// mount, another owner): SQLite itself would only say "unable to open database file".
+fn ensure_writable(data_dir: &Path) -> anyhow::Result<()> {
+    let probe = data_dir.join(".write-probe");
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem => anyhow::bail!(
+            "the data directory {} is on a read-only file system; certbroker keeps its database there and must write to it: remount it read-write",
+            data_dir.display()
+        ),
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "the data directory {} is not writable by this user",
+                data_dir.display()
+            )
+        }),
+    }
+}
+
 /// Opens the event store on `storage`: its writer task and the views it keeps.
 pub async fn open_event_store(
     storage: &Storage,
@@ -324,6 +346,7 @@ impl Application {
         let data_dir = settings.storage.data_dir.clone();
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        ensure_writable(&data_dir)?;
         let keys = Arc::new(KeyStore::open(
             settings.seal.master_key.expose(),
             &data_dir,
