@@ -59,7 +59,18 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     // operating certbroker
     pub metrics: MetricsSettings,
+    #[serde(default)]
+    pub clock: ClockSettings,
 }
+
+/// The server's clock.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClockSettings {
+    /// Admins may move the clock forward (`POST /admin/clock/advance`), for tests.
+    pub adjustable: bool,
+}
+
 
 /// Who may read `GET /metrics` besides admins.
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -9,6 +9,7 @@ mod audit_trail;
 mod auth;
 mod authz;
 mod bad_input;
+mod clock;
 mod console;
 mod fidelity;
 mod helpers;
