@@ -61,6 +61,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     #[serde(default)]
     pub clock: ClockSettings,
+    #[serde(default)]
+    pub seed: SeedSettings,
 }
 
 /// The server's clock.
@@ -71,6 +73,13 @@ pub struct ClockSettings {
     pub adjustable: bool,
 }
 
+/// What the server creates at start on a data directory that does not have it yet.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SeedSettings {
+    /// A seed file (TOML) of issuers, contacts and certificates (empty: none).
+    pub file: String,
+}
 
 /// Who may read `GET /metrics` besides admins.
 #[derive(Debug, Clone, Deserialize, Serialize)]

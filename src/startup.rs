@@ -373,6 +373,18 @@ impl Application {
             retention_days: settings.soft_delete.retention_days,
             adjustable_clock,
         });
+        if !settings.seed.file.is_empty() {
+            let file = Path::new(&settings.seed.file);
+            let report = crate::seed::apply(&services, file)
+                .await
+                .with_context(|| format!("seeding from {}", file.display()))?;
+            tracing::info!(
+                created = report.created,
+                skipped = report.skipped,
+                file = %file.display(),
+                "seeded"
+            );
+        }
         let challenges = ChallengeStore::default();
         let worker = Worker::new(services.clone(), ca.clone(), settings.worker.batch)
             .with_acme(Arc::new(crate::worker::acme::AcmeDriver::new(

@@ -27,5 +27,6 @@ mod races;
 mod raw;
 mod restart;
 mod scenarios;
+mod seed;
 mod views;
 mod worker;
