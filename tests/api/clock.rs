@@ -183,3 +183,27 @@ async fn the_clock_endpoint_is_404_unless_the_clock_is_adjustable() {
         "nothing but the refusal's audit record"
     );
 }
+
+#[tokio::test]
+async fn the_clock_keeps_its_recorded_offset_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("CERTBROKER__CLOCK__ADJUSTABLE", "true")];
+    let server = crate::seed::Server::start_with(dir.path(), &[], &env);
+    let (status, moved) = server
+        .send(
+            Method::POST,
+            "/admin/clock/advance",
+            Some(json!({"by": "10d"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{moved}");
+    drop(server);
+    let server = crate::seed::Server::start_with(dir.path(), &[], &env);
+    let (_, clock) = server.get("/admin/clock").await;
+    assert_eq!(clock["offsetSeconds"], 10 * 86400);
+    drop(server);
+    // Started with the clock fixed, the endpoint is gone again.
+    let server = crate::seed::Server::start_with(dir.path(), &[], &[]);
+    let (status, _) = server.get("/admin/clock").await;
+    assert_eq!(status, 404);
+}

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 use crate::helpers::{client_trusting, TOKEN};
 
-/// A running `certbroker serve --seed`; killed and reaped on drop.
-struct Server {
+/// A running `certbroker serve`; killed and reaped on drop.
+pub struct Server {
     child: Child,
     address: String,
     client: reqwest::Client,
@@ -20,13 +20,18 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &Path, seed: &Path) -> Server {
+        Self::start_with(data_dir, &["--seed".as_ref(), seed.as_os_str()], &[])
+    }
+
+    /// `serve` on `data_dir` with extra arguments and environment.
+    pub fn start_with(data_dir: &Path, args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_certbroker"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
-            .arg("--seed")
-            .arg(seed)
+            .args(args)
             .env("CERTBROKER__AUTH__TOKEN", TOKEN)
             .env("CERTBROKER__LOG__LEVEL", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -50,18 +55,23 @@ impl Server {
         }
     }
 
-    async fn get(&self, path: &str) -> (u16, Value) {
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let sep = if path.contains('?') { '&' } else { '?' };
-        let r = self
+        let mut req = self
             .client
             .request(
-                Method::GET,
+                method,
                 format!("{}{path}{sep}api-version=7.5", self.address),
             )
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
+            .bearer_auth(TOKEN);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
