@@ -207,3 +207,47 @@ async fn the_clock_keeps_its_recorded_offset_across_a_restart() {
     let (status, _) = server.get("/admin/clock").await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn moving_the_clock_near_expiry_fires_email_contacts() {
+    let app = spawn_adjustable().await;
+    let (status, _) = send(
+        &app,
+        Method::PUT,
+        "/certificates/contacts",
+        Some(json!({"contacts": [{"email": "pki@example.com"}]})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let r = app
+        .create(
+            "expiring",
+            json!({"policy": {
+                "key_props": {"kty": "EC"},
+                "x509_props": {"subject": "CN=expiring.example.com", "validity_months": 1},
+                "issuer": {"name": "Self"},
+                "lifetime_actions": [{"trigger": {"days_before_expiry": 3}, "action": {"action_type": "EmailContacts"}}]
+            }}),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let notified = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM events WHERE stream_id = 'certificate/default/expiring' AND event_type = 'LifetimeActionTriggered'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+    };
+    let (status, _) = advance(&app, "20d").await;
+    assert_eq!(status, 200);
+    let (status, _) = advance(&app, "1h").await;
+    assert_eq!(status, 200);
+    assert_eq!(notified().await, 0, "still weeks before expiry");
+    let (status, _) = advance(&app, "14d").await;
+    assert_eq!(status, 200);
+    eventually("the notification", async || notified().await == 1).await;
+    // One version: EmailContacts renews nothing.
+    let (_, v) = get(&app, "/certificates/expiring/versions").await;
+    assert_eq!(v["value"].as_array().unwrap().len(), 1);
+}
