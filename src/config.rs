@@ -59,6 +59,26 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     // operating certbroker
     pub metrics: MetricsSettings,
+    #[serde(default)]
+    pub clock: ClockSettings,
+    #[serde(default)]
+    pub seed: SeedSettings,
+}
+
+/// The server's clock.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClockSettings {
+    /// Admins may move the clock forward (`POST /admin/clock/advance`), for tests.
+    pub adjustable: bool,
+}
+
+/// What the server creates at start on a data directory that does not have it yet.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SeedSettings {
+    /// A seed file (TOML) of issuers, contacts and certificates (empty: none).
+    pub file: String,
 }
 
 /// Who may read `GET /metrics` besides admins.

@@ -10,6 +10,7 @@ pub mod es;
 pub mod http;
 pub mod metrics;
 pub mod projections;
+pub mod seed;
 pub mod service;
 pub mod startup;
 pub mod telemetry;

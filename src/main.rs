@@ -33,6 +33,10 @@ enum Command {
         /// Listen address and port (overrides server.listen), e.g. 127.0.0.1:8443.
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// A seed file (TOML) of issuers, contacts and certificates to create on a data
+        /// directory that does not have them yet (overrides seed.file).
+        #[arg(long)]
+        seed: Option<PathBuf>,
     },
     /// Ask a running server whether it is ready (GET /readyz): exit 0 when it is, 1 when
     /// not or unreachable. For container health checks (no curl needed).
@@ -138,9 +142,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut settings = settings(&cli)?;
     certbroker::telemetry::init(&settings.log);
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve { listen, seed } => {
             if let Some(l) = listen {
                 settings.server.listen = l;
+            }
+            if let Some(f) = seed {
+                settings.seed.file = f.to_string_lossy().into_owned();
             }
             let data_dir = settings.storage.data_dir.clone();
             let ip = settings.server.listen.ip();
@@ -383,7 +390,7 @@ async fn events(owned: &mut impl Session, args: EventsArgs) -> anyhow::Result<Ex
 }
 
 /// Token names the server gives itself or its configured tokens.
-const RESERVED_TOKEN_NAMES: &[&str] = &["static", "dev", "anonymous", "worker", "cli"];
+const RESERVED_TOKEN_NAMES: &[&str] = &["static", "dev", "anonymous", "worker", "cli", "seed"];
 
 async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<ExitCode> {
     use certbroker::service::{Caller, ServiceError};

@@ -101,6 +101,7 @@ pub async fn open_services(settings: &Settings) -> anyhow::Result<Services> {
             aliases: settings.provider_aliases.clone(),
         }),
         retention_days: settings.soft_delete.retention_days,
+        adjustable_clock: None,
     }))
 }
 
@@ -371,6 +372,18 @@ impl Application {
         let ca = Arc::new(LocalCa::open(&settings.ca, &data_dir, &keys, now)?);
         let tls = tls_material(&settings, &keys, now)?;
         let (tokens, dev_token) = tokens(&settings)?;
+        let adjustable_clock = if settings.clock.adjustable {
+            let offset = crate::service::clock::recorded_offset(&storage)
+                .await
+                .context("reading the clock's recorded moves")?;
+            Some(Arc::new(crate::clock::AdjustableClock::new(offset)))
+        } else {
+            None
+        };
+        let clock: Arc<dyn Clock> = match &adjustable_clock {
+            Some(c) => c.clone(),
+            None => clock,
+        };
         let services = Services::new(Core {
             es,
             keys: keys.clone(),
@@ -381,7 +394,20 @@ impl Application {
                 aliases: settings.provider_aliases.clone(),
             }),
             retention_days: settings.soft_delete.retention_days,
+            adjustable_clock,
         });
+        if !settings.seed.file.is_empty() {
+            let file = Path::new(&settings.seed.file);
+            let report = crate::seed::apply(&services, file)
+                .await
+                .with_context(|| format!("seeding from {}", file.display()))?;
+            tracing::info!(
+                created = report.created,
+                skipped = report.skipped,
+                file = %file.display(),
+                "seeded"
+            );
+        }
         let challenges = ChallengeStore::default();
         let worker = Worker::new(services.clone(), ca.clone(), settings.worker.batch)
             .with_acme(Arc::new(crate::worker::acme::AcmeDriver::new(

@@ -32,4 +32,12 @@ pub enum AuditEvent {
     TokenCreated { name: String, role: String },
     /// A token was revoked with `certbroker token revoke`.
     TokenRevoked { name: String },
+    /// An admin moved the server's clock forward (`clock.adjustable`); the event is
+    /// recorded at the time before the move.
+    ClockAdvanced {
+        /// How far it moved, in seconds.
+        by_seconds: i64,
+        /// How far ahead of the system clock it is now, in seconds.
+        offset_seconds: i64,
+    },
 }

@@ -4,6 +4,7 @@
 //! and validate input, call a service, and render rows; they never write SQL.
 
 pub mod acme_challenge;
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod ca;

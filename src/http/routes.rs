@@ -12,8 +12,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::roles::Permission;
 use super::{
-    audit as a, ca, certificates as c, contacts, deleted as d, issuers as i, keys, operations as p,
-    ops as o, secrets as s, ui as u,
+    admin as adm, audit as a, ca, certificates as c, contacts, deleted as d, issuers as i, keys,
+    operations as p, ops as o, secrets as s, ui as u,
 };
 use crate::error::ApiError;
 
@@ -78,6 +78,8 @@ pub static ROUTES: &[RouteDef] = &[
     route!(GET "/audit/events", "GetAuditEvents", Token(Administer), a::get_audit_events),
     route!(GET "/audit/head", "GetAuditHead", Token(Administer), a::get_audit_head),
     route!(POST "/audit/verify", "VerifyAuditChain", Token(Administer), o::verify_audit_chain),
+    route!(GET "/admin/clock", "GetClock", Token(Administer), adm::get_clock),
+    route!(POST "/admin/clock/advance", "AdvanceClock", Token(Administer), adm::advance_clock),
     route!(GET "/ca/certificates", "GetCaCertificates", Token(Read), ca::get_ca_certificates),
     route!(GET "/certificates", "GetCertificates", Token(Read), c::get_certificates),
     route!(GET "/certificates/issuers", "GetCertificateIssuers", Token(Read), i::get_certificate_issuers),

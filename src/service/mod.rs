@@ -8,6 +8,7 @@ pub mod audit;
 pub mod backup;
 pub mod certificates;
 pub mod challenges;
+pub mod clock;
 pub mod contacts;
 pub mod deleted;
 pub mod issuance_policy;
@@ -160,6 +161,8 @@ pub struct Core {
     pub providers: Arc<Providers>,
     /// Days a deleted certificate stays recoverable.
     pub retention_days: i64,
+    /// The clock admins may move (`clock.adjustable`), the same one as `clock`.
+    pub adjustable_clock: Option<Arc<crate::clock::AdjustableClock>>,
 }
 
 impl Core {
@@ -219,6 +222,7 @@ pub struct Services {
     pub contacts: contacts::Contacts,
     pub audit: audit::AuditService,
     pub tokens: tokens::Tokens,
+    pub clock: clock::ClockService,
     pub core: Arc<Core>,
 }
 
@@ -236,6 +240,7 @@ impl Services {
             contacts: contacts::Contacts(core.clone()),
             audit: audit::AuditService(core.clone()),
             tokens: tokens::Tokens(core.clone()),
+            clock: clock::ClockService(core.clone()),
             core,
         }
     }

@@ -72,11 +72,14 @@ fn pem_body(der_b64: &str) -> String {
         .collect()
 }
 
+/// How a test encodes one base64 DER certificate for `x5c`.
+type Encode = fn(&str) -> String;
+
 #[tokio::test]
 async fn merge_accepts_base64_of_the_certificates_base64_text_with_or_without_armor() {
     let app = TestApp::spawn().await;
     let ca = OutsideCa::new();
-    let forms: [(&str, fn(&str) -> String); 3] = [
+    let forms: [(&str, Encode); 3] = [
         // The PEM body without its armor lines, base64-encoded once more (Microsoft's
         // Python live test and the JS SDK's sample).
         ("bare", |b| STANDARD.encode(pem_body(b))),
