@@ -328,6 +328,40 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// `providers.aliases` is another spelling of `provider_aliases` (its entries win): moves it
+/// there, so that `providers` holds only providers.
+fn lift_provider_aliases(mut dict: figment::value::Dict) -> Result<Figment, ConfigError> {
+    use figment::value::{Dict, Value};
+    let aliases = match dict.get_mut("providers") {
+        Some(Value::Dict(_, providers)) => providers.remove("aliases"),
+        _ => None,
+    };
+    match aliases {
+        Some(Value::Dict(_, aliases)) => {
+            let entry = dict
+                .entry("provider_aliases".to_owned())
+                .or_insert_with(|| Value::from(Dict::new()));
+            match entry {
+                Value::Dict(_, target) => target.extend(aliases),
+                _ => {
+                    return Err(ConfigError::Invalid(
+                        "provider_aliases must be a table".into(),
+                    ))
+                }
+            }
+        }
+        Some(_) => {
+            return Err(ConfigError::Invalid(
+                "providers.aliases must be a table of Key Vault provider names to providers".into(),
+            ))
+        }
+        None => {}
+    }
+    Ok(Figment::from(figment::providers::Serialized::defaults(
+        dict,
+    )))
+}
+
 impl Settings {
     /// Loads the layers: defaults, `file` if given, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -343,14 +377,20 @@ impl Settings {
     }
 
     fn extract(figment: Figment) -> Result<Self, ConfigError> {
-        let settings: Settings = figment.extract().map_err(|e| {
+        let invalid = |e: figment::Error| {
             ConfigError::Invalid(
                 e.into_iter()
                     .map(|e| e.to_string())
                     .collect::<Vec<_>>()
                     .join("; "),
             )
-        })?;
+        };
+        let figment = if figment.find_value("providers.aliases").is_ok() {
+            lift_provider_aliases(figment.extract().map_err(invalid)?)?
+        } else {
+            figment
+        };
+        let settings: Settings = figment.extract().map_err(invalid)?;
         settings.validate()?;
         Ok(settings)
     }
@@ -461,6 +501,20 @@ mod tests {
         assert!(s.providers.contains_key("local-ca"));
         assert!(s.providers["local-ca-approval"].approval_required);
         assert_eq!(s.server.listen.port(), 8443);
+    }
+
+    #[test]
+    fn providers_aliases_is_another_spelling_of_provider_aliases() {
+        let s = Settings::from_toml(
+            "[providers.aliases]\nDigiCert = \"local-ca-approval\"\n[provider_aliases]\nTest = \"local-ca\"",
+        )
+        .expect("loads");
+        assert_eq!(s.provider_aliases["DigiCert"], "local-ca-approval");
+        assert_eq!(s.provider_aliases["Test"], "local-ca");
+        assert!(!s.providers.contains_key("aliases"));
+        assert!(s.providers.contains_key("local-ca"));
+        let err = Settings::from_toml("[providers.aliases]\nDigiCert = \"nowhere\"").unwrap_err();
+        assert!(err.to_string().contains("nowhere"), "{err}");
     }
 
     #[test]
