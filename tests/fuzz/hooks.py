@@ -3,7 +3,10 @@
 - api-version: most generated cases get a supported one, so that requests reach the handlers
   instead of all stopping at the version check; every tenth case keeps the generated value.
 - create bodies: every other generated policy names the issuer `Self` or `Unknown` (one that
-  exists), so that some creates are accepted and the write path runs with fuzzed policies.
+  exists) and a valid subject, so that some creates are accepted and the write path runs with
+  otherwise fuzzed policies.
+- names: every other case addresses one of three fixed certificate names, so that reads,
+  updates, merges, deletes, recovers and purges meet certificates the fuzzed creates made.
 - error_envelope: every 4xx must carry Key Vault's envelope {"error": {"code", "message"}}.
 - the number of requests sent is written to $FUZZ_COUNT_FILE at exit.
 """
@@ -27,6 +30,16 @@ def map_query(context, query):
 
 
 @schemathesis.hook
+def map_path_parameters(context, path_parameters):
+    _seen["paths"] = _seen.get("paths", 0) + 1
+    n = _seen["paths"]
+    if isinstance(path_parameters, dict) and "certificate-name" in path_parameters and n % 2 == 0:
+        path_parameters = dict(path_parameters)
+        path_parameters["certificate-name"] = f"fuzz{n % 3}"
+    return path_parameters
+
+
+@schemathesis.hook
 def map_body(context, body):
     op = context.operation
     if op is None or not op.path.endswith("/create") or not isinstance(body, dict):
@@ -39,6 +52,9 @@ def map_body(context, body):
             issuer = policy.get("issuer") if isinstance(policy.get("issuer"), dict) else {}
             issuer["name"] = "Self" if n % 4 == 0 else "Unknown"
             policy["issuer"] = issuer
+            x509 = policy.get("x509_props") if isinstance(policy.get("x509_props"), dict) else {}
+            x509["subject"] = "CN=fuzz.example.com"
+            policy["x509_props"] = x509
     return body
 
 
