@@ -1,6 +1,6 @@
 //! The audit extension beside the Key Vault API: `GET /audit/events`, `GET /audit/head`,
-//! `GET /certificates/{name}/history`, and recording refused requests (401/403/409) as
-//! audit records through the audit service.
+//! `GET /certificates/{name}/history`, and recording refused requests as audit records
+//! through the audit service (each read first writes the refusals still being counted).
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -48,6 +48,8 @@ pub async fn record_refusal(
             message: error.message.clone(),
         },
         role: caller.map(|(_, role)| role.as_str().to_owned()),
+        count: 1,
+        since: None,
     };
     let who = Caller {
         vault: req.vault.clone(),
@@ -161,6 +163,7 @@ pub async fn get_audit_events(
     ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
     let filter = filter(&ctx, None)?;
+    state.refusals.flush(&state.services, true).await;
     page(&state, &ctx, "/audit/events", filter).await
 }
 
@@ -173,6 +176,7 @@ pub async fn get_certificate_history(
 ) -> Result<HttpResponse, ApiError> {
     let name = certificate_name(&path)?;
     let filter = filter(&ctx, Some(name.as_str().to_ascii_lowercase()))?;
+    state.refusals.flush(&state.services, true).await;
     page(
         &state,
         &ctx,
@@ -188,6 +192,7 @@ pub async fn get_audit_head(
     state: web::Data<AppState>,
     _ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
+    state.refusals.flush(&state.services, true).await;
     let head = state.services.audit.head().await?;
     Ok(HttpResponse::Ok().json(match head {
         Some(h) => serde_json::json!({"position": h.position, "hash": h.hash}),
