@@ -88,13 +88,50 @@ async fn a_refusal_record_keeps_a_truncated_path() {
     assert_eq!(records.len(), 1);
     let path = records[0]["data"]["path"].as_str().unwrap();
     assert_eq!(path, format!("/certificates/{}", "a".repeat(256 - 14)));
-    let (bytes,): (i64,) = sqlx::query_as(
-        "SELECT MAX(LENGTH(payload)) FROM events WHERE event_type = 'AccessRefused'",
+    // A 403 repeats the (cut) path in its message: the largest refusal record there is.
+    let (code, reader) = crate::audit_chain::certbroker(
+        &app.data_dir,
+        &[
+            "token",
+            "create",
+            "--name",
+            "long-reader",
+            "--role",
+            "reader",
+        ],
+    );
+    assert_eq!(code, 0, "{reader}");
+    let r = app
+        .client
+        .get(app.url(&format!("/secrets/{long}")))
+        .bearer_auth(reader.trim())
+        .header("x-ms-client-request-id", "q".repeat(300))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    app.flush_refusals().await;
+    let sizes: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT status, LENGTH(payload),
+                LENGTH(payload) + LENGTH(stream_id) + LENGTH(event_type) + LENGTH(recorded_at)
+                + LENGTH(actor) + COALESCE(LENGTH(client_request_id), 0)
+                + COALESCE(LENGTH(remote_addr), 0) + COALESCE(LENGTH(hash), 0) + 24
+         FROM (SELECT *, json_extract(payload, '$.status') AS status FROM events
+               WHERE event_type = 'AccessRefused')
+         ORDER BY status",
     )
-    .fetch_one(&app.pool)
+    .fetch_all(&app.pool)
     .await
     .unwrap();
-    assert!(bytes < 600, "a refusal's payload is {bytes} bytes");
+    assert_eq!(sizes.len(), 2, "{sizes:?}");
+    let (_, payload_401, row_401) = sizes[0];
+    let (_, payload_403, row_403) = sizes[1];
+    assert!(payload_401 < 600, "a 401's payload is {payload_401} bytes");
+    assert!(payload_403 < 1024, "a 403's payload is {payload_403} bytes");
+    assert!(
+        row_401 < 1024 && row_403 < 1280,
+        "rows: {row_401}, {row_403} bytes"
+    );
 }
 
 #[tokio::test]
@@ -287,6 +324,66 @@ async fn files_an_earlier_version_left_readable_are_narrowed_at_start() {
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&db), 0o600);
+}
+
+#[tokio::test]
+async fn a_database_failure_while_reading_is_a_5xx_never_a_404() {
+    let app = TestApp::spawn().await;
+    app.create_manual("dbf1").await;
+    let (_pool, mut conn) = certbroker::startup::open_database(&app.data_dir)
+        .await
+        .unwrap();
+    for (from, to) in [
+        ("certificates", "certificates_gone"),
+        ("pending_operations", "pending_gone"),
+        ("issuers", "issuers_gone"),
+    ] {
+        sqlx::query(&format!("ALTER TABLE {from} RENAME TO {to}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    for path in [
+        "/certificates/dbf1",
+        "/certificates/dbf1/pending",
+        "/certificates/dbf1/policy",
+        "/certificates/issuers/nope",
+        "/certificates",
+    ] {
+        let r = app.send(Method::GET, path, None).await;
+        let status = r.status().as_u16();
+        assert!(status >= 500, "{path}: {status}");
+        let body: Value = r.json().await.unwrap();
+        assert!(body["error"]["code"].is_string(), "{path}: {body}");
+        // The cause is logged, never echoed.
+        assert!(
+            !body.to_string().contains("no such table"),
+            "{path}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn raw_non_ascii_bytes_in_the_request_line_are_400_and_the_server_stays_up() {
+    let app = TestApp::spawn().await;
+    let address = app.address.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        crate::raw::send(
+            &address,
+            "GET",
+            "/certificates/caf\u{e9}?api-version=7.5",
+            &[],
+            b"",
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    // The HTTP library answers malformed request lines itself, without a body (see the
+    // README's Security model); what matters here is the status and that nothing else runs.
+    assert_eq!(r.status, 400);
+    let r = app.send(Method::GET, "/certificates", None).await;
+    assert_eq!(r.status(), 200);
 }
 
 /// Opens `n` TCP connections that never send a byte; each task records, from `clock`,
