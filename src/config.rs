@@ -514,6 +514,26 @@ mod tests {
     }
 
     #[test]
+    fn limits_have_working_defaults_and_refuse_zero_bounds() {
+        let s = Settings::from_toml("").expect("defaults load");
+        assert_eq!(s.limits.max_header_bytes, 16384);
+        assert!(
+            s.limits.max_connection_rate > 256,
+            "above the library's default"
+        );
+        let s = Settings::from_toml("[limits]\nrefusal_window_seconds = 0").expect("0 is allowed");
+        assert_eq!(s.limits.refusal_window_seconds, 0);
+        for bad in [
+            "max_connections = 0",
+            "unauthenticated_burst = 0",
+            "max_header_bytes = 10",
+        ] {
+            let err = Settings::from_toml(&format!("[limits]\n{bad}")).unwrap_err();
+            assert!(err.to_string().contains("limits"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn secrets_are_redacted_in_debug() {
         let s = Settings::from_toml("[auth]\ntoken = \"hunter2\"").expect("loads");
         assert!(!format!("{s:?}").contains("hunter2"));
