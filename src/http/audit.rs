@@ -41,7 +41,11 @@ pub async fn record_refusal(
 ) {
     let event = AuditEvent::AccessRefused {
         method: req.method.clone(),
-        path: req.path.chars().take(512).collect(),
+        path: req
+            .path
+            .chars()
+            .take(state.refusals.limits().refusal_path_chars)
+            .collect(),
         status: error.status.as_u16(),
         error: RefusalError {
             code: error.code.to_owned(),
@@ -54,7 +58,11 @@ pub async fn record_refusal(
     let who = Caller {
         vault: req.vault.clone(),
         actor: caller.map_or("anonymous", |(a, _)| a).to_owned(),
-        client_request_id: req.client_request_id.clone(),
+        client_request_id: req.client_request_id.as_deref().map(|c| {
+            c.chars()
+                .take(state.refusals.limits().refusal_request_id_chars)
+                .collect()
+        }),
         remote_addr: req.remote_addr.clone(),
     };
     if let Err(e) = state

@@ -450,8 +450,8 @@ async fn a_client_is_served_while_idle_and_slow_connections_are_held() {
     const IDLE: usize = 600;
     const SLOW: usize = 16;
     let app = TestApp::spawn_with(|s| {
-        s.limits.tls_handshake_timeout_ms = 4000;
-        s.limits.client_request_timeout_ms = 4000;
+        s.limits.tls_handshake_timeout_ms = 6000;
+        s.limits.client_request_timeout_ms = 6000;
         // LIMITS_TEST_CONNECTION_RATE=256 (the library's default) shows the stall: the
         // client is then served only after the server released 512 idle sockets.
         if let Ok(rate) = std::env::var("LIMITS_TEST_CONNECTION_RATE") {
