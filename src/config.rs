@@ -63,6 +63,7 @@ pub struct Settings {
     pub clock: ClockSettings,
     #[serde(default)]
     pub seed: SeedSettings,
+    pub limits: LimitSettings,
 }
 
 /// The server's clock.
@@ -79,6 +80,46 @@ pub struct ClockSettings {
 pub struct SeedSettings {
     /// A seed file (TOML) of issuers, contacts and certificates (empty: none).
     pub file: String,
+}
+
+/// What one client may cost: connection and TLS limits, the request head's size, and how
+/// refused requests are rate-limited and recorded.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Connections each HTTP worker holds at most (beyond: not accepted until one closes).
+    pub max_connections: usize,
+    /// TLS handshakes in progress per HTTP worker at most.
+    pub max_connection_rate: usize,
+    /// A connection that has not finished its TLS handshake by then is closed (ms).
+    pub tls_handshake_timeout_ms: u64,
+    /// A connection whose first request head has not arrived by then gets 408 (ms).
+    pub client_request_timeout_ms: u64,
+    /// Time a client has to close after the server closed its side (ms).
+    pub client_disconnect_timeout_ms: u64,
+    /// An idle keep-alive connection is closed after this many seconds (0: no keep-alive).
+    pub keep_alive_seconds: u64,
+    /// Pending connections the kernel queues for the listener.
+    pub backlog: u32,
+    /// Largest request head (request line and headers) accepted, in bytes (larger: 431).
+    pub max_header_bytes: usize,
+    /// Requests refused for want of a valid token that one source address (an IPv6 /64)
+    /// may make per second, on average; beyond it: 429 with Retry-After.
+    pub unauthenticated_per_second: u32,
+    /// How many such requests a source may make at once before the average applies.
+    pub unauthenticated_burst: u32,
+    /// Refusals (401, 403, 429) alike in source, caller, answer and certificate within
+    /// this many seconds are one audit record with a count (0: one record per refusal,
+    /// written at once).
+    pub refusal_window_seconds: u64,
+    /// Distinct refusal records one source may open per window; more are counted in one.
+    pub refusal_kinds_per_source: usize,
+    /// Sources tracked per window; more are counted in one record for all of them.
+    pub refusal_sources_max: usize,
+    /// Characters of the request path a refusal record keeps.
+    pub refusal_path_chars: usize,
+    /// Characters of the client's `x-ms-client-request-id` a refusal record keeps.
+    pub refusal_request_id_chars: usize,
 }
 
 /// Who may read `GET /metrics` besides admins.
@@ -430,6 +471,24 @@ impl Settings {
                 "metrics.token_sha256 must be 64 hex characters (the SHA-256 of the token)".into(),
             ));
         }
+        let l = &self.limits;
+        if l.max_connections == 0
+            || l.max_connection_rate == 0
+            || l.tls_handshake_timeout_ms == 0
+            || l.max_header_bytes < 1024
+            || l.unauthenticated_per_second == 0
+            || l.unauthenticated_burst == 0
+            || l.refusal_kinds_per_source == 0
+            || l.refusal_sources_max == 0
+        {
+            return Err(ConfigError::Invalid(
+                "limits: max_connections, max_connection_rate, tls_handshake_timeout_ms, \
+                 unauthenticated_per_second, unauthenticated_burst, \
+                 refusal_kinds_per_source and refusal_sources_max must be at least 1, \
+                 max_header_bytes at least 1024"
+                    .into(),
+            ));
+        }
         if !(7..=90).contains(&self.soft_delete.retention_days) {
             return Err(ConfigError::Invalid(
                 "soft_delete.retention_days must be between 7 and 90".into(),
@@ -477,6 +536,9 @@ token = "test-token"
 enabled = false
 [log]
 level = "warn"
+[limits]
+# Tests send hundreds of refused requests from one address; the rate limit has tests of its own.
+unauthenticated_burst = 1000000
 [providers.local-ca-restricted]
 kind = "local-ca"
 allowed_domains = ["example.com"]
@@ -523,6 +585,26 @@ mod tests {
         assert!(err.to_string().contains("listen_addr"), "{err}");
         let err = Settings::from_toml("[nonsense]\na = 1").unwrap_err();
         assert!(err.to_string().contains("nonsense"), "{err}");
+    }
+
+    #[test]
+    fn limits_have_working_defaults_and_refuse_zero_bounds() {
+        let s = Settings::from_toml("").expect("defaults load");
+        assert_eq!(s.limits.max_header_bytes, 16384);
+        assert!(
+            s.limits.max_connection_rate > 256,
+            "above the library's default"
+        );
+        let s = Settings::from_toml("[limits]\nrefusal_window_seconds = 0").expect("0 is allowed");
+        assert_eq!(s.limits.refusal_window_seconds, 0);
+        for bad in [
+            "max_connections = 0",
+            "unauthenticated_burst = 0",
+            "max_header_bytes = 10",
+        ] {
+            let err = Settings::from_toml(&format!("[limits]\n{bad}")).unwrap_err();
+            assert!(err.to_string().contains("limits"), "{bad}: {err}");
+        }
     }
 
     #[test]

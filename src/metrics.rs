@@ -91,7 +91,7 @@ impl Recorded {
         let refused = counter_vec(
             &r,
             "certbroker_http_refused_total",
-            "Requests refused, by reason (missing_token, invalid_token, forbidden, conflict).",
+            "Requests refused, by reason (missing_token, invalid_token, forbidden, conflict, throttled).",
             &["reason"],
         );
         let writer_batch = histogram(
@@ -173,7 +173,7 @@ pub fn http_request(operation: &str, status: u16, vault: &str, seconds: f64) {
         .observe(seconds);
 }
 
-/// A refused request (`missing_token`, `invalid_token`, `forbidden`, `conflict`).
+/// A refused request (`missing_token`, `invalid_token`, `forbidden`, `conflict`, `throttled`).
 pub fn refused(reason: &str) {
     recorded().refused.with_label_values(&[reason]).inc();
 }

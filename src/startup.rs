@@ -279,6 +279,23 @@ pub async fn check_chain(
     Ok(())
 }
 
+/// Raises the soft open-file limit to the hard one: every connection held (up to
+/// `limits.max_connections` per worker) is a descriptor, and the usual soft limit of 1024
+/// would refuse connections long before.
+pub fn raise_open_file_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current == limit.maximum {
+        return;
+    }
+    let was = limit.current;
+    limit.current = limit.maximum;
+    match setrlimit(Resource::Nofile, limit) {
+        Ok(()) => tracing::debug!(from = ?was, to = ?limit.maximum, "raised the open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
+}
+
 /// A built application: bound, not yet serving.
 pub struct Application {
     port: u16,
@@ -302,6 +319,7 @@ pub struct Application {
         tokio::task::JoinHandle<()>,
     )>,
     writer_task: tokio::task::JoinHandle<()>,
+    refusals_task: tokio::task::JoinHandle<()>,
     http01_port: Option<u16>,
     http01_task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -348,14 +366,15 @@ impl Application {
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("creating data directory {}", data_dir.display()))?;
         ensure_writable(&data_dir)?;
+        // Opening the database makes the data directory 0700 before the master key lands in it.
+        let storage = Storage::open_sqlite(&data_dir)
+            .await
+            .context("opening the database")?;
         let keys = Arc::new(KeyStore::open(
             settings.seal.master_key.expose(),
             &data_dir,
         )?);
         let now = clock.now().timestamp();
-        let storage = Storage::open_sqlite(&data_dir)
-            .await
-            .context("opening the database")?;
         let mut owned = storage
             .connect_writer()
             .await
@@ -450,7 +469,11 @@ impl Application {
             ca_chain_pem: Arc::new(ca.chain_pem()),
             vaults: Arc::new(settings.vaults.clone()),
             health: health.clone(),
+            refusals: Arc::new(http::refusals::Refusals::new(settings.limits.clone())),
+            max_header_bytes: settings.limits.max_header_bytes,
         };
+        let refusals_task = state.refusals.spawn_flusher(services.clone());
+        raise_open_file_limit();
 
         let listener = TcpListener::bind(settings.server.listen)
             .with_context(|| format!("binding {}", settings.server.listen))?;
@@ -467,6 +490,7 @@ impl Application {
         } else {
             settings.server.workers
         };
+        let limits = &settings.limits;
         let server = actix_web::HttpServer::new(move || {
             actix_web::App::new()
                 .app_data(data.clone())
@@ -474,6 +498,16 @@ impl Application {
                 .configure(http::routes::configure)
         })
         .workers(workers)
+        .backlog(limits.backlog)
+        .max_connections(limits.max_connections)
+        .max_connection_rate(limits.max_connection_rate)
+        .tls_handshake_timeout(Duration::from_millis(limits.tls_handshake_timeout_ms))
+        .client_request_timeout(Duration::from_millis(limits.client_request_timeout_ms))
+        .client_disconnect_timeout(Duration::from_millis(limits.client_disconnect_timeout_ms))
+        .keep_alive(match limits.keep_alive_seconds {
+            0 => actix_web::http::KeepAlive::Disabled,
+            s => actix_web::http::KeepAlive::Timeout(Duration::from_secs(s)),
+        })
         .listen_openssl(listener, acceptor)?
         .run();
 
@@ -503,6 +537,7 @@ impl Application {
             state,
             worker_task,
             writer_task,
+            refusals_task,
             http01_port,
             http01_task,
         })
@@ -527,6 +562,9 @@ impl Application {
     /// Serves until the server stops (signal or handle).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        // The refusals still being counted get their records before the writer stops.
+        self.refusals_task.abort();
+        self.state.refusals.flush(&self.state.services, true).await;
         if let Some((tx, task)) = self.worker_task {
             let _ = tx.send(true);
             let _ = task.await;

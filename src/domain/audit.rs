@@ -16,8 +16,11 @@ pub struct RefusalError {
 #[serde(tag = "event_type")]
 pub enum AuditEvent {
     /// A request was refused before or instead of changing anything: no or a wrong token
-    /// (401), a role that does not cover the operation (403), or a conflict (409).
-    /// Schema version 2 (version 1 kept `code` and `message` beside `status`).
+    /// (401), a role that does not cover the operation (403), too many requests without a
+    /// valid token (429), or a conflict (409). Refusals alike in source, caller, answer and
+    /// certificate within one window are one record: `count` of them, the first at `since`.
+    /// Schema version 3 (version 2 had no `count` or `since`: one refusal each; version 1
+    /// kept `code` and `message` beside `status`).
     AccessRefused {
         method: String,
         path: String,
@@ -27,6 +30,12 @@ pub enum AuditEvent {
         /// The caller's role, when the token was recognised.
         #[serde(default)]
         role: Option<String>,
+        /// How many refusals the record stands for.
+        #[serde(default = "one")]
+        count: u64,
+        /// When the first of them was refused (RFC 3339), for a record of several.
+        #[serde(default)]
+        since: Option<String>,
     },
     /// A token was made with `certbroker token create` (only its hash is stored).
     TokenCreated { name: String, role: String },
@@ -40,4 +49,8 @@ pub enum AuditEvent {
         /// How far ahead of the system clock it is now, in seconds.
         offset_seconds: i64,
     },
+}
+
+fn one() -> u64 {
+    1
 }

@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 pub fn current_version(event_type: &str) -> i64 {
     match event_type {
         // v2: the refusal carries the error envelope the client received as one object.
-        "AccessRefused" => 2,
+        // v3: one record may stand for several alike refusals (`count`, `since`).
+        "AccessRefused" => 3,
         _ => 1,
     }
 }
@@ -19,7 +20,8 @@ pub fn current_version(event_type: &str) -> i64 {
 /// Brings `payload` of `event_type` at `schema_version` up to the current schema.
 pub fn upcast(event_type: &str, schema_version: i64, payload: Value) -> Value {
     match (event_type, schema_version) {
-        ("AccessRefused", 1) => access_refused_v1(payload),
+        ("AccessRefused", 1) => access_refused_v2(access_refused_v1(payload)),
+        ("AccessRefused", 2) => access_refused_v2(payload),
         _ => payload,
     }
 }
@@ -31,6 +33,16 @@ fn access_refused_v1(mut payload: Value) -> Value {
         let code = o.remove("code").unwrap_or(Value::Null);
         let message = o.remove("message").unwrap_or(Value::Null);
         o.insert("error".into(), json!({"code": code, "message": message}));
+    }
+    payload
+}
+
+/// `AccessRefused` v2 recorded one refusal per record; v3 says how many (`count`) and
+/// since when (`since`, absent for one).
+fn access_refused_v2(mut payload: Value) -> Value {
+    if let Some(o) = payload.as_object_mut() {
+        o.entry("count").or_insert(json!(1));
+        o.entry("since").or_insert(Value::Null);
     }
     payload
 }
@@ -63,17 +75,29 @@ mod tests {
                     message: "Request is missing a Bearer or PoP token.".into(),
                 },
                 role: None,
+                count: 1,
+                since: None,
             }
         );
+    }
+
+    #[test]
+    fn access_refused_v2_is_one_refusal() {
+        let v2 = json!({"method": "GET", "path": "/secrets", "status": 403,
+                        "error": {"code": "Forbidden", "message": "m"}, "role": "reader"});
+        let mut want = v2.clone();
+        want["count"] = json!(1);
+        want["since"] = Value::Null;
+        assert_eq!(upcast("AccessRefused", 2, v2), want);
     }
 
     #[test]
     fn current_versions_pass_through_unchanged() {
         let v = json!({"request_id": "r"});
         assert_eq!(upcast("CancellationRequested", 1, v.clone()), v);
-        let v2 = json!({"error": {"code": "c", "message": "m"}});
-        assert_eq!(upcast("AccessRefused", 2, v2.clone()), v2);
+        let v3 = json!({"error": {"code": "c", "message": "m"}, "count": 5, "since": "t"});
+        assert_eq!(upcast("AccessRefused", 3, v3.clone()), v3);
         assert_eq!(current_version("PendingCreated"), 1);
-        assert_eq!(current_version("AccessRefused"), 2);
+        assert_eq!(current_version("AccessRefused"), 3);
     }
 }

@@ -1,6 +1,6 @@
 //! The audit extension beside the Key Vault API: `GET /audit/events`, `GET /audit/head`,
-//! `GET /certificates/{name}/history`, and recording refused requests (401/403/409) as
-//! audit records through the audit service.
+//! `GET /certificates/{name}/history`, and recording refused requests as audit records
+//! through the audit service (each read first writes the refusals still being counted).
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -41,18 +41,28 @@ pub async fn record_refusal(
 ) {
     let event = AuditEvent::AccessRefused {
         method: req.method.clone(),
-        path: req.path.chars().take(512).collect(),
+        path: req
+            .path
+            .chars()
+            .take(state.refusals.limits().refusal_path_chars)
+            .collect(),
         status: error.status.as_u16(),
         error: RefusalError {
             code: error.code.to_owned(),
             message: error.message.clone(),
         },
         role: caller.map(|(_, role)| role.as_str().to_owned()),
+        count: 1,
+        since: None,
     };
     let who = Caller {
         vault: req.vault.clone(),
         actor: caller.map_or("anonymous", |(a, _)| a).to_owned(),
-        client_request_id: req.client_request_id.clone(),
+        client_request_id: req.client_request_id.as_deref().map(|c| {
+            c.chars()
+                .take(state.refusals.limits().refusal_request_id_chars)
+                .collect()
+        }),
         remote_addr: req.remote_addr.clone(),
     };
     if let Err(e) = state
@@ -161,6 +171,7 @@ pub async fn get_audit_events(
     ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
     let filter = filter(&ctx, None)?;
+    state.refusals.flush(&state.services, true).await;
     page(&state, &ctx, "/audit/events", filter).await
 }
 
@@ -173,6 +184,7 @@ pub async fn get_certificate_history(
 ) -> Result<HttpResponse, ApiError> {
     let name = certificate_name(&path)?;
     let filter = filter(&ctx, Some(name.as_str().to_ascii_lowercase()))?;
+    state.refusals.flush(&state.services, true).await;
     page(
         &state,
         &ctx,
@@ -188,6 +200,7 @@ pub async fn get_audit_head(
     state: web::Data<AppState>,
     _ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
+    state.refusals.flush(&state.services, true).await;
     let head = state.services.audit.head().await?;
     Ok(HttpResponse::Ok().json(match head {
         Some(h) => serde_json::json!({"position": h.position, "hash": h.hash}),

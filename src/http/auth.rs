@@ -82,15 +82,14 @@ impl Auth {
     }
 
     /// The token's name and role if `header` carries an accepted bearer token.
-    pub async fn authenticate(&self, header: Option<&str>) -> Result<(String, Role), &'static str> {
-        let token = bearer(header).ok_or(MISSING_TOKEN)?;
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<(String, Role), AuthFailure> {
+        let token = bearer(header).ok_or(AuthFailure::Missing)?;
         let hash = crypto::seal::sha256(token.as_bytes());
         if let Some(name) = self.tokens.get(&hash) {
             return Ok((name.clone(), Role::Admin));
         }
-        let invalid = INVALID_TOKEN;
         let Some(storage) = &self.store else {
-            return Err(invalid);
+            return Err(AuthFailure::Invalid);
         };
         let hash = hex::encode(hash);
         let found = match storage.acquire().await {
@@ -98,11 +97,15 @@ impl Auth {
             Err(e) => Err(e),
         };
         match found {
-            Ok(Some((name, role))) => role.parse().map(|r| (name, r)).map_err(|_| invalid),
-            Ok(None) => Err(invalid),
+            Ok(Some((name, role))) => role
+                .parse()
+                .map(|r| (name, r))
+                .map_err(|_| AuthFailure::Invalid),
+            Ok(None) => Err(AuthFailure::Invalid),
             Err(e) => {
+                // A token that cannot be looked up is not known to be wrong: a 503, not a 401.
                 tracing::error!(error = %e, "could not look up a stored token");
-                Err(invalid)
+                Err(AuthFailure::Unavailable)
             }
         }
     }
@@ -124,6 +127,17 @@ impl Auth {
         }
         resp
     }
+}
+
+/// Why a request is not authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No bearer token.
+    Missing,
+    /// A token that is not accepted.
+    Invalid,
+    /// The stored tokens could not be read.
+    Unavailable,
 }
 
 /// The token of a `Bearer` authorization header.
@@ -190,14 +204,27 @@ const UNATTRIBUTED: &str = "-";
 pub async fn stamp(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let started = std::time::Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let client = client_request_id(&req);
     let method = req.method().clone();
     let path = req.path().chars().take(512).collect::<String>();
     let remote = req.peer_addr().map(|a| a.to_string());
-    let mut res = next.call(req).await?;
+    let max_head = req
+        .app_data::<actix_web::web::Data<super::AppState>>()
+        .map_or(usize::MAX, |s| s.max_header_bytes);
+    let mut res = if head_size(&req) > max_head {
+        let error = ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "RequestHeaderFieldsTooLarge",
+            format!("The request line and headers exceed {max_head} bytes."),
+        );
+        req.into_response(error.error_response())
+            .map_into_right_body()
+    } else {
+        next.call(req).await?.map_into_left_body()
+    };
     let status = res.status().as_u16();
     let info = res.request().extensions().get::<RouteInfo>().cloned();
     let (operation, vault, actor) = match &info {
@@ -238,9 +265,22 @@ pub async fn stamp(
     Ok(res)
 }
 
+/// The size of a request's head as sent: the request line and every header line.
+fn head_size(req: &ServiceRequest) -> usize {
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    // "METHOD target HTTP/1.1\r\n", then "name: value\r\n" per header.
+    let line = req.method().as_str().len() + target + 11;
+    req.headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum::<usize>()
+        + line
+}
+
 /// The gate of one route, run after routing chose it: authentication (before any body is
 /// read), the route's permission, the `api-version`, and the request context handlers
-/// read. Refusals (401, 403, and conflicts the handler answers) are recorded.
+/// read. Refusals are recorded: the gate's own (401, 403, 429) coalesced per window by
+/// [`super::refusals`], those the handler answers (403, 409) one record each.
 pub async fn gate(
     route: &'static RouteDef,
     req: ServiceRequest,
@@ -274,24 +314,58 @@ pub async fn gate(
         Access::Metrics => super::roles::Permission::Administer,
     };
     let client_request_id = client_request_id(&req);
+    let limits = state.refusals.limits();
     let info = super::audit::RequestInfo {
         vault: vault.clone(),
         method: req.method().as_str().to_owned(),
-        path: req.path().to_owned(),
+        path: req.path().chars().take(limits.refusal_path_chars).collect(),
         certificate: route_certificate(route, &req),
         client_request_id: client_request_id.clone(),
         remote_addr: req.peer_addr().map(|a| a.to_string()),
     };
+    let now = state.services.core.clock.now();
     let (actor, role) = match state.auth.authenticate(header).await {
         Ok(found) => found,
-        Err(message) => {
-            crate::metrics::refused(if message == MISSING_TOKEN {
-                "missing_token"
+        Err(AuthFailure::Unavailable) => {
+            let error = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "The token could not be checked; try again.",
+            );
+            return Ok(req
+                .into_response(error.error_response())
+                .map_into_right_body());
+        }
+        Err(failure) => {
+            if let Err(wait) = state
+                .refusals
+                .admit_unauthenticated(info.remote_addr.as_deref())
+            {
+                crate::metrics::refused("throttled");
+                let error = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Throttled",
+                    format!(
+                        "Too many requests without a valid token from this address; retry after {wait} seconds."
+                    ),
+                );
+                refuse(&state, &info, None, &error, now).await;
+                let mut resp = error.error_response();
+                resp.headers_mut().insert(
+                    actix_web::http::header::RETRY_AFTER,
+                    HeaderValue::from(wait),
+                );
+                return Ok(req.into_response(resp).map_into_right_body());
+            }
+            let message = if failure == AuthFailure::Missing {
+                crate::metrics::refused("missing_token");
+                MISSING_TOKEN
             } else {
-                "invalid_token"
-            });
+                crate::metrics::refused("invalid_token");
+                INVALID_TOKEN
+            };
             let error = ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", message);
-            super::audit::record_refusal(&state, &info, None, &error).await;
+            refuse(&state, &info, None, &error, now).await;
             let resp = state.auth.unauthorized(&error);
             return Ok(req.into_response(resp).map_into_right_body());
         }
@@ -309,7 +383,7 @@ pub async fn gate(
                 needed.least_role()
             ),
         );
-        super::audit::record_refusal(&state, &info, Some((&actor, role)), &error).await;
+        refuse(&state, &info, Some((&actor, role)), &error, now).await;
         return Ok(req
             .into_response(error.error_response())
             .map_into_right_body());
@@ -355,6 +429,22 @@ pub async fn gate(
         super::audit::record_refusal(&state, &info, Some((&actor, role)), error).await;
     }
     Ok(res.map_into_left_body())
+}
+
+/// Records a refusal at the gate: counted for its window's record, or recorded at once
+/// when `limits.refusal_window_seconds` is 0.
+async fn refuse(
+    state: &super::AppState,
+    info: &super::audit::RequestInfo,
+    caller: Option<(&str, Role)>,
+    error: &ApiError,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    if state.refusals.limits().refusal_window_seconds == 0 {
+        super::audit::record_refusal(state, info, caller, error).await;
+    } else {
+        state.refusals.note(info, caller, error, now);
+    }
 }
 
 /// Records the authenticated caller for the request's log line and metrics.

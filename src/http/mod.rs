@@ -18,6 +18,7 @@ pub mod keys;
 pub mod operations;
 pub mod ops;
 pub mod paging;
+pub mod refusals;
 pub mod roles;
 pub mod routes;
 pub mod secrets;
@@ -39,6 +40,10 @@ pub struct AppState {
     pub vaults: Arc<crate::config::VaultSettings>,
     /// What readiness knows about the background parts.
     pub health: Arc<ops::Health>,
+    /// The rate limit on requests without a valid token, and refusals awaiting their record.
+    pub refusals: Arc<refusals::Refusals>,
+    /// Largest request head accepted (`limits.max_header_bytes`).
+    pub max_header_bytes: usize,
 }
 
 impl AppState {

@@ -207,7 +207,7 @@ async fn an_old_schema_event_is_upcast_on_every_read_and_rebuilds() {
     let items = page["value"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["schemaVersion"], 1);
-    assert_eq!(items[1]["schemaVersion"], 2);
+    assert_eq!(items[1]["schemaVersion"], 3);
     for item in items {
         assert_eq!(
             item["data"]["error"],

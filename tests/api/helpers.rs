@@ -23,6 +23,8 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     /// The ACME HTTP-01 listener's port, when configured.
     pub http01_port: Option<u16>,
+    /// The handlers' state (tests write the refusals still being counted).
+    pub state: certbroker::http::AppState,
     _dir: tempfile::TempDir,
 }
 
@@ -59,6 +61,7 @@ impl TestApp {
         let pool = app.storage.sqlite_pool().cloned().unwrap();
         let worker = app.worker.clone();
         let trust_pem = app.trust_pem.clone();
+        let state = app.state();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address: format!("https://127.0.0.1:{port}"),
@@ -67,6 +70,7 @@ impl TestApp {
             worker,
             data_dir,
             http01_port,
+            state,
             _dir: dir,
         }
     }
@@ -188,8 +192,27 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Writes the refusals still being counted (as the end of their window would).
+    pub async fn flush_refusals(&self) {
+        self.state.refusals.flush(&self.state.services, true).await;
+    }
+
+    /// Refused requests recorded: the sum of the refusal records' counts.
+    pub async fn refused_count(&self) -> i64 {
+        self.flush_refusals().await;
+        sqlx::query_scalar(
+            "SELECT COALESCE(SUM(COALESCE(json_extract(payload, '$.count'), 1)), 0)
+             FROM events WHERE event_type = 'AccessRefused'",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .unwrap()
+    }
+
     /// Audit records (refused requests, token changes): they are events but change no view.
+    /// The refusals still being counted are written first.
     pub async fn audit_count(&self) -> i64 {
+        self.flush_refusals().await;
         sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE stream_id LIKE 'audit/%'")
             .fetch_one(&self.pool)
             .await

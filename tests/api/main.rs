@@ -20,6 +20,7 @@ mod kv_import;
 mod kv_soft_delete;
 mod kv_vaults;
 mod lifetime;
+mod limits;
 mod ops;
 mod ops_binary;
 mod pebble;

@@ -28,6 +28,44 @@ fn connect_options(path: &Path) -> SqliteConnectOptions {
         .busy_timeout(Duration::from_secs(10))
 }
 
+/// Makes the data directory the owner's only (0700) and the database's files too (0600):
+/// they hold sealed keys, token hashes and the audit trail. SQLite gives the `-wal` and
+/// `-shm` files the database file's mode, so the file is made 0600 before SQLite first
+/// opens it; files left by an earlier version are narrowed.
+fn make_private(data_dir: &Path, db: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+        let private =
+            |p: &Path, mode| std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)?;
+        private(data_dir, 0o700)?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(db)?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            let file = PathBuf::from(name);
+            if file.exists() {
+                private(&file, 0o600)?;
+            }
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = db;
+        std::fs::create_dir_all(data_dir)
+    }
+}
+
 /// The SQLite engine: the reader pool and the file it reads.
 #[derive(Clone)]
 pub struct SqliteStorage {
@@ -38,11 +76,11 @@ pub struct SqliteStorage {
 impl SqliteStorage {
     /// Opens (creating if needed) the database in `data_dir` and runs the migrations.
     pub async fn open(data_dir: &Path) -> Result<Self, OpenError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| OpenError::Io {
+        let path = database_path(data_dir);
+        make_private(data_dir, &path).map_err(|source| OpenError::Io {
             what: format!("creating data directory {}", data_dir.display()),
             source,
         })?;
-        let path = database_path(data_dir);
         let mut writer =
             connect_options(&path)
                 .connect()
