@@ -32,4 +32,13 @@ pub enum AuditEvent {
     TokenCreated { name: String, role: String },
     /// A token was revoked with `certbroker token revoke`.
     TokenRevoked { name: String },
+    /// An OAuth client was made with `certbroker client create` (only its secret's hash
+    /// is stored).
+    ClientCreated {
+        name: String,
+        client_id: String,
+        role: String,
+    },
+    /// An OAuth client was revoked with `certbroker client revoke`.
+    ClientRevoked { name: String },
 }

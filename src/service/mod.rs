@@ -8,8 +8,10 @@ pub mod audit;
 pub mod backup;
 pub mod certificates;
 pub mod challenges;
+pub mod clients;
 pub mod contacts;
 pub mod deleted;
+pub mod identity;
 pub mod issuance_policy;
 pub mod issuers;
 pub mod keys;
@@ -188,6 +190,7 @@ pub struct Services {
     pub contacts: contacts::Contacts,
     pub audit: audit::AuditService,
     pub tokens: tokens::Tokens,
+    pub clients: clients::Clients,
     pub core: Arc<Core>,
 }
 
@@ -205,6 +208,7 @@ impl Services {
             contacts: contacts::Contacts(core.clone()),
             audit: audit::AuditService(core.clone()),
             tokens: tokens::Tokens(core.clone()),
+            clients: clients::Clients(core.clone()),
             core,
         }
     }

@@ -23,6 +23,8 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     /// The ACME HTTP-01 listener's port, when configured.
     pub http01_port: Option<u16>,
+    /// The plain-HTTP managed-identity listener's port, when configured.
+    pub identity_port: Option<u16>,
     _dir: tempfile::TempDir,
 }
 
@@ -56,6 +58,7 @@ impl TestApp {
             .unwrap();
         let port = app.port();
         let http01_port = app.http01_port();
+        let identity_port = app.identity_port();
         let pool = app.storage.sqlite_pool().cloned().unwrap();
         let worker = app.worker.clone();
         let trust_pem = app.trust_pem.clone();
@@ -67,6 +70,7 @@ impl TestApp {
             worker,
             data_dir,
             http01_port,
+            identity_port,
             _dir: dir,
         }
     }

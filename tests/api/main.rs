@@ -11,6 +11,7 @@ mod authz;
 mod bad_input;
 mod console;
 mod helpers;
+mod identity;
 mod issuers;
 mod kv_backup;
 mod kv_certificates;
