@@ -23,6 +23,7 @@ test: setup
 	$(CARGO) build --all-targets --locked $(FEATURES)
 	$(CARGO) test --all-targets --locked $(FEATURES) -- --test-threads=4
 	bash scripts/sdk-python.sh
+	bash scripts/sdk-js.sh
 	bash scripts/ui-test.sh
 
 # The operator console in headless Chromium alone (tests/ui).
@@ -30,10 +31,12 @@ ui-test: setup
 	$(CARGO) build --locked --bin certbroker
 	bash scripts/ui-test.sh
 
-# The Azure SDK acceptance suites alone: Rust (tests/sdk_rust) and Python (tests/sdk/python).
+# The Azure SDK acceptance suites alone: Rust (tests/sdk_rust), Python (tests/sdk/python) and
+# JavaScript (tests/sdk/js).
 sdk-test: setup
 	$(CARGO) test --locked $(FEATURES) --test sdk_rust
 	bash scripts/sdk-python.sh
+	bash scripts/sdk-js.sh
 
 lint:
 	$(CARGO) fmt --check
