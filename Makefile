@@ -24,6 +24,7 @@ test: setup
 	$(CARGO) test --all-targets --locked $(FEATURES) -- --test-threads=4
 	bash scripts/sdk-python.sh
 	bash scripts/sdk-js.sh
+	bash scripts/sdk-az.sh
 	bash scripts/ui-test.sh
 
 # The operator console in headless Chromium alone (tests/ui).
@@ -31,12 +32,13 @@ ui-test: setup
 	$(CARGO) build --locked --bin certbroker
 	bash scripts/ui-test.sh
 
-# The Azure SDK acceptance suites alone: Rust (tests/sdk_rust), Python (tests/sdk/python) and
-# JavaScript (tests/sdk/js).
+# The Azure SDK acceptance suites alone: Rust (tests/sdk_rust), Python (tests/sdk/python),
+# JavaScript (tests/sdk/js) and the az CLI recipe (scripts/sdk-az.sh).
 sdk-test: setup
 	$(CARGO) test --locked $(FEATURES) --test sdk_rust
 	bash scripts/sdk-python.sh
 	bash scripts/sdk-js.sh
+	bash scripts/sdk-az.sh
 
 lint:
 	$(CARGO) fmt --check
