@@ -91,8 +91,9 @@ pub async fn get_msi_token(state: web::Data<AppState>, req: HttpRequest) -> Http
 }
 
 /// IMDS: `GET /metadata/identity/oauth2/token?api-version=...&resource=R` with `Metadata:
-/// true`. The request carries no secret: it gets the identity `identity.imds_identity`
-/// names, unless it carries an App Service identity header, whose identity wins.
+/// true`. The request carries no secret: from a loopback address it gets the identity
+/// `identity.imds_identity` names, unless it carries an App Service identity header, whose
+/// identity wins.
 pub async fn get_imds_token(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     if !header(&req, "metadata").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         return msi_error(
@@ -111,6 +112,14 @@ pub async fn get_imds_token(state: web::Data<AppState>, req: HttpRequest) -> Htt
     };
     let who = match header(&req, "x-identity-header") {
         Some(secret) => state.auth.authenticate_secret(secret.trim()).await,
+        // A request without a secret gets an identity only from this host, like the
+        // link-local IMDS address it stands in for.
+        None if !req.peer_addr().is_some_and(|a| a.ip().is_loopback()) => {
+            return msi_error(
+                StatusCode::UNAUTHORIZED,
+                "IMDS requests without an identity header are answered from this host only.",
+            )
+        }
         None if !issuer.imds_identity().is_empty() => {
             let name = issuer.imds_identity();
             match state.auth.identity(IdentityKind::Config, name).await {
