@@ -26,6 +26,8 @@ test: setup
 	bash scripts/fuzz.sh ci > $(FIGURES)-fuzz-ci.log 2>&1 & fuzz=$$!; \
 	  bash scripts/sdk-python.sh; sdk=$$?; \
 	  wait $$fuzz; fz=$$?; cat $(FIGURES)-fuzz-ci.log; [ $$sdk = 0 ] && [ $$fz = 0 ]
+	bash scripts/sdk-js.sh
+	bash scripts/sdk-az.sh
 	bash scripts/ui-test.sh
 	bash scripts/fault-figures.sh
 
@@ -57,10 +59,13 @@ ui-test: setup
 	$(CARGO) build --locked --bin certbroker
 	bash scripts/ui-test.sh
 
-# The Azure SDK acceptance suites alone: Rust (tests/sdk_rust) and Python (tests/sdk/python).
+# The Azure SDK acceptance suites alone: Rust (tests/sdk_rust), Python (tests/sdk/python),
+# JavaScript (tests/sdk/js) and the az CLI recipe (scripts/sdk-az.sh).
 sdk-test: setup
 	$(CARGO) test --locked $(FEATURES) --test sdk_rust
 	bash scripts/sdk-python.sh
+	bash scripts/sdk-js.sh
+	bash scripts/sdk-az.sh
 
 lint:
 	$(CARGO) fmt --check

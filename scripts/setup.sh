@@ -5,7 +5,8 @@
 # ACME tests run against), and python3 with venv (the Azure SDK suite). Idempotent;
 # installs only what is missing. For the operating tests: promtool (Debian's prometheus
 # package) checks the /metrics output, setpriv (util-linux) runs the binary as a non-root
-# user, and headless Chromium with Node.js drives the operator console.
+# user, and headless Chromium with Node.js drives the operator console. Node.js and npm also
+# run the JavaScript SDK suite; the az CLI suite needs unshare and mount.
 set -euo pipefail
 need=()
 command -v cc >/dev/null || need+=(build-essential)
@@ -19,6 +20,8 @@ command -v sqlite3 >/dev/null || need+=(sqlite3)
 # promtool checks the real /metrics exposition.
 command -v promtool >/dev/null || need+=(prometheus)
 command -v setpriv >/dev/null || need+=(util-linux)
+# The az CLI suite maps vault host names for az alone in a mount namespace (unshare, mount).
+{ command -v unshare >/dev/null && command -v mount >/dev/null; } || need+=(util-linux mount)
 # The console's browser test: Debian's Chromium (and its driver), driven from Node.js.
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)

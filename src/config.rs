@@ -64,6 +64,8 @@ pub struct Settings {
     #[serde(default)]
     pub seed: SeedSettings,
     pub limits: LimitSettings,
+    // unchanged Azure clients
+    pub identity: IdentitySettings,
 }
 
 /// The server's clock.
@@ -120,6 +122,48 @@ pub struct LimitSettings {
     pub refusal_path_chars: usize,
     /// Characters of the client's `x-ms-client-request-id` a refusal record keeps.
     pub refusal_request_id_chars: usize,
+}
+
+/// Access tokens for unchanged Azure clients: the managed-identity endpoints, OAuth client
+/// credentials, and what the az CLI asks of a cloud.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySettings {
+    /// A plain-HTTP loopback listener serving the managed-identity routes only (empty: none).
+    pub http_listen: String,
+    /// The tenant GUID (empty: one made at first start, kept in `<data_dir>/identity`).
+    pub tenant_id: String,
+    /// Lifetime of the access tokens minted, in seconds.
+    pub token_lifetime_seconds: i64,
+    /// The token name IMDS-style requests (which carry no secret) get tokens for (empty:
+    /// IMDS requests without an identity header are refused).
+    pub imds_identity: String,
+    /// Audiences accepted on the Key Vault routes besides `auth.resource`.
+    pub vault_audiences: Vec<String>,
+    /// Audiences accepted on the resource-manager routes (`/subscriptions`, `/tenants`).
+    pub arm_audiences: Vec<String>,
+    /// Workload-identity issuers whose assertions the token endpoint accepts.
+    pub federated: Vec<FederatedIdentity>,
+}
+
+/// A federated credential: assertions from `issuer` about `subject`, signed by the key in
+/// `key_file`, sent with client id `client_id`, get tokens for `name` with `role`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederatedIdentity {
+    pub name: String,
+    pub role: String,
+    pub client_id: String,
+    pub issuer: String,
+    pub subject: String,
+    /// PEM public key (or certificate) of the issuer (RS256 or ES256).
+    pub key_file: String,
+    #[serde(default = "default_federated_audience")]
+    pub audience: String,
+}
+
+fn default_federated_audience() -> String {
+    "api://AzureADTokenExchange".to_owned()
 }
 
 /// Who may read `GET /metrics` besides admins.

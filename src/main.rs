@@ -1,4 +1,5 @@
-//! The `certbroker` command: `serve`, `healthcheck`, `rebuild`, `verify`, `events`, `token`.
+//! The `certbroker` command: `serve`, `healthcheck`, `rebuild`, `verify`, `events`, `token`,
+//! `client`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,6 +75,31 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Manage OAuth clients with roles, for client-credentials logins (EnvironmentCredential,
+    /// `az login --service-principal`): only the SHA-256 of the secret is stored.
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Make a client; its client id and secret are printed once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// reader, operator, officer or admin.
+        #[arg(long)]
+        role: certbroker::http::roles::Role,
+    },
+    /// List clients (names, client ids, roles, dates; never secrets).
+    List,
+    /// Revoke a client: it gets no more tokens, and those it has stop working at once.
+    Revoke {
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -228,6 +254,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             events(&mut owned, args).await
         }
         Command::Token { command } => token(&settings, command).await,
+        Command::Client { command } => client(&settings, command).await,
     }
 }
 
@@ -415,12 +442,7 @@ async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<Exi
             Ok(ExitCode::SUCCESS)
         }
         TokenCommand::Create { name, role } => {
-            let valid = !name.is_empty()
-                && name.len() <= 64
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-            if !valid {
+            if !valid_name(&name) {
                 eprintln!("certbroker: a token name is 1-64 letters, digits, '-', '_' or '.'");
                 return Ok(ExitCode::from(2));
             }
@@ -457,6 +479,82 @@ async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<Exi
             }
             Err(ServiceError::Domain(_)) => {
                 eprintln!("certbroker: no active token has that name");
+                Ok(ExitCode::from(2))
+            }
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
+/// Whether `name` is a valid token or client name.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+async fn client(settings: &Settings, command: ClientCommand) -> anyhow::Result<ExitCode> {
+    use certbroker::service::{Caller, ServiceError};
+    let services = certbroker::startup::open_services(settings).await?;
+    let clients = &services.clients;
+    let caller = Caller::system(certbroker::DEFAULT_VAULT, "cli");
+    match command {
+        ClientCommand::List => {
+            println!(
+                "{:<24}  {:<36}  {:<9}  {:<27}  REVOKED_AT",
+                "NAME", "CLIENT_ID", "ROLE", "CREATED_AT"
+            );
+            for c in clients.list().await? {
+                println!(
+                    "{:<24}  {:<36}  {:<9}  {:<27}  {}",
+                    c.name,
+                    c.client_id,
+                    c.role,
+                    c.created_at,
+                    c.revoked_at.as_deref().unwrap_or("-")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ClientCommand::Create { name, role } => {
+            if !valid_name(&name) {
+                eprintln!("certbroker: a client name is 1-64 letters, digits, '-', '_' or '.'");
+                return Ok(ExitCode::from(2));
+            }
+            let client_id = uuid::Uuid::new_v4().hyphenated().to_string();
+            let secret = format!(
+                "cbc_{}",
+                base64::Engine::encode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    certbroker::crypto::seal::random_bytes::<32>()?,
+                )
+            );
+            let hash = hex::encode(certbroker::crypto::seal::sha256(secret.as_bytes()));
+            match clients
+                .create(&caller, &name, &client_id, role.as_str(), &hash)
+                .await
+            {
+                Ok(()) => {
+                    println!("client_id {client_id}");
+                    println!("client_secret {secret}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(ServiceError::Domain(_)) => {
+                    eprintln!("certbroker: a client with that name exists");
+                    Ok(ExitCode::from(2))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        ClientCommand::Revoke { name } => match clients.revoke(&caller, &name).await {
+            Ok(()) => {
+                println!("revoked");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(ServiceError::Domain(_)) => {
+                eprintln!("certbroker: no active client has that name");
                 Ok(ExitCode::from(2))
             }
             Err(e) => Err(e.into()),

@@ -181,6 +181,75 @@ fn tls_material(settings: &Settings, keys: &KeyStore, now: i64) -> anyhow::Resul
     })
 }
 
+/// The token issuer: its signing key (made at first start, sealed in
+/// `<data_dir>/identity/signing-key.sealed`), the tenant id (configured, or made at first
+/// start and kept in `<data_dir>/identity/tenant-id`) and the workload-identity issuers' keys.
+fn token_issuer(
+    settings: &Settings,
+    keys: &KeyStore,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<crate::service::identity::TokenIssuer> {
+    use crate::domain::policy::{Curve, KeySpec};
+    let dir = settings.storage.data_dir.join("identity");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let key_path = dir.join("signing-key.sealed");
+    if !key_path.exists() {
+        let key = crypto::keys::generate_key(&KeySpec::Ec { curve: Curve::P256 })?;
+        let sealed = keys
+            .seal("token-signing", &crypto::keys::private_key_to_der(&key)?)
+            .map_err(|e| anyhow::anyhow!("sealing the token signing key: {e}"))?;
+        write_private_file(&key_path, &sealed)?;
+    }
+    let key = crypto::keys::private_key_from_der(
+        &keys
+            .unseal("token-signing", &std::fs::read(&key_path)?)
+            .map_err(|e| anyhow::anyhow!("unsealing the token signing key: {e}"))?,
+    )?;
+    let configured = settings.identity.tenant_id.trim();
+    let tenant_id = if configured.is_empty() {
+        let path = dir.join("tenant-id");
+        if !path.exists() {
+            write_private_file(
+                &path,
+                uuid::Uuid::new_v4().hyphenated().to_string().as_bytes(),
+            )?;
+        }
+        std::fs::read_to_string(&path)?.trim().to_owned()
+    } else {
+        configured.to_owned()
+    };
+    uuid::Uuid::parse_str(&tenant_id)
+        .with_context(|| format!("the tenant id '{tenant_id}' is not a GUID"))?;
+    let mut federated = Vec::new();
+    for f in &settings.identity.federated {
+        f.role
+            .parse::<http::roles::Role>()
+            .map_err(|e| anyhow::anyhow!("identity.federated {}: {e}", f.name))?;
+        let pem = std::fs::read(&f.key_file)
+            .with_context(|| format!("reading identity.federated {} key_file", f.name))?;
+        let key = crypto::jwt::public_key_from_pem(&pem)
+            .with_context(|| format!("identity.federated {} key_file", f.name))?;
+        federated.push((f.clone(), key));
+    }
+    Ok(crate::service::identity::TokenIssuer::new(
+        key,
+        tenant_id,
+        &settings.identity,
+        &settings.auth.resource,
+        federated,
+        clock,
+    )?)
+}
+
+/// The authorization URI of the challenge: `auth.authorization_uri` with `{tenant}`
+/// replaced by the tenant id (empty: Entra ID's, for the tenant).
+fn authorization_uri(settings: &Settings, tenant_id: &str) -> String {
+    match settings.auth.authorization_uri.trim() {
+        "" => format!("https://login.microsoftonline.com/{tenant_id}"),
+        uri => uri.replace("{tenant}", tenant_id),
+    }
+}
+
 /// A token's name and the SHA-256 of its value.
 type NamedTokenHash = (String, [u8; 32]);
 
@@ -322,6 +391,8 @@ pub struct Application {
     refusals_task: tokio::task::JoinHandle<()>,
     http01_port: Option<u16>,
     http01_task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    identity_port: Option<u16>,
+    identity_task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// The HTTP-01 listener's port and serving task.
@@ -344,6 +415,44 @@ fn http01_listener(settings: &Settings, challenges: ChallengeStore) -> anyhow::R
         actix_web::App::new()
             .app_data(data.clone())
             .configure(http::acme_challenge::configure)
+    })
+    .workers(1)
+    .listen(listener)?
+    .run();
+    Ok((Some(port), Some(tokio::spawn(server))))
+}
+
+/// The plain-HTTP managed-identity listener's port and serving task.
+type IdentityListener = (
+    Option<u16>,
+    Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+);
+
+/// Starts the plain-HTTP listener for the managed-identity routes when
+/// `identity.http_listen` is set. It must be a loopback address: tokens travel in clear.
+fn identity_listener(settings: &Settings, state: &AppState) -> anyhow::Result<IdentityListener> {
+    let addr = settings.identity.http_listen.trim();
+    if addr.is_empty() {
+        return Ok((None, None));
+    }
+    let parsed: std::net::SocketAddr = addr
+        .parse()
+        .with_context(|| format!("identity.http_listen {addr} is not an address:port"))?;
+    if !parsed.ip().is_loopback() {
+        anyhow::bail!(
+            "identity.http_listen {addr} is not a loopback address: managed-identity tokens \
+             must not travel in clear beyond this host"
+        );
+    }
+    let listener = TcpListener::bind(parsed)
+        .with_context(|| format!("binding identity.http_listen {addr}"))?;
+    let port = listener.local_addr()?.port();
+    let data = actix_web::web::Data::new(state.clone());
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(data.clone())
+            .wrap(actix_web::middleware::from_fn(http::auth::stamp))
+            .configure(http::routes::configure_identity)
     })
     .workers(1)
     .listen(listener)?
@@ -403,6 +512,7 @@ impl Application {
             Some(c) => c.clone(),
             None => clock,
         };
+        let issuer = Arc::new(token_issuer(&settings, &keys, clock.clone())?);
         let services = Services::new(Core {
             es,
             keys: keys.clone(),
@@ -458,10 +568,11 @@ impl Application {
             auth: Arc::new(
                 Auth::new(
                     tokens,
-                    &settings.auth.authorization_uri,
+                    &authorization_uri(&settings, issuer.tenant_id()),
                     &settings.auth.resource,
                 )
                 .with_store(storage.clone())
+                .with_issuer(issuer.clone())
                 .with_metrics_token(metrics_token),
             ),
             max_body_bytes: settings.server.max_body_bytes,
@@ -475,6 +586,7 @@ impl Application {
         let refusals_task = state.refusals.spawn_flusher(services.clone());
         raise_open_file_limit();
 
+        let (identity_port, identity_task) = identity_listener(&settings, &state)?;
         let listener = TcpListener::bind(settings.server.listen)
             .with_context(|| format!("binding {}", settings.server.listen))?;
         let port = listener.local_addr()?.port();
@@ -540,7 +652,14 @@ impl Application {
             refusals_task,
             http01_port,
             http01_task,
+            identity_port,
+            identity_task,
         })
+    }
+
+    /// The port of the plain-HTTP managed-identity listener, if one is configured.
+    pub fn identity_port(&self) -> Option<u16> {
+        self.identity_port
     }
 
     /// The port of the HTTP-01 challenge listener, if one is configured.
@@ -571,6 +690,9 @@ impl Application {
         }
         self.writer_task.abort();
         if let Some(task) = self.http01_task {
+            task.abort();
+        }
+        if let Some(task) = self.identity_task {
             task.abort();
         }
         result

@@ -14,6 +14,7 @@
 pub mod chain;
 pub mod csr;
 mod encoding;
+pub mod jwt;
 pub mod keys;
 mod path;
 pub mod pkcs12;

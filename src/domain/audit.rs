@@ -49,6 +49,15 @@ pub enum AuditEvent {
         /// How far ahead of the system clock it is now, in seconds.
         offset_seconds: i64,
     },
+    /// An OAuth client was made with `certbroker client create` (only its secret's hash
+    /// is stored).
+    ClientCreated {
+        name: String,
+        client_id: String,
+        role: String,
+    },
+    /// An OAuth client was revoked with `certbroker client revoke`.
+    ClientRevoked { name: String },
 }
 
 fn one() -> u64 {

@@ -50,6 +50,15 @@ pub enum Effect {
     },
     /// Revoke an active token (refused when none has that name).
     RevokeToken { name: String },
+    /// Store a new OAuth client and its secret's hash (refused when the name is taken).
+    CreateClient {
+        name: String,
+        client_id: String,
+        role: String,
+        secret_sha256: String,
+    },
+    /// Revoke an active OAuth client (refused when none has that name).
+    RevokeClient { name: String },
 }
 
 /// A command for [`EventStore::execute`].
@@ -262,6 +271,35 @@ async fn apply_effect(
             if !tokens::revoke(conn, &name, &store::format_time(&meta.at)).await? {
                 return Err(DomainError::BadParameter(format!(
                     "No active token is named '{name}'."
+                ))
+                .into());
+            }
+        }
+        Effect::CreateClient {
+            name,
+            client_id,
+            role,
+            secret_sha256,
+        } => {
+            let row = super::clients::ClientRow {
+                name,
+                client_id,
+                role,
+                created_at: store::format_time(&meta.at),
+                revoked_at: None,
+            };
+            if !super::clients::insert(conn, &row, &secret_sha256).await? {
+                return Err(DomainError::BadParameter(format!(
+                    "A client named '{}' exists.",
+                    row.name
+                ))
+                .into());
+            }
+        }
+        Effect::RevokeClient { name } => {
+            if !super::clients::revoke(conn, &name, &store::format_time(&meta.at)).await? {
+                return Err(DomainError::BadParameter(format!(
+                    "No active client is named '{name}'."
                 ))
                 .into());
             }

@@ -6,6 +6,7 @@
 pub mod aggregate;
 pub mod audit;
 pub mod chain;
+pub mod clients;
 pub mod envelope;
 pub mod error;
 pub mod execute;

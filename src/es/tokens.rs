@@ -67,3 +67,13 @@ pub async fn list(conn: &mut Conn<'_>) -> Result<Vec<TokenRow>, sqlx::Error> {
     .fetch_all(c)
     .await)
 }
+
+/// The role of the active token `name` (JWTs minted for a token name it).
+pub async fn active_role(conn: &mut Conn<'_>, name: &str) -> Result<Option<String>, sqlx::Error> {
+    on_conn!(conn, |c| sqlx::query_scalar(
+        "SELECT role FROM tokens WHERE name = $1 AND revoked_at IS NULL"
+    )
+    .bind(name)
+    .fetch_optional(c)
+    .await)
+}

@@ -4,6 +4,7 @@
 //! request's metrics and its one log line.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -17,6 +18,7 @@ use super::roles::Role;
 use super::routes::{Access, RouteDef};
 use crate::crypto;
 use crate::error::ApiError;
+use crate::service::identity::{Audience, IdentityKind, TokenIssuer};
 
 /// The api-versions the current SDKs send, newest first.
 pub const API_VERSIONS: &[&str] = &[
@@ -35,16 +37,31 @@ pub const API_VERSIONS: &[&str] = &[
 
 const MISSING_TOKEN: &str = "Request is missing a Bearer or PoP token.";
 const INVALID_TOKEN: &str = "The bearer token is not valid for this vault.";
+const REVOKED_IDENTITY: &str = "The identity the access token was issued to no longer exists.";
 
 /// Accepted tokens, by SHA-256, and the challenge to send. Configured tokens (and the dev
 /// token) are admins; tokens made with `certbroker token create` are looked up in the
-/// database on each request, so creating and revoking them needs no restart.
+/// database on each request, so creating and revoking them needs no restart. JWTs this
+/// server minted (managed identity, OAuth) are accepted beside them: signature, expiry and
+/// audience checked, and their identity looked up on each request the same way.
 pub struct Auth {
     tokens: HashMap<[u8; 32], String>,
     challenge: String,
     store: Option<crate::es::storage::Storage>,
     /// SHA-256 of the token that may read `GET /metrics` only.
     metrics_token: Option<[u8; 32]>,
+    issuer: Option<Arc<TokenIssuer>>,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// The name recorded as the actor.
+    pub actor: String,
+    pub role: Role,
+    pub kind: IdentityKind,
+    /// The identity's own name (a token's, a client's).
+    pub name: String,
 }
 
 impl Auth {
@@ -57,6 +74,7 @@ impl Auth {
             ),
             store: None,
             metrics_token: None,
+            issuer: None,
         }
     }
 
@@ -64,6 +82,17 @@ impl Auth {
     pub fn with_metrics_token(mut self, hash: Option<[u8; 32]>) -> Self {
         self.metrics_token = hash;
         self
+    }
+
+    /// Also accepts the JWTs `issuer` minted.
+    pub fn with_issuer(mut self, issuer: Arc<TokenIssuer>) -> Self {
+        self.issuer = Some(issuer);
+        self
+    }
+
+    /// The token issuer, when JWTs are accepted.
+    pub fn issuer(&self) -> Option<&Arc<TokenIssuer>> {
+        self.issuer.as_ref()
     }
 
     /// Whether `header` carries the metrics scraper's token.
@@ -81,33 +110,97 @@ impl Auth {
         self
     }
 
-    /// The token's name and role if `header` carries an accepted bearer token.
-    pub async fn authenticate(&self, header: Option<&str>) -> Result<(String, Role), AuthFailure> {
+    /// The caller if `header` carries an accepted bearer token: an opaque token, or a JWT
+    /// this server minted for `audience`.
+    pub async fn authenticate(
+        &self,
+        header: Option<&str>,
+        audience: Audience,
+    ) -> Result<Authenticated, AuthFailure> {
         let token = bearer(header).ok_or(AuthFailure::Missing)?;
+        match &self.issuer {
+            Some(issuer) if token.matches('.').count() == 2 => {
+                let b = issuer.verify(token, audience)?;
+                self.identity(b.kind, &b.name).await
+            }
+            _ => self.authenticate_secret(token).await,
+        }
+    }
+
+    /// The identity an opaque token (a configured one or one made with `certbroker token
+    /// create`) stands for.
+    pub async fn authenticate_secret(&self, token: &str) -> Result<Authenticated, AuthFailure> {
         let hash = crypto::seal::sha256(token.as_bytes());
         if let Some(name) = self.tokens.get(&hash) {
-            return Ok((name.clone(), Role::Admin));
+            return Ok(Authenticated {
+                actor: name.clone(),
+                role: Role::Admin,
+                kind: IdentityKind::Config,
+                name: name.clone(),
+            });
         }
-        let Some(storage) = &self.store else {
-            return Err(AuthFailure::Invalid);
-        };
         let hash = hex::encode(hash);
-        let found = match storage.acquire().await {
-            Ok(mut pooled) => crate::es::tokens::lookup(&mut pooled.conn(), &hash).await,
-            Err(e) => Err(e),
+        let Some(mut reader) = self.reader().await? else {
+            return Err(INVALID_TOKEN.into());
         };
-        match found {
-            Ok(Some((name, role))) => role
-                .parse()
-                .map(|r| (name, r))
-                .map_err(|_| AuthFailure::Invalid),
-            Ok(None) => Err(AuthFailure::Invalid),
-            Err(e) => {
-                // A token that cannot be looked up is not known to be wrong: a 503, not a 401.
-                tracing::error!(error = %e, "could not look up a stored token");
-                Err(AuthFailure::Unavailable)
-            }
-        }
+        let found = crate::es::tokens::lookup(&mut reader.conn(), &hash)
+            .await
+            .map_err(db_failure)?;
+        let (name, role) = found.ok_or(INVALID_TOKEN)?;
+        let role = role.parse().map_err(|_| INVALID_TOKEN)?;
+        Ok(Authenticated {
+            actor: name.clone(),
+            role,
+            kind: IdentityKind::Token,
+            name,
+        })
+    }
+
+    /// The identity `kind`/`name` if it still exists, with its current role.
+    pub async fn identity(
+        &self,
+        kind: IdentityKind,
+        name: &str,
+    ) -> Result<Authenticated, AuthFailure> {
+        let role: Option<String> = match kind {
+            IdentityKind::Config => self
+                .tokens
+                .values()
+                .any(|n| n == name)
+                .then(|| Role::Admin.as_str().to_owned()),
+            IdentityKind::Token => match self.reader().await? {
+                Some(mut r) => crate::es::tokens::active_role(&mut r.conn(), name)
+                    .await
+                    .map_err(db_failure)?,
+                None => None,
+            },
+            IdentityKind::Client => match self.reader().await? {
+                Some(mut r) => crate::es::clients::active_role(&mut r.conn(), name)
+                    .await
+                    .map_err(db_failure)?,
+                None => None,
+            },
+            IdentityKind::Federated => self
+                .issuer
+                .as_ref()
+                .and_then(|i| i.federated_role(name))
+                .map(str::to_owned),
+        };
+        let role = role.ok_or(REVOKED_IDENTITY)?;
+        Ok(Authenticated {
+            actor: kind.actor(name),
+            role: role.parse().map_err(|_| INVALID_TOKEN)?,
+            kind,
+            name: name.to_owned(),
+        })
+    }
+
+    /// A pooled reader (None without a store).
+    async fn reader(&self) -> Result<Option<crate::es::storage::Pooled>, AuthFailure> {
+        let Some(storage) = &self.store else {
+            return Ok(None);
+        };
+        storage.acquire().await.map(Some).map_err(db_failure)
     }
 
     /// The token's name if `header` carries an accepted configured bearer token.
@@ -129,15 +222,28 @@ impl Auth {
     }
 }
 
+/// Logs a failed identity lookup: an identity that cannot be looked up is not known to be
+/// wrong, so the caller gets a 503, not a 401.
+fn db_failure(e: sqlx::Error) -> AuthFailure {
+    tracing::error!(error = %e, "could not look up a stored identity");
+    AuthFailure::Unavailable
+}
+
 /// Why a request is not authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthFailure {
     /// No bearer token.
     Missing,
-    /// A token that is not accepted.
-    Invalid,
-    /// The stored tokens could not be read.
+    /// A token that is not accepted, and why (the 401's message).
+    Invalid(&'static str),
+    /// The stored identities could not be read.
     Unavailable,
+}
+
+impl From<&'static str> for AuthFailure {
+    fn from(message: &'static str) -> Self {
+        AuthFailure::Invalid(message)
+    }
 }
 
 /// The token of a `Bearer` authorization header.
@@ -304,14 +410,19 @@ pub async fn gate(
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let needed = match route.access {
-        Access::Public => return Ok(next.call(req).await?.map_into_left_body()),
-        Access::Token(p) => p,
+    let (needed, audience) = match route.access {
+        // The managed-identity and OAuth routes authenticate their callers themselves
+        // (an identity header, a client secret or assertion in the form).
+        Access::Public | Access::ManagedIdentity | Access::OAuthClient => {
+            return Ok(next.call(req).await?.map_into_left_body())
+        }
+        Access::Token(p) => (p, Audience::Vault),
+        Access::ResourceManager => (super::roles::Permission::Read, Audience::ResourceManager),
         Access::Metrics if state.auth.is_metrics_token(header) => {
             set_actor(&req, "metrics");
             return Ok(next.call(req).await?.map_into_left_body());
         }
-        Access::Metrics => super::roles::Permission::Administer,
+        Access::Metrics => (super::roles::Permission::Administer, Audience::Vault),
     };
     let client_request_id = client_request_id(&req);
     let limits = state.refusals.limits();
@@ -324,8 +435,8 @@ pub async fn gate(
         remote_addr: req.peer_addr().map(|a| a.to_string()),
     };
     let now = state.services.core.clock.now();
-    let (actor, role) = match state.auth.authenticate(header).await {
-        Ok(found) => found,
+    let (actor, role) = match state.auth.authenticate(header, audience).await {
+        Ok(found) => (found.actor, found.role),
         Err(AuthFailure::Unavailable) => {
             let error = ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -357,12 +468,15 @@ pub async fn gate(
                 );
                 return Ok(req.into_response(resp).map_into_right_body());
             }
-            let message = if failure == AuthFailure::Missing {
-                crate::metrics::refused("missing_token");
-                MISSING_TOKEN
-            } else {
-                crate::metrics::refused("invalid_token");
-                INVALID_TOKEN
+            let message = match failure {
+                AuthFailure::Invalid(message) => {
+                    crate::metrics::refused("invalid_token");
+                    message
+                }
+                _ => {
+                    crate::metrics::refused("missing_token");
+                    MISSING_TOKEN
+                }
             };
             let error = ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", message);
             refuse(&state, &info, None, &error, now).await;
@@ -389,7 +503,8 @@ pub async fn gate(
             .map_into_right_body());
     }
     req.extensions_mut().insert(CallerRole(role));
-    if route.access == Access::Metrics {
+    // Neither the scraper nor the resource-manager routes speak Key Vault's api-versions.
+    if matches!(route.access, Access::Metrics | Access::ResourceManager) {
         return Ok(next.call(req).await?.map_into_left_body());
     }
     let pairs = query_pairs(req.query_string());

@@ -13,6 +13,7 @@ pub mod contacts;
 pub mod deleted;
 pub mod dto;
 pub mod extract;
+pub mod identity;
 pub mod issuers;
 pub mod keys;
 pub mod operations;

@@ -102,7 +102,7 @@ mod tests {
         match r.access {
             Access::Token(p) => p,
             Access::Public => panic!("{method} {pattern} is public"),
-            Access::Metrics => panic!("{method} {pattern} is for the metrics scraper"),
+            other => panic!("{method} {pattern} is {other:?}"),
         }
     }
 

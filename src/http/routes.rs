@@ -12,8 +12,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::roles::Permission;
 use super::{
-    admin as adm, audit as a, ca, certificates as c, contacts, deleted as d, issuers as i, keys,
-    operations as p, ops as o, secrets as s, ui as u,
+    admin as adm, audit as a, ca, certificates as c, contacts, deleted as d, identity as id,
+    issuers as i, keys, operations as p, ops as o, secrets as s, ui as u,
 };
 use crate::error::ApiError;
 
@@ -27,6 +27,14 @@ pub enum Access {
     /// The metrics scraper's own token (`metrics.token_sha256`) or an admin token; no
     /// `api-version` needed (scrapers send none).
     Metrics,
+    /// The managed-identity endpoints: the caller proves its identity with the identity
+    /// header (`X-IDENTITY-HEADER`, `secret`), checked by the handler; no Authorization.
+    ManagedIdentity,
+    /// The OAuth token endpoint: the client authenticates in the form (secret or assertion).
+    OAuthClient,
+    /// Resource-manager routes the az CLI calls at login: any identity's token for a
+    /// resource-manager audience (`identity.arm_audiences`), ARM's own api-versions.
+    ResourceManager,
 }
 
 /// One route.
@@ -47,7 +55,7 @@ impl std::fmt::Debug for RouteDef {
     }
 }
 
-use Access::{Metrics, Public, Token};
+use Access::{ManagedIdentity, Metrics, OAuthClient, Public, ResourceManager, Token};
 use Permission::{Administer, Decide, Read, ReadSecrets, Write};
 
 macro_rules! route {
@@ -131,6 +139,18 @@ pub static ROUTES: &[RouteDef] = &[
     route!(GET "/keys/{name}/{version}", "GetKey", Token(Read), keys::get_key),
     route!(GET "/deletedkeys", "GetDeletedKeys", Token(Read), keys::get_deleted_keys),
     route!(GET "/deletedkeys/{name}", "GetDeletedKey", Token(Read), keys::get_deleted_key),
+    // Unchanged Azure clients: managed identity (also on identity.http_listen), OAuth client
+    // credentials, and the resource-manager reads of az login.
+    route!(GET "/msi/token", "GetManagedIdentityToken", ManagedIdentity, id::get_msi_token),
+    route!(GET "/metadata/identity/oauth2/token", "GetImdsToken", ManagedIdentity, id::get_imds_token),
+    route!(GET "/metadata/identity/oauth2/token/", "GetImdsToken", ManagedIdentity, id::get_imds_token),
+    route!(GET "/metadata/endpoints", "GetCloudMetadata", Public, id::get_cloud_metadata),
+    route!(GET "/adfs/.well-known/openid-configuration", "GetOpenIdConfiguration", Public, id::get_adfs_openid_configuration),
+    route!(GET "/{tenant}/v2.0/.well-known/openid-configuration", "GetOpenIdConfiguration", Public, id::get_openid_configuration),
+    route!(GET "/{tenant}/discovery/v2.0/keys", "GetSigningKeys", Public, id::get_signing_keys),
+    route!(POST "/{tenant}/oauth2/v2.0/token", "RequestToken", OAuthClient, id::request_token),
+    route!(GET "/subscriptions", "ListSubscriptions", ResourceManager, id::list_subscriptions),
+    route!(GET "/tenants", "ListTenants", ResourceManager, id::list_tenants),
 ];
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -144,17 +164,22 @@ async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> 
     ))
 }
 
-/// Registers every route of `routes`, each behind the gate of its own entry.
-pub fn register(cfg: &mut web::ServiceConfig, routes: &'static [RouteDef]) {
+/// Registers the routes of `routes` that `keep` selects, each behind the gate of its own
+/// entry.
+pub fn register(
+    cfg: &mut web::ServiceConfig,
+    routes: &'static [RouteDef],
+    keep: fn(&RouteDef) -> bool,
+) {
     let mut paths: Vec<&'static str> = Vec::new();
-    for r in routes {
+    for r in routes.iter().filter(|r| keep(r)) {
         if !paths.contains(&r.path) {
             paths.push(r.path);
         }
     }
     for path in paths {
         let mut resource = web::resource(path).default_service(web::to(method_not_allowed));
-        for def in routes.iter().filter(|r| r.path == path) {
+        for def in routes.iter().filter(|r| r.path == path && keep(r)) {
             let route = (def.handler)(web::method(def.method.clone())).wrap(
                 actix_web::middleware::from_fn(move |req, next| super::auth::gate(def, req, next)),
             );
@@ -165,9 +190,14 @@ pub fn register(cfg: &mut web::ServiceConfig, routes: &'static [RouteDef]) {
     cfg.default_service(web::to(not_found));
 }
 
-/// Registers the whole table.
+/// Registers the whole table (the HTTPS listener).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    register(cfg, ROUTES);
+    register(cfg, ROUTES, |_| true);
+}
+
+/// Registers the managed-identity routes only (the plain-HTTP `identity.http_listen`).
+pub fn configure_identity(cfg: &mut web::ServiceConfig) {
+    register(cfg, ROUTES, |r| r.access == ManagedIdentity);
 }
 
 #[cfg(test)]
@@ -214,6 +244,10 @@ mod tests {
                 ("GET", "/ui/"),
                 ("GET", "/ui/app.js"),
                 ("GET", "/ui/app.css"),
+                ("GET", "/metadata/endpoints"),
+                ("GET", "/adfs/.well-known/openid-configuration"),
+                ("GET", "/{tenant}/v2.0/.well-known/openid-configuration"),
+                ("GET", "/{tenant}/discovery/v2.0/keys"),
             ]
         );
         let metrics: Vec<_> = ROUTES.iter().filter(|r| r.access == Metrics).collect();

@@ -8,9 +8,11 @@ pub mod audit;
 pub mod backup;
 pub mod certificates;
 pub mod challenges;
+pub mod clients;
 pub mod clock;
 pub mod contacts;
 pub mod deleted;
+pub mod identity;
 pub mod issuance_policy;
 pub mod issuers;
 pub mod keys;
@@ -223,6 +225,7 @@ pub struct Services {
     pub audit: audit::AuditService,
     pub tokens: tokens::Tokens,
     pub clock: clock::ClockService,
+    pub clients: clients::Clients,
     pub core: Arc<Core>,
 }
 
@@ -241,6 +244,7 @@ impl Services {
             audit: audit::AuditService(core.clone()),
             tokens: tokens::Tokens(core.clone()),
             clock: clock::ClockService(core.clone()),
+            clients: clients::Clients(core.clone()),
             core,
         }
     }

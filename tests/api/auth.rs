@@ -31,9 +31,11 @@ async fn missing_or_wrong_tokens_get_401_with_the_bearer_challenge() {
         }
         let r = req.send().await.unwrap();
         assert_eq!(r.status(), 401, "{auth:?}");
+        // The challenge names the server's tenant, the one its tokens carry as `tid`.
+        let tid = std::fs::read_to_string(app.data_dir.join("identity/tenant-id")).unwrap();
         assert_eq!(
             r.headers()["www-authenticate"],
-            "Bearer authorization=\"https://login.microsoftonline.com/certbroker\", resource=\"https://vault.azure.net\""
+            format!("Bearer authorization=\"https://login.microsoftonline.com/{tid}\", resource=\"https://vault.azure.net\"").as_str()
         );
         assert_eq!(r.headers()["x-ms-client-request-id"], "abc-123");
         let body: Value = r.json().await.unwrap();

@@ -25,6 +25,8 @@ pub struct TestApp {
     pub http01_port: Option<u16>,
     /// The handlers' state (tests write the refusals still being counted).
     pub state: certbroker::http::AppState,
+    /// The plain-HTTP managed-identity listener's port, when configured.
+    pub identity_port: Option<u16>,
     _dir: tempfile::TempDir,
 }
 
@@ -58,6 +60,7 @@ impl TestApp {
             .unwrap();
         let port = app.port();
         let http01_port = app.http01_port();
+        let identity_port = app.identity_port();
         let pool = app.storage.sqlite_pool().cloned().unwrap();
         let worker = app.worker.clone();
         let trust_pem = app.trust_pem.clone();
@@ -71,6 +74,7 @@ impl TestApp {
             data_dir,
             http01_port,
             state,
+            identity_port,
             _dir: dir,
         }
     }

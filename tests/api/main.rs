@@ -13,6 +13,7 @@ mod clock;
 mod console;
 mod fidelity;
 mod helpers;
+mod identity;
 mod issuers;
 mod kv_backup;
 mod kv_certificates;

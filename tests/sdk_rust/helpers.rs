@@ -49,10 +49,12 @@ impl TokenCredential for StaticToken {
 
 pub struct Vault {
     pub url: String,
+    /// The plain-HTTP managed-identity listener's port, when configured.
+    pub identity_port: Option<u16>,
     pub client: CertificateClient,
     pub secrets: SecretClient,
     data_dir: PathBuf,
-    trust_pem: String,
+    pub trust_pem: String,
     _dir: tempfile::TempDir,
 }
 
@@ -72,6 +74,7 @@ impl Vault {
         let data_dir = settings.storage.data_dir.clone();
         let app = Application::build(settings).await.unwrap();
         let url = format!("https://127.0.0.1:{}", app.port());
+        let identity_port = app.identity_port();
         let trust_pem = app.trust_pem.clone();
         tokio::spawn(app.run_until_stopped());
         let client = certificate_client(&url, &trust_pem, TOKEN, None);
@@ -87,6 +90,7 @@ impl Vault {
         .unwrap();
         Vault {
             url,
+            identity_port,
             client,
             secrets,
             data_dir,
@@ -171,7 +175,8 @@ impl Vault {
     }
 }
 
-fn client_options(trust_pem: &str) -> ClientOptions {
+/// Client options whose transport trusts `trust_pem` only, with no retries.
+pub fn client_options(trust_pem: &str) -> ClientOptions {
     client_options_resolving(trust_pem, None)
 }
 

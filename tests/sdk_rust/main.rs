@@ -5,6 +5,7 @@
 
 mod certificates;
 mod helpers;
+mod identity;
 mod issuers;
 mod lifecycle;
 mod vaults;

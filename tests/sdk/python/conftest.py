@@ -42,8 +42,11 @@ class StaticTokenCredential:
 
 
 class Server:
-    def __init__(self, binary, data_dir, log_path, extra_env=None, listen="127.0.0.1:0"):
+    def __init__(
+        self, binary, data_dir, log_path, extra_env=None, listen="127.0.0.1:0", extra_args=()
+    ):
         self.extra_env = extra_env or {}
+        self.extra_args = list(extra_args)
         self.listen = listen
         self.binary = binary
         self.data_dir = data_dir
@@ -64,7 +67,7 @@ class Server:
         env.update(self.extra_env)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [self.binary, "--data-dir", str(self.data_dir), "serve", "--listen", self.listen],
+            [self.binary, "--data-dir", str(self.data_dir), *self.extra_args, "serve", "--listen", self.listen],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -102,9 +105,9 @@ def _binary():
     return b
 
 
-def _serve(extra_env=None, listen="127.0.0.1:0"):
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix="certbroker-sdk-py-"))
-    srv = Server(_binary(), tmp / "data", tmp / "server.log", extra_env, listen)
+def _serve(extra_env=None, listen="127.0.0.1:0", extra_args=(), tmp=None):
+    tmp = tmp or pathlib.Path(tempfile.mkdtemp(prefix="certbroker-sdk-py-"))
+    srv = Server(_binary(), tmp / "data", tmp / "server.log", extra_env, listen, extra_args)
     srv.start()
     yield srv
     srv.stop()
@@ -119,7 +122,7 @@ def server():
     yield from _serve()
 
 
-def _free_port():
+def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -131,7 +134,7 @@ def vault_localhost_server():
     <name>.vault.localhost:<port> passes the SDK's challenge-resource check. The Python SDK
     compares host *and port* (netloc), so the resource must carry the port, which must then be
     chosen before the server starts."""
-    port = _free_port()
+    port = free_port()
     yield from _serve(
         {"CERTBROKER__AUTH__RESOURCE": f"https://vault.localhost:{port}"}, f"127.0.0.1:{port}"
     )
