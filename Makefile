@@ -1,7 +1,7 @@
 # certbroker — the two commands a newcomer needs:
 #   make run    start the service on its embedded defaults (./data, self-signed TLS, dev token)
 #   make test   run every test
-.PHONY: run test setup build lint fmt bench clean sdk-test ui-test
+.PHONY: run test test-postgres setup build lint fmt bench clean sdk-test ui-test
 
 CARGO ?= cargo
 
@@ -22,8 +22,18 @@ test: setup
 	$(CARGO) clippy --all-targets --locked $(FEATURES) -- -D warnings
 	$(CARGO) build --all-targets --locked $(FEATURES)
 	$(CARGO) test --all-targets --locked $(FEATURES) -- --test-threads=4
+	$(MAKE) test-postgres
 	bash scripts/sdk-python.sh
 	bash scripts/ui-test.sh
+
+# The integration suite (tests/api) again, on PostgreSQL: a throwaway cluster
+# (scripts/pg.sh), each test on a database of its own. The ACME tests that drive Pebble run
+# on SQLite only (one Pebble on a fixed port).
+test-postgres: setup
+	bash scripts/pg.sh start
+	CERTBROKER_TEST_STORAGE_URL="$$(bash scripts/pg.sh url)" $(CARGO) test --locked $(FEATURES) \
+		--test api -- --test-threads=4 --skip pebble --skip acme; \
+		status=$$?; bash scripts/pg.sh stop; exit $$status
 
 # The operator console in headless Chromium alone (tests/ui).
 ui-test: setup

@@ -46,6 +46,36 @@ pub async fn open_database(data_dir: &Path) -> anyhow::Result<(SqlitePool, Sqlit
     Ok((pool, conn))
 }
 
+/// Opens the database of `settings` (`storage.url`, else the SQLite file in
+/// `storage.data_dir`), running its migrations.
+pub async fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
+    Storage::open(settings.storage.url.expose(), &settings.storage.data_dir)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the {} database",
+                if settings.storage.url.expose().is_empty() {
+                    "SQLite"
+                } else {
+                    "PostgreSQL"
+                }
+            )
+        })
+}
+
+/// Opens the database of `settings` with a write connection of its own, for command-line
+/// tools (rebuild, verify, events, token) on either engine.
+pub async fn open_tool_database(
+    settings: &Settings,
+) -> anyhow::Result<(Storage, crate::es::storage::Owned)> {
+    let storage = open_storage(settings).await?;
+    let owned = storage
+        .connect_writer()
+        .await
+        .context("opening the database for writing")?;
+    Ok((storage, owned))
+}
+
 /// Opens the event store on `storage`: its writer task and the views it keeps.
 pub async fn open_event_store(
     storage: &Storage,
@@ -65,9 +95,7 @@ pub async fn open_event_store(
 pub async fn open_services(settings: &Settings) -> anyhow::Result<Services> {
     let data_dir = &settings.storage.data_dir;
     let keys = Arc::new(KeyStore::open(settings.seal.master_key.expose(), data_dir)?);
-    let storage = Storage::open_sqlite(data_dir)
-        .await
-        .context("opening the database")?;
+    let storage = open_storage(settings).await?;
     let (es, _writer) = open_event_store(&storage, settings.storage.max_batch).await?;
     Ok(Services::new(Core {
         es,
@@ -329,9 +357,7 @@ impl Application {
             &data_dir,
         )?);
         let now = clock.now().timestamp();
-        let storage = Storage::open_sqlite(&data_dir)
-            .await
-            .context("opening the database")?;
+        let storage = open_storage(&settings).await?;
         let mut owned = storage
             .connect_writer()
             .await

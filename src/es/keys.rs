@@ -33,6 +33,7 @@ pub async fn insert(conn: &mut Conn<'_>, key: &SealedKey, at: &str) -> Result<()
     .bind(at)
     .execute(c)
     .await
+    .map(|r| r.rows_affected())
     })?;
     Ok(())
 }
@@ -42,7 +43,8 @@ pub async fn delete(conn: &mut Conn<'_>, key_id: &str) -> Result<(), sqlx::Error
     on_conn!(conn, |c| sqlx::query("DELETE FROM keys WHERE key_id = $1")
         .bind(key_id)
         .execute(c)
-        .await)?;
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
