@@ -12,7 +12,7 @@ use crate::helpers::{OutsideCa, TestApp};
 
 /// Makes a token with the real CLI and returns it.
 fn make_token(app: &TestApp, name: &str, role: &str) -> String {
-    let (code, out) = certbroker(&app, &["token", "create", "--name", name, "--role", role]);
+    let (code, out) = certbroker(app, &["token", "create", "--name", name, "--role", role]);
     assert_eq!(code, 0, "{out}");
     out.trim().to_owned()
 }

@@ -28,7 +28,7 @@ pub fn is_postgres_url(url: &str) -> bool {
 #[derive(Clone)]
 pub struct PostgresStorage {
     pub readers: PgPool,
-    options: PgConnectOptions,
+    options: Box<PgConnectOptions>,
 }
 
 impl PostgresStorage {
@@ -60,12 +60,15 @@ impl PostgresStorage {
                 what: "opening the reader pool".into(),
                 source,
             })?;
-        Ok(PostgresStorage { readers, options })
+        Ok(PostgresStorage {
+            readers,
+            options: Box::new(options),
+        })
     }
 
     /// A new connection for one writer.
     pub async fn connect_writer(&self) -> Result<PgConnection, sqlx::Error> {
-        self.options.clone().connect().await
+        self.options.connect().await
     }
 }
 
