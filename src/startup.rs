@@ -76,6 +76,35 @@ pub async fn open_tool_database(
     Ok((storage, owned))
 }
 
+const SEAL_CHECK_AAD: &str = "certbroker/seal-check";
+
+/// Refuses to start with a master key other than the one the database was first written
+/// with: replicas (or a restored data directory) with another key would seal keys the
+/// others cannot open. The database keeps a fixed text sealed under the first key.
+async fn check_master_key(
+    owned: &mut crate::es::storage::Owned,
+    keys: &KeyStore,
+) -> anyhow::Result<()> {
+    let mine = keys
+        .seal(SEAL_CHECK_AAD, SEAL_CHECK_AAD.as_bytes())
+        .map_err(|e| anyhow::anyhow!("sealing the master key check: {e}"))?;
+    let recorded = crate::es::keys::seal_check(&mut owned.conn(), &hex::encode(mine))
+        .await
+        .context("reading the master key check")?;
+    let opens = hex::decode(&recorded)
+        .ok()
+        .and_then(|sealed| keys.unseal(SEAL_CHECK_AAD, &sealed).ok())
+        .is_some_and(|plain| plain == SEAL_CHECK_AAD.as_bytes());
+    if !opens {
+        anyhow::bail!(
+            "the master key (seal.master_key, or master.key in the data directory) is not the \
+             one this database was sealed with: refusing to start rather than seal keys that \
+             other replicas could not open; give every replica the same master key"
+        );
+    }
+    Ok(())
+}
+
 /// Opens the event store on `storage`: its writer task and the views it keeps.
 pub async fn open_event_store(
     storage: &Storage,
@@ -363,6 +392,7 @@ impl Application {
             .await
             .context("opening the database for writing")?;
         check_chain(&mut owned, &settings.audit).await?;
+        check_master_key(&mut owned, &keys).await?;
         if let Some(events) = projections::rebuild_if_stale(&mut owned)
             .await
             .context("rebuilding the views for this version")?

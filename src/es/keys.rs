@@ -57,3 +57,21 @@ pub async fn sealed(conn: &mut Conn<'_>, key_id: &str) -> Result<Option<Vec<u8>>
     .fetch_optional(c)
     .await)
 }
+
+/// Records `check` (a fixed text sealed under the master key) as the database's seal check
+/// unless one is recorded already, and returns the one recorded: the first writer's wins.
+pub async fn seal_check(conn: &mut Conn<'_>, check: &str) -> Result<String, sqlx::Error> {
+    on_conn!(conn, |c| sqlx::query(
+        r#"INSERT INTO meta (key, value) VALUES ('seal_check', $1)
+           ON CONFLICT (key) DO NOTHING"#
+    )
+    .bind(check)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    on_conn!(conn, |c| sqlx::query_scalar(
+        "SELECT value FROM meta WHERE key = 'seal_check'"
+    )
+    .fetch_one(c)
+    .await)
+}
