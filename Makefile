@@ -1,7 +1,7 @@
 # certbroker — the two commands a newcomer needs:
 #   make run    start the service on its embedded defaults (./data, self-signed TLS, dev token)
 #   make test   run every test
-.PHONY: run test setup build lint fmt bench clean sdk-test ui-test fuzz-ci fuzz soak
+.PHONY: run test setup build lint fmt bench clean sdk-test ui-test test-postgres fuzz-ci fuzz soak
 
 CARGO ?= cargo
 
@@ -23,6 +23,7 @@ test: setup
 	$(CARGO) build --all-targets --locked $(FEATURES)
 	rm -rf $(FIGURES)
 	$(CARGO) test --all-targets --locked $(FEATURES) -- --test-threads=4
+	$(MAKE) test-postgres
 	bash scripts/fuzz.sh ci > $(FIGURES)-fuzz-ci.log 2>&1 & fuzz=$$!; \
 	  bash scripts/sdk-python.sh; sdk=$$?; \
 	  wait $$fuzz; fz=$$?; cat $(FIGURES)-fuzz-ci.log; [ $$sdk = 0 ] && [ $$fz = 0 ]
@@ -53,6 +54,15 @@ soak: setup
 	  $(CARGO) test --locked $(FEATURES) --test faults -- --test-threads=2 --nocapture
 	bash scripts/fuzz.sh long
 	bash scripts/fault-figures.sh
+
+# The integration suite (tests/api) again, on PostgreSQL: a throwaway cluster
+# (scripts/pg.sh), each test on a database of its own. The ACME tests that drive Pebble run
+# on SQLite only (one Pebble on a fixed port).
+test-postgres: setup
+	bash scripts/pg.sh start
+	CERTBROKER_TEST_STORAGE_URL="$$(bash scripts/pg.sh url)" $(CARGO) test --locked $(FEATURES) \
+		--test api -- --test-threads=4 --skip pebble --skip acme; \
+		status=$$?; bash scripts/pg.sh stop; exit $$status
 
 # The operator console in headless Chromium alone (tests/ui).
 ui-test: setup

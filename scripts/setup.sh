@@ -7,6 +7,7 @@
 # package) checks the /metrics output, setpriv (util-linux) runs the binary as a non-root
 # user, and headless Chromium with Node.js drives the operator console. Node.js and npm also
 # run the JavaScript SDK suite; the az CLI suite needs unshare and mount.
+# PostgreSQL (Debian's postgresql package) backs the second run of the integration suite.
 set -euo pipefail
 need=()
 command -v cc >/dev/null || need+=(build-essential)
@@ -27,6 +28,10 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
+# PostgreSQL: the integration suite runs a second time against a throwaway cluster
+# (scripts/pg.sh), started as an unprivileged user through runuser (util-linux).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+command -v runuser >/dev/null || need+=(util-linux)
 # The Python SDK suite makes a venv: Debian's python3 needs python3-venv for that.
 if command -v python3 >/dev/null; then
   python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)

@@ -256,6 +256,8 @@ pub struct ServerSettings {
 #[serde(deny_unknown_fields)]
 pub struct StorageSettings {
     pub data_dir: PathBuf,
+    /// Empty: the SQLite file in `data_dir`; `postgres://` or `postgresql://`: PostgreSQL.
+    pub url: Secret<String>,
     pub max_batch: usize,
 }
 

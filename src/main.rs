@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use certbroker::config::Settings;
 use certbroker::es::storage::Session;
-use certbroker::startup::{open_database, Application};
+use certbroker::startup::{open_tool_database, Application};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -23,6 +23,10 @@ struct Cli {
     /// The data directory (overrides storage.data_dir).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// The database (overrides storage.url): postgres://user:pass@host:port/db, or empty
+    /// for the SQLite file in the data directory.
+    #[arg(long, global = true, value_name = "URL")]
+    storage_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -161,6 +165,9 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
     if let Some(d) = &cli.data_dir {
         s.storage.data_dir = d.clone();
     }
+    if let Some(u) = &cli.storage_url {
+        s.storage.url = certbroker::config::Secret::new(u.clone());
+    }
     Ok(s)
 }
 
@@ -227,7 +234,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             healthcheck(&url, cacert.as_deref(), timeout).await
         }
         Command::Rebuild { check } => {
-            let (_storage, mut owned) = open_database(&settings.storage.data_dir).await?;
+            let (_storage, mut owned) = open_tool_database(&settings).await?;
             let report = certbroker::projections::rebuild_command(&mut owned, check)
                 .await
                 .context("rebuilding the views")?;
@@ -246,11 +253,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify { expect_head } => {
-            let (_storage, mut owned) = open_database(&settings.storage.data_dir).await?;
+            let (_storage, mut owned) = open_tool_database(&settings).await?;
             verify(&mut owned, expect_head.as_deref()).await
         }
         Command::Events(args) => {
-            let (_storage, mut owned) = open_database(&settings.storage.data_dir).await?;
+            let (_storage, mut owned) = open_tool_database(&settings).await?;
             events(&mut owned, args).await
         }
         Command::Token { command } => token(&settings, command).await,

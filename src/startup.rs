@@ -68,6 +68,65 @@ fn ensure_writable(data_dir: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// Opens the database of `settings` (`storage.url`, else the SQLite file in
+/// `storage.data_dir`), running its migrations.
+pub async fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
+    Storage::open(settings.storage.url.expose(), &settings.storage.data_dir)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the {} database",
+                if settings.storage.url.expose().is_empty() {
+                    "SQLite"
+                } else {
+                    "PostgreSQL"
+                }
+            )
+        })
+}
+
+/// Opens the database of `settings` with a write connection of its own, for command-line
+/// tools (rebuild, verify, events, token) on either engine.
+pub async fn open_tool_database(
+    settings: &Settings,
+) -> anyhow::Result<(Storage, crate::es::storage::Owned)> {
+    let storage = open_storage(settings).await?;
+    let owned = storage
+        .connect_writer()
+        .await
+        .context("opening the database for writing")?;
+    Ok((storage, owned))
+}
+
+const SEAL_CHECK_AAD: &str = "certbroker/seal-check";
+
+/// Refuses to start with a master key other than the one the database was first written
+/// with: replicas (or a restored data directory) with another key would seal keys the
+/// others cannot open. The database keeps a fixed text sealed under the first key.
+async fn check_master_key(
+    owned: &mut crate::es::storage::Owned,
+    keys: &KeyStore,
+) -> anyhow::Result<()> {
+    let mine = keys
+        .seal(SEAL_CHECK_AAD, SEAL_CHECK_AAD.as_bytes())
+        .map_err(|e| anyhow::anyhow!("sealing the master key check: {e}"))?;
+    let recorded = crate::es::keys::seal_check(&mut owned.conn(), &hex::encode(mine))
+        .await
+        .context("reading the master key check")?;
+    let opens = hex::decode(&recorded)
+        .ok()
+        .and_then(|sealed| keys.unseal(SEAL_CHECK_AAD, &sealed).ok())
+        .is_some_and(|plain| plain == SEAL_CHECK_AAD.as_bytes());
+    if !opens {
+        anyhow::bail!(
+            "the master key (seal.master_key, or master.key in the data directory) is not the \
+             one this database was sealed with: refusing to start rather than seal keys that \
+             other replicas could not open; give every replica the same master key"
+        );
+    }
+    Ok(())
+}
+
 /// Opens the event store on `storage`: its writer task and the views it keeps.
 pub async fn open_event_store(
     storage: &Storage,
@@ -87,9 +146,7 @@ pub async fn open_event_store(
 pub async fn open_services(settings: &Settings) -> anyhow::Result<Services> {
     let data_dir = &settings.storage.data_dir;
     let keys = Arc::new(KeyStore::open(settings.seal.master_key.expose(), data_dir)?);
-    let storage = Storage::open_sqlite(data_dir)
-        .await
-        .context("opening the database")?;
+    let storage = open_storage(settings).await?;
     let (es, _writer) = open_event_store(&storage, settings.storage.max_batch).await?;
     Ok(Services::new(Core {
         es,
@@ -475,10 +532,9 @@ impl Application {
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("creating data directory {}", data_dir.display()))?;
         ensure_writable(&data_dir)?;
-        // Opening the database makes the data directory 0700 before the master key lands in it.
-        let storage = Storage::open_sqlite(&data_dir)
-            .await
-            .context("opening the database")?;
+        // Opening the database (SQLite: in the data directory, made 0700) before the master
+        // key lands in it.
+        let storage = open_storage(&settings).await?;
         let keys = Arc::new(KeyStore::open(
             settings.seal.master_key.expose(),
             &data_dir,
@@ -489,6 +545,7 @@ impl Application {
             .await
             .context("opening the database for writing")?;
         check_chain(&mut owned, &settings.audit).await?;
+        check_master_key(&mut owned, &keys).await?;
         if let Some(events) = projections::rebuild_if_stale(&mut owned)
             .await
             .context("rebuilding the views for this version")?

@@ -162,7 +162,8 @@ async fn seal_after(conn: &mut Conn<'_>, tail: Tail) -> Result<u64, sqlx::Error>
             .bind(hex::encode(hash))
             .bind(row.position)
             .execute(c)
-            .await)?;
+            .await
+            .map(|r| r.rows_affected()))?;
             prev = hash;
             after = row.position;
             sealed += 1;

@@ -63,8 +63,9 @@ pub(crate) async fn insert(
     .bind(secret_sha256)
     .bind(&row.created_at)
     .execute(c)
-    .await)?;
-    Ok(done.rows_affected() > 0)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done > 0)
 }
 
 /// Revokes the active client `name`; false when no active client has that name.
@@ -75,8 +76,9 @@ pub(crate) async fn revoke(conn: &mut Conn<'_>, name: &str, at: &str) -> Result<
     .bind(at)
     .bind(name)
     .execute(c)
-    .await)?;
-    Ok(done.rows_affected() > 0)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done > 0)
 }
 
 /// Every client, by name.

@@ -33,6 +33,7 @@ pub async fn insert(conn: &mut Conn<'_>, key: &SealedKey, at: &str) -> Result<()
     .bind(at)
     .execute(c)
     .await
+    .map(|r| r.rows_affected())
     })?;
     Ok(())
 }
@@ -42,7 +43,8 @@ pub async fn delete(conn: &mut Conn<'_>, key_id: &str) -> Result<(), sqlx::Error
     on_conn!(conn, |c| sqlx::query("DELETE FROM keys WHERE key_id = $1")
         .bind(key_id)
         .execute(c)
-        .await)?;
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -53,5 +55,23 @@ pub async fn sealed(conn: &mut Conn<'_>, key_id: &str) -> Result<Option<Vec<u8>>
     )
     .bind(key_id)
     .fetch_optional(c)
+    .await)
+}
+
+/// Records `check` (a fixed text sealed under the master key) as the database's seal check
+/// unless one is recorded already, and returns the one recorded: the first writer's wins.
+pub async fn seal_check(conn: &mut Conn<'_>, check: &str) -> Result<String, sqlx::Error> {
+    on_conn!(conn, |c| sqlx::query(
+        r#"INSERT INTO meta (key, value) VALUES ('seal_check', $1)
+           ON CONFLICT (key) DO NOTHING"#
+    )
+    .bind(check)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    on_conn!(conn, |c| sqlx::query_scalar(
+        "SELECT value FROM meta WHERE key = 'seal_check'"
+    )
+    .fetch_one(c)
     .await)
 }

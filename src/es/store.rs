@@ -214,6 +214,7 @@ pub async fn append<E: serde::Serialize>(
         }
         sql.push(')');
     }
+    conn.begin_statement().await?;
     let result = on_conn!(conn, |c| {
         let mut q = sqlx::query(&sql);
         for r in &rows {
@@ -230,8 +231,9 @@ pub async fn append<E: serde::Serialize>(
                 .bind(&r.remote_addr)
                 .bind(&r.hash);
         }
-        q.execute(c).await
+        q.execute(c).await.map(|r| r.rows_affected())
     });
+    conn.end_statement(result.is_ok()).await?;
     match result {
         Ok(_) => {
             tail.last_position = position;

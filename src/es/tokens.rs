@@ -43,8 +43,9 @@ pub(crate) async fn insert(
     .bind(sha256)
     .bind(at)
     .execute(c)
-    .await)?;
-    Ok(done.rows_affected() > 0)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done > 0)
 }
 
 /// Revokes the active token `name`; false when no active token has that name.
@@ -55,8 +56,9 @@ pub(crate) async fn revoke(conn: &mut Conn<'_>, name: &str, at: &str) -> Result<
     .bind(at)
     .bind(name)
     .execute(c)
-    .await)?;
-    Ok(done.rows_affected() > 0)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done > 0)
 }
 
 /// Every token, by name.

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::chain::{self, Tail};
 use super::error::ExecError;
-use super::storage::{classify, Conn, Owned, Session, Storage};
+use super::storage::{classify, Conn, Failure, Owned, Session, Storage};
 
 /// What one job sees: the batch's transaction, the chain's tail, and the versions of the
 /// streams earlier jobs of the batch appended to.
@@ -60,7 +60,7 @@ impl Writer {
     ) -> Result<(Self, tokio::task::JoinHandle<()>), sqlx::Error> {
         let owned = storage.connect_writer().await?;
         let (tx, rx) = mpsc::channel::<Job>(1024);
-        let handle = tokio::spawn(run(owned, rx, max_batch.max(1)));
+        let handle = tokio::spawn(run(storage.clone(), owned, rx, max_batch.max(1)));
         Ok((Writer { tx }, handle))
     }
 
@@ -93,7 +93,7 @@ fn commit_error(e: &sqlx::Error) -> ExecError {
     }
 }
 
-async fn run(mut owned: Owned, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+async fn run(storage: Storage, mut owned: Owned, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < max_batch {
@@ -102,13 +102,23 @@ async fn run(mut owned: Owned, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
                 Err(_) => break,
             }
         }
-        owned = run_batch(owned, jobs).await;
+        let healthy;
+        (owned, healthy) = run_batch(owned, jobs).await;
+        if !healthy {
+            // A database server that restarted or failed over dropped the connection: the
+            // next batch gets a new one (its callers were told this one failed).
+            match storage.connect_writer().await {
+                Ok(fresh) => std::mem::replace(&mut owned, fresh).close().await,
+                Err(e) => tracing::error!(error = %e, "could not reconnect the writer"),
+            }
+        }
     }
     owned.close().await;
 }
 
-/// Runs one batch and answers its callers; returns the connection for the next batch.
-async fn run_batch(mut owned: Owned, jobs: Vec<Job>) -> Owned {
+/// Runs one batch and answers its callers; returns the connection for the next batch and
+/// whether it still looks usable.
+async fn run_batch(mut owned: Owned, jobs: Vec<Job>) -> (Owned, bool) {
     let started = std::time::Instant::now();
     let size = jobs.len();
     let begun = match owned.begin_write().await {
@@ -124,7 +134,7 @@ async fn run_batch(mut owned: Owned, jobs: Vec<Job>) -> Owned {
             for job in jobs {
                 let _ = job.reply.send(Err(err.clone()));
             }
-            return owned;
+            return (owned, false);
         }
     };
     let first_position = tail.last_position;
@@ -181,6 +191,13 @@ async fn run_batch(mut owned: Owned, jobs: Vec<Job>) -> Owned {
             }
         },
     };
+    let healthy = !matches!(
+        &committed,
+        Err(ExecError::Commit {
+            failure: Failure::Unavailable,
+            ..
+        })
+    );
     match &committed {
         Ok(()) => {
             crate::metrics::writer_batch(size, started.elapsed().as_secs_f64());
@@ -199,5 +216,5 @@ async fn run_batch(mut owned: Owned, jobs: Vec<Job>) -> Owned {
         };
         let _ = reply.send(answer);
     }
-    owned
+    (owned, healthy)
 }

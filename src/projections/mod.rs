@@ -140,7 +140,10 @@ impl Views for Registry {
 pub async fn reset(conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
     for view in VIEWS {
         let sql = format!("DELETE FROM {}", view.table());
-        on_conn!(conn, |c| sqlx::query(&sql).execute(c).await)?;
+        on_conn!(conn, |c| sqlx::query(&sql)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
     }
     Ok(())
 }
@@ -311,7 +314,8 @@ async fn set_views_version(conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
     )
     .bind(&v)
     .execute(c)
-    .await)?;
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 

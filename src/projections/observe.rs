@@ -52,14 +52,14 @@ async fn snapshot_in(conn: &mut Conn<'_>) -> Result<MetricsSnapshot, sqlx::Error
     let queue_depth: i64 = on_conn!(conn, |c| sqlx::query_scalar(
         r#"SELECT COUNT(*) FROM pending_operations
             WHERE status = 'inProgress' AND provider IS NOT NULL
-              AND (approval_required = 0 OR approved = 1 OR cancellation_requested = 1)"#,
+              AND (NOT approval_required OR approved OR cancellation_requested)"#,
     )
     .fetch_one(c)
     .await)?;
     let awaiting_approval: i64 = on_conn!(conn, |c| sqlx::query_scalar(
         r#"SELECT COUNT(*) FROM pending_operations
-            WHERE status = 'inProgress' AND approval_required = 1 AND approved = 0
-              AND cancellation_requested = 0"#,
+            WHERE status = 'inProgress' AND approval_required AND NOT approved
+              AND NOT cancellation_requested"#,
     )
     .fetch_one(c)
     .await)?;
@@ -148,9 +148,10 @@ pub async fn certificate_items(
     conn: &mut Conn<'_>,
     vault: &str,
 ) -> Result<Vec<CertificateItem>, sqlx::Error> {
-    on_conn!(conn, |c| sqlx::query_as::<_, CertificateItem>(
+    let issuer = conn.json_text("c.policy", &["issuer", "name"]);
+    let sql = format!(
         r#"SELECT c.name,
-                  json_extract(c.policy, '$.issuer.name') AS issuer,
+                  {issuer} AS issuer,
                   c.current_version,
                   v.nbf, v.exp, v.enabled,
                   (SELECT COUNT(*) FROM certificate_versions n
@@ -159,22 +160,23 @@ pub async fn certificate_items(
              LEFT JOIN certificate_versions v
                ON v.vault = c.vault AND v.name_key = c.name_key AND v.version = c.current_version
             WHERE c.vault = $1 AND c.deleted_date IS NULL
-            ORDER BY v.exp IS NULL, v.exp, c.name_key"#,
-    )
-    .bind(vault)
-    .fetch_all(c)
-    .await)
+            ORDER BY v.exp IS NULL, v.exp, c.name_key"#
+    );
+    on_conn!(conn, |c| sqlx::query_as::<_, CertificateItem>(&sql)
+        .bind(vault)
+        .fetch_all(c)
+        .await)
 }
 
 /// The highest migration applied successfully, and whether any failed (a dirty database).
 pub async fn migration_state(conn: &mut Conn<'_>) -> Result<(i64, bool), sqlx::Error> {
     let applied: i64 = on_conn!(conn, |c| sqlx::query_scalar(
-        "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success = 1",
+        "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success",
     )
     .fetch_one(c)
     .await)?;
     let failed: i64 = on_conn!(conn, |c| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 0"
+        "SELECT COUNT(*) FROM _sqlx_migrations WHERE NOT success"
     )
     .fetch_one(c)
     .await)?;
@@ -184,7 +186,11 @@ pub async fn migration_state(conn: &mut Conn<'_>) -> Result<(i64, bool), sqlx::E
 /// A statement that touches nothing: run by the writer, it proves the writer took the
 /// write lock and answers.
 pub async fn probe(conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
-    on_conn!(conn, |c| sqlx::query("SELECT 1").execute(c).await).map(|_| ())
+    on_conn!(conn, |c| sqlx::query("SELECT 1")
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+    .map(|_| ())
 }
 
 /// Walks the whole events hash chain in one read transaction (a consistent snapshot while

@@ -5,8 +5,9 @@
 
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArgumentBuffer, PgRow, PgTypeInfo, PgValueRef};
 use sqlx::sqlite::{SqliteArgumentValue, SqliteRow, SqliteTypeInfo, SqliteValueRef};
-use sqlx::{Decode, Encode, Sqlite, Type};
+use sqlx::{Decode, Encode, Postgres, Sqlite, Type};
 
 use crate::domain::certificate::OperationStatus;
 use crate::es::storage::{on_conn, Conn};
@@ -34,7 +35,13 @@ pub fn json<T: serde::Serialize>(t: &T) -> Result<Val<'static>, sqlx::Error> {
 
 /// A view table: its columns (key columns first), and how a row binds them.
 pub trait Table:
-    Sized + Send + Unpin + PartialEq + serde::Serialize + for<'r> sqlx::FromRow<'r, SqliteRow>
+    Sized
+    + Send
+    + Unpin
+    + PartialEq
+    + serde::Serialize
+    + for<'r> sqlx::FromRow<'r, SqliteRow>
+    + for<'r> sqlx::FromRow<'r, PgRow>
 {
     const NAME: &'static str;
     /// The primary key, a prefix of [`Table::COLUMNS`].
@@ -58,12 +65,23 @@ macro_rules! bind_vals {
                 Val::OptInt(i) => q.bind(*i),
                 Val::Bool(b) => q.bind(*b),
                 Val::OptBool(b) => q.bind(*b),
-                Val::Json(s) => q.bind(s.as_str()),
-                Val::OptJson(s) => q.bind(s.as_deref()),
+                // As JSON, not text: PostgreSQL keeps these columns as `jsonb`.
+                Val::Json(s) => q.bind(sqlx::types::Json(raw_json(s)?)),
+                Val::OptJson(s) => q.bind(
+                    s.as_deref()
+                        .map(raw_json)
+                        .transpose()?
+                        .map(sqlx::types::Json),
+                ),
             };
         }
         q
     }};
+}
+
+/// Serialized JSON as it is, to bind as a JSON value.
+fn raw_json(s: &str) -> Result<&serde_json::value::RawValue, sqlx::Error> {
+    serde_json::from_str(s).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
 fn placeholders(from: usize, n: usize) -> String {
@@ -105,7 +123,8 @@ pub async fn upsert<T: Table>(conn: &mut Conn<'_>, row: &T) -> Result<(), sqlx::
     let vals = row.values()?;
     on_conn!(conn, |c| bind_vals!(sqlx::query(&sql), &vals)
         .execute(c)
-        .await)?;
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -120,7 +139,8 @@ pub async fn insert_all<T: Table>(conn: &mut Conn<'_>, rows: &[T]) -> Result<(),
         }
         on_conn!(conn, |c| bind_vals!(sqlx::query(&sql), &vals)
             .execute(c)
-            .await)?;
+            .await
+            .map(|r| r.rows_affected()))?;
     }
     Ok(())
 }
@@ -136,7 +156,8 @@ pub async fn delete<T: Table>(conn: &mut Conn<'_>, key: &[Val<'_>]) -> Result<()
     let sql = format!("DELETE FROM {} WHERE {}", T::NAME, clauses.join(" AND "));
     on_conn!(conn, |c| bind_vals!(sqlx::query(&sql), key)
         .execute(c)
-        .await)?;
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -218,6 +239,26 @@ macro_rules! text_column {
         impl<'r> Decode<'r, Sqlite> for $t {
             fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
                 let s = <&str as Decode<'r, Sqlite>>::decode(value)?;
+                $from(s).ok_or_else(|| format!("unknown value '{s}'").into())
+            }
+        }
+        impl Type<Postgres> for $t {
+            fn type_info() -> PgTypeInfo {
+                <str as Type<Postgres>>::type_info()
+            }
+            fn compatible(ty: &PgTypeInfo) -> bool {
+                <str as Type<Postgres>>::compatible(ty)
+            }
+        }
+        impl<'q> Encode<'q, Postgres> for $t {
+            fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+                let s: &'static str = $to(*self);
+                <&str as Encode<'q, Postgres>>::encode(s, buf)
+            }
+        }
+        impl<'r> Decode<'r, Postgres> for $t {
+            fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+                let s = <&str as Decode<'r, Postgres>>::decode(value)?;
                 $from(s).ok_or_else(|| format!("unknown value '{s}'").into())
             }
         }

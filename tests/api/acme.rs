@@ -52,7 +52,7 @@ pub async fn drive_until_settled(app: &TestApp, name: &str) -> Value {
 
 pub async fn event_types(app: &TestApp, name: &str) -> Vec<String> {
     sqlx::query_scalar(
-        "SELECT event_type FROM events WHERE stream_id LIKE '%/' || ?1 ORDER BY position",
+        "SELECT event_type FROM events WHERE stream_id LIKE '%/' || $1 ORDER BY position",
     )
     .bind(name)
     .fetch_all(&app.pool)
@@ -63,9 +63,9 @@ pub async fn event_types(app: &TestApp, name: &str) -> Vec<String> {
 /// The current version's leaf and chain, as PEM.
 pub async fn current_chain_pem(app: &TestApp, name: &str) -> (String, String) {
     let (cer, chain): (String, String) = sqlx::query_as(
-        r#"SELECT v.cer, v.chain FROM certificate_versions v JOIN certificates c
+        r#"SELECT v.cer, CAST(v.chain AS TEXT) FROM certificate_versions v JOIN certificates c
              ON c.vault = v.vault AND c.name_key = v.name_key AND c.current_version = v.version
-           WHERE c.name_key = ?1"#,
+           WHERE c.name_key = $1"#,
     )
     .bind(name)
     .fetch_one(&app.pool)
@@ -430,7 +430,7 @@ async fn events_of(db: &Path, event_type: &str) -> Vec<String> {
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", db.display()))
         .await
         .unwrap();
-    let rows = sqlx::query_scalar("SELECT payload FROM events WHERE event_type = ?1")
+    let rows = sqlx::query_scalar("SELECT payload FROM events WHERE event_type = $1")
         .bind(event_type)
         .fetch_all(&pool)
         .await

@@ -124,9 +124,7 @@ async fn run(steps: Vec<Step>, ca: &OutsideCa) {
         assert!(status.as_u16() < 500, "{s:?} answered {status}");
     }
     app.assert_views_rebuild_identically().await;
-    let (_pool, mut conn) = certbroker::startup::open_database(&app.data_dir)
-        .await
-        .unwrap();
+    let mut conn = app.open_database().await;
     let v = certbroker::es::chain::verify(&mut conn, Default::default(), None)
         .await
         .unwrap();

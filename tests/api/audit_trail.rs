@@ -12,10 +12,7 @@ use crate::helpers::{OutsideCa, TestApp};
 
 /// Makes a token with the real CLI and returns it.
 fn make_token(app: &TestApp, name: &str, role: &str) -> String {
-    let (code, out) = certbroker(
-        &app.data_dir,
-        &["token", "create", "--name", name, "--role", role],
-    );
+    let (code, out) = certbroker(app, &["token", "create", "--name", name, "--role", role]);
     assert_eq!(code, 0, "{out}");
     out.trim().to_owned()
 }
@@ -115,7 +112,7 @@ async fn refused_requests_are_recorded_beside_the_domain_events_and_change_no_vi
         ]
     );
     app.assert_views_rebuild_identically().await;
-    let (code, out) = certbroker(&app.data_dir, &["verify"]);
+    let (code, out) = certbroker(&app, &["verify"]);
     assert_eq!(code, 0, "{out}");
 }
 
@@ -165,10 +162,7 @@ async fn history_shows_every_request_and_version_of_one_certificate_in_one_call(
         ]
     );
     // The same from the CLI, as JSON lines.
-    let (code, out) = certbroker(
-        &app.data_dir,
-        &["events", "--name", "web", "--format", "json"],
-    );
+    let (code, out) = certbroker(&app, &["events", "--name", "web", "--format", "json"]);
     assert_eq!(code, 0, "{out}");
     let lines: Vec<Value> = out
         .lines()
@@ -176,7 +170,7 @@ async fn history_shows_every_request_and_version_of_one_certificate_in_one_call(
         .collect();
     assert_eq!(lines, page["value"].as_array().unwrap().clone());
     // And as a table.
-    let (code, out) = certbroker(&app.data_dir, &["events", "--name", "web"]);
+    let (code, out) = certbroker(&app, &["events", "--name", "web"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(out.lines().count(), 7, "{out}");
     assert!(
@@ -203,7 +197,7 @@ async fn the_head_matches_what_verify_prints() {
         .unwrap();
     assert_eq!(head["position"], 2);
     let hash = head["hash"].as_str().unwrap();
-    let (code, out) = certbroker(&app.data_dir, &["verify", "--expect-head", hash]);
+    let (code, out) = certbroker(&app, &["verify", "--expect-head", hash]);
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains(&format!("head position 2 hash {hash}")),
@@ -349,7 +343,7 @@ async fn audit_events_pages_through_thousands_of_events_with_every_filter() {
     let got = all_pages(&app, "/audit/events?actor=anonymous").await;
     assert_eq!(positions(&got), expected(&app, "actor = 'anonymous'").await);
     let (code, out) = certbroker(
-        &app.data_dir,
+        &app,
         &["events", "--actor", "auditor-reader", "--format", "json"],
     );
     assert_eq!(code, 0);
@@ -512,7 +506,7 @@ async fn revoked_tokens_stop_at_once_and_configured_tokens_stay_admin() {
     )
     .await;
     assert_eq!(r.status(), 404);
-    let (code, out) = certbroker(&app.data_dir, &["token", "list"]);
+    let (code, out) = certbroker(&app, &["token", "list"]);
     assert_eq!(code, 0);
     assert!(out.contains("ops") && out.contains("operator"), "{out}");
     assert!(!out.contains(&token), "the token is never shown again");
@@ -524,7 +518,7 @@ async fn revoked_tokens_stop_at_once_and_configured_tokens_stay_admin() {
         stored,
         hex::encode(certbroker::crypto::seal::sha256(token.as_bytes()))
     );
-    let (code, out) = certbroker(&app.data_dir, &["token", "revoke", "--name", "ops"]);
+    let (code, out) = certbroker(&app, &["token", "revoke", "--name", "ops"]);
     assert_eq!(code, 0, "{out}");
     let r = send_as(
         &app,
@@ -542,7 +536,7 @@ async fn revoked_tokens_stop_at_once_and_configured_tokens_stay_admin() {
         vec!["token", "create", "--name", "x", "--role", "root"],
         vec!["token", "revoke", "--name", "nobody"],
     ] {
-        let (code, _) = certbroker(&app.data_dir, &args);
+        let (code, _) = certbroker(&app, &args);
         assert_ne!(code, 0, "{args:?}");
     }
     // The configured token is an admin.

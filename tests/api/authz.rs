@@ -187,7 +187,7 @@ async fn every_route_every_role_every_spelling_gets_exactly_the_route_tables_ans
     let mut tokens: Vec<(Option<Role>, Option<String>)> = vec![(None, None)];
     for role in Role::ALL {
         let (code, out) = certbroker(
-            &app.data_dir,
+            &app,
             &[
                 "token",
                 "create",

@@ -10,7 +10,54 @@ use certbroker::startup::Application;
 use certbroker::worker::Worker;
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
+
+/// The PostgreSQL server the suite runs against instead of SQLite, when set (an admin URL:
+/// each test gets a database of its own, made on it).
+pub const STORAGE_URL_ENV: &str = "CERTBROKER_TEST_STORAGE_URL";
+
+/// Whether the suite runs against PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var(STORAGE_URL_ENV).is_ok_and(|u| !u.is_empty())
+}
+
+/// A fresh database on the test PostgreSQL server, or "" (SQLite in the data directory).
+pub async fn fresh_storage_url() -> String {
+    let Ok(admin) = std::env::var(STORAGE_URL_ENV) else {
+        return String::new();
+    };
+    if admin.is_empty() {
+        return admin;
+    }
+    use sqlx::Connection;
+    let name = format!("cb_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let _ = conn.close().await;
+    let (base, _db) = admin.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+/// A read-write pool on the database of `storage_url` (or the SQLite file in `data_dir`).
+pub async fn any_pool(storage_url: &str, data_dir: &std::path::Path) -> AnyPool {
+    sqlx::any::install_default_drivers();
+    let url = if storage_url.is_empty() {
+        format!(
+            "sqlite://{}",
+            certbroker::startup::database_path(data_dir).display()
+        )
+    } else {
+        storage_url.to_owned()
+    };
+    sqlx::any::AnyPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .unwrap()
+}
 
 pub const TOKEN: &str = "test-token";
 pub const API: &str = "7.5";
@@ -18,9 +65,12 @@ pub const API: &str = "7.5";
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    pub pool: SqlitePool,
+    /// The database, read-write, whichever engine it is.
+    pub pool: AnyPool,
     pub worker: Worker,
     pub data_dir: PathBuf,
+    /// `storage.url`: empty for SQLite.
+    pub storage_url: String,
     /// The ACME HTTP-01 listener's port, when configured.
     pub http01_port: Option<u16>,
     /// The handlers' state (tests write the refusals still being counted).
@@ -53,15 +103,17 @@ impl TestApp {
     ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::for_test(dir.path());
+        settings.storage.url = certbroker::config::Secret::new(fresh_storage_url().await);
         tweak(&mut settings);
         let data_dir = settings.storage.data_dir.clone();
+        let storage_url = settings.storage.url.expose().clone();
         let app = Application::build_with_clock(settings, clock)
             .await
             .unwrap();
         let port = app.port();
         let http01_port = app.http01_port();
         let identity_port = app.identity_port();
-        let pool = app.storage.sqlite_pool().cloned().unwrap();
+        let pool = any_pool(&storage_url, &data_dir).await;
         let worker = app.worker.clone();
         let trust_pem = app.trust_pem.clone();
         let state = app.state();
@@ -72,11 +124,27 @@ impl TestApp {
             pool,
             worker,
             data_dir,
+            storage_url,
             http01_port,
             state,
             identity_port,
             _dir: dir,
         }
+    }
+
+    /// The test settings on this app's data directory and database.
+    pub fn settings(&self) -> Settings {
+        let mut settings = Settings::for_test(&self.data_dir);
+        settings.storage.url = certbroker::config::Secret::new(self.storage_url.clone());
+        settings
+    }
+
+    /// A write connection of its own on the app's database, as the command-line tools open.
+    pub async fn open_database(&self) -> certbroker::es::storage::Owned {
+        certbroker::startup::open_tool_database(&self.settings())
+            .await
+            .unwrap()
+            .1
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -226,9 +294,7 @@ impl TestApp {
     /// Dumps every view, rebuilds from the events in a rolled-back transaction, and asserts
     /// the rebuilt views equal the live ones.
     pub async fn assert_views_rebuild_identically(&self) {
-        let (_pool, mut conn) = certbroker::startup::open_database(&self.data_dir)
-            .await
-            .unwrap();
+        let mut conn = self.open_database().await;
         let report = certbroker::projections::rebuild_command(&mut conn, true)
             .await
             .unwrap();

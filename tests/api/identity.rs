@@ -27,7 +27,7 @@ fn claims(jwt: &str) -> Value {
 /// Makes a token with `certbroker token create`.
 fn cli_token(app: &TestApp, name: &str, role: &str) -> String {
     let (code, out) = certbroker(
-        &app.data_dir,
+        &app,
         &["token", "create", "--name", name, "--role", role],
     );
     assert_eq!(code, 0, "{out}");
@@ -120,7 +120,7 @@ async fn msi_token_is_a_jwt_the_vault_accepts_until_its_token_is_revoked() {
     assert_eq!(who["role"], "operator", "{who}");
 
     // Revoking the token stops its JWTs at once.
-    let (code, _) = certbroker(&app.data_dir, &["token", "revoke", "--name", "app1"]);
+    let (code, _) = certbroker(&app, &["token", "revoke", "--name", "app1"]);
     assert_eq!(code, 0);
     let r = get_with(&app, "/certificates", jwt).await;
     assert_eq!(r.status(), 401);
@@ -354,7 +354,7 @@ async fn tokens_are_checked_for_audience_expiry_and_signature() {
 /// Makes an OAuth client with `certbroker client create`: (client id, secret).
 fn cli_client(app: &TestApp, name: &str, role: &str) -> (String, String) {
     let (code, out) = certbroker(
-        &app.data_dir,
+        &app,
         &["client", "create", "--name", name, "--role", role],
     );
     assert_eq!(code, 0, "{out}");
@@ -512,10 +512,10 @@ async fn client_credentials_with_a_secret_get_a_token_with_the_clients_role() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (code, _) = certbroker(&app.data_dir, &["client", "revoke", "--name", "reader-app"]);
+    let (code, _) = certbroker(&app, &["client", "revoke", "--name", "reader-app"]);
     assert_eq!(code, 0);
     assert_eq!(get_with(&app, "/certificates", &jwt).await.status(), 401);
-    let (code, out) = certbroker(&app.data_dir, &["client", "list"]);
+    let (code, out) = certbroker(&app, &["client", "list"]);
     assert_eq!(code, 0);
     assert!(
         out.contains("reader-app") && out.contains(&client_id),

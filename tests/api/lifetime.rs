@@ -13,7 +13,7 @@ use crate::helpers::{TestApp, TestClock};
 use crate::pebble::{Pebble, PebbleOptions, PebblePorts};
 
 async fn versions(app: &TestApp, name: &str) -> Vec<(String, String, i64, i64)> {
-    sqlx::query_as("SELECT version, key_id, exp, nbf FROM certificate_versions WHERE name_key = ?1 ORDER BY seq")
+    sqlx::query_as("SELECT version, key_id, exp, nbf FROM certificate_versions WHERE name_key = $1 ORDER BY seq")
         .bind(name)
         .fetch_all(&app.pool)
         .await

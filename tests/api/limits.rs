@@ -69,7 +69,7 @@ async fn identical_401s_from_one_source_are_one_record_with_their_count() {
     assert_eq!(records.len(), 2);
     assert_eq!(records[1]["data"]["count"], 1);
     assert_eq!(records[1]["data"]["since"], Value::Null);
-    let (code, out) = crate::audit_chain::certbroker(&app.data_dir, &["verify"]);
+    let (code, out) = crate::audit_chain::certbroker(&app, &["verify"]);
     assert_eq!(code, 0, "{out}");
 }
 
@@ -90,7 +90,7 @@ async fn a_refusal_record_keeps_a_truncated_path() {
     assert_eq!(path, format!("/certificates/{}", "a".repeat(256 - 14)));
     // A 403 repeats the (cut) path in its message: the largest refusal record there is.
     let (code, reader) = crate::audit_chain::certbroker(
-        &app.data_dir,
+        &app,
         &[
             "token",
             "create",
@@ -192,7 +192,7 @@ async fn unauthenticated_requests_beyond_the_burst_get_429_with_retry_after() {
 async fn a_403_repeated_is_one_record_with_its_count() {
     let app = TestApp::spawn().await;
     let (code, token) = crate::audit_chain::certbroker(
-        &app.data_dir,
+        &app,
         &["token", "create", "--name", "r1", "--role", "reader"],
     );
     assert_eq!(code, 0, "{token}");

@@ -27,6 +27,7 @@ mod ops_binary;
 mod pebble;
 mod races;
 mod raw;
+mod replicas;
 mod restart;
 mod scenarios;
 mod seed;

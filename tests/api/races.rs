@@ -19,7 +19,7 @@ async fn two_concurrent_merges_one_wins_the_other_gets_a_4xx() {
         assert_eq!(statuses[0], 201, "{statuses:?}");
         assert!((400..500).contains(&statuses[1]), "{statuses:?}");
         let merged: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM events WHERE event_type = 'CertificateMerged' AND stream_id = ?1",
+            "SELECT COUNT(*) FROM events WHERE event_type = 'CertificateMerged' AND stream_id = $1",
         )
         .bind(format!("certificate/default/{name}"))
         .fetch_one(&app.pool)

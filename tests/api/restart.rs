@@ -222,3 +222,25 @@ async fn a_dev_token_is_printed_once_when_none_is_configured() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test]
+async fn a_server_with_another_master_key_than_the_database_was_sealed_with_refuses_to_start() {
+    use base64::Engine;
+    let app = crate::helpers::TestApp::spawn().await;
+    app.create_manual("sealed").await;
+    let mut settings = app.settings();
+    settings.seal.master_key = certbroker::config::Secret::new(
+        base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
+    );
+    let err = match certbroker::startup::Application::build(settings).await {
+        Ok(_) => panic!("a server with another master key started"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains("not the one this database was sealed with"),
+        "{err}"
+    );
+    // The same key as before still starts.
+    let again = certbroker::startup::Application::build(app.settings()).await;
+    assert!(again.is_ok(), "{:?}", again.err());
+}

@@ -6,11 +6,9 @@ use crate::helpers::TestApp;
 async fn rebuild_check_reports_a_tampered_view_and_rebuild_repairs_it() {
     let app = TestApp::spawn().await;
     app.create_manual("drift").await;
-    let (_pool, mut conn) = certbroker::startup::open_database(&app.data_dir)
-        .await
-        .unwrap();
+    let mut conn = app.open_database().await;
     sqlx::query("UPDATE pending_operations SET status = 'completed'")
-        .execute(&mut conn)
+        .execute(&app.pool)
         .await
         .unwrap();
     let report = certbroker::projections::rebuild_command(&mut conn, true)
@@ -20,7 +18,7 @@ async fn rebuild_check_reports_a_tampered_view_and_rebuild_repairs_it() {
     assert!(report.differences[0].starts_with("- pending_operations"));
     // The check rolled back: the drift is still there until a real rebuild.
     let status: String = sqlx::query_scalar("SELECT status FROM pending_operations")
-        .fetch_one(&mut conn)
+        .fetch_one(&app.pool)
         .await
         .unwrap();
     assert_eq!(status, "completed");
@@ -28,7 +26,7 @@ async fn rebuild_check_reports_a_tampered_view_and_rebuild_repairs_it() {
         .await
         .unwrap();
     let status: String = sqlx::query_scalar("SELECT status FROM pending_operations")
-        .fetch_one(&mut conn)
+        .fetch_one(&app.pool)
         .await
         .unwrap();
     assert_eq!(status, "inProgress");

@@ -4,18 +4,72 @@
 //! standard upsert (`ON CONFLICT ... DO UPDATE`), which both engines read the same way, and
 //! runs on a [`Conn`] through [`on_conn!`], which expands each query once per engine. What
 //! differs per engine (opening, the write lock, error classes) lives in one module per
-//! engine: [`sqlite`].
+//! engine: [`sqlite`] and [`postgres`].
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::path::Path;
 
 use sqlx::pool::PoolConnection;
-use sqlx::{Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool};
 
 /// A connection to either engine, borrowed for one operation or transaction.
 pub enum Conn<'c> {
     Sqlite(&'c mut SqliteConnection),
+    Postgres(&'c mut PgConnection),
+}
+
+impl Conn<'_> {
+    /// Marks the start of a statement that may fail without ending the transaction around
+    /// it (a unique violation that turns into a retry): on PostgreSQL a failed statement
+    /// aborts its transaction, so it runs under a savepoint of its own; SQLite undoes just
+    /// the statement by itself. End it with [`Conn::end_statement`].
+    pub async fn begin_statement(&mut self) -> Result<(), sqlx::Error> {
+        match self {
+            Conn::Sqlite(_) => Ok(()),
+            Conn::Postgres(_) => self.exec("SAVEPOINT statement").await,
+        }
+    }
+
+    /// Ends what [`Conn::begin_statement`] began: kept when `ok`, undone otherwise.
+    pub async fn end_statement(&mut self, ok: bool) -> Result<(), sqlx::Error> {
+        match self {
+            Conn::Sqlite(_) => Ok(()),
+            Conn::Postgres(_) if ok => self.exec("RELEASE statement").await,
+            Conn::Postgres(_) => {
+                self.exec("ROLLBACK TO statement").await?;
+                self.exec("RELEASE statement").await
+            }
+        }
+    }
+
+    async fn exec(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+        on_conn!(self, |c| sqlx::query(sql).execute(c).await.map(|_| ()))
+    }
+
+    /// An SQL expression for the text at `path` inside the JSON column `column`.
+    pub fn json_text(&self, column: &str, path: &[&str]) -> String {
+        match self {
+            Conn::Sqlite(_) => sqlite::json_text(column, path),
+            Conn::Postgres(_) => postgres::json_text(column, path),
+        }
+    }
+
+    /// Which engine this connection is on.
+    pub fn engine(&self) -> Engine {
+        match self {
+            Conn::Sqlite(_) => Engine::Sqlite,
+            Conn::Postgres(_) => Engine::Postgres,
+        }
+    }
+}
+
+/// The storage engines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
 }
 
 /// Runs `$body` with `$c` bound to the engine's own connection type, once per engine.
@@ -24,6 +78,10 @@ macro_rules! on_conn {
         match $conn {
             $crate::es::storage::Conn::Sqlite(inner) => {
                 let $c: &mut ::sqlx::SqliteConnection = &mut **inner;
+                $body
+            }
+            $crate::es::storage::Conn::Postgres(inner) => {
+                let $c: &mut ::sqlx::PgConnection = &mut **inner;
                 $body
             }
         }
@@ -42,13 +100,19 @@ pub trait Session: Send {
         async move {
             match self.conn() {
                 Conn::Sqlite(c) => sqlite::begin_write(c).await,
+                Conn::Postgres(c) => postgres::begin_write(c).await,
             }
         }
     }
 
     /// Begins a read transaction: one consistent snapshot.
     fn begin_read(&mut self) -> impl std::future::Future<Output = Result<(), sqlx::Error>> + Send {
-        self.exec("BEGIN")
+        async move {
+            match self.conn() {
+                Conn::Sqlite(c) => sqlx::query("BEGIN").execute(c).await.map(|_| ()),
+                Conn::Postgres(c) => postgres::begin_read(c).await,
+            }
+        }
     }
 
     /// Runs a statement that returns nothing.
@@ -69,9 +133,16 @@ impl Session for SqliteConnection {
     }
 }
 
+impl Session for PgConnection {
+    fn conn(&mut self) -> Conn<'_> {
+        Conn::Postgres(self)
+    }
+}
+
 /// A pooled connection of either engine.
 pub enum Pooled {
     Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
 }
 
 impl Pooled {
@@ -85,6 +156,7 @@ impl Session for Pooled {
     fn conn(&mut self) -> Conn<'_> {
         match self {
             Pooled::Sqlite(c) => Conn::Sqlite(&mut *c),
+            Pooled::Postgres(c) => Conn::Postgres(&mut *c),
         }
     }
 }
@@ -92,12 +164,14 @@ impl Session for Pooled {
 /// A connection owned by one task (the writer, a command-line tool).
 pub enum Owned {
     Sqlite(SqliteConnection),
+    Postgres(PgConnection),
 }
 
 impl Session for Owned {
     fn conn(&mut self) -> Conn<'_> {
         match self {
             Owned::Sqlite(c) => Conn::Sqlite(c),
+            Owned::Postgres(c) => Conn::Postgres(c),
         }
     }
 }
@@ -115,6 +189,9 @@ impl Owned {
             Owned::Sqlite(c) => {
                 let _ = c.close().await;
             }
+            Owned::Postgres(c) => {
+                let _ = c.close().await;
+            }
         }
     }
 }
@@ -124,9 +201,24 @@ impl Owned {
 #[derive(Clone)]
 pub enum Storage {
     Sqlite(sqlite::SqliteStorage),
+    Postgres(postgres::PostgresStorage),
 }
 
 impl Storage {
+    /// Opens the database `url` names (`postgres://` or `postgresql://`: PostgreSQL), or,
+    /// when `url` is empty, the SQLite database in `data_dir`; runs the migrations.
+    pub async fn open(url: &str, data_dir: &Path) -> Result<Self, OpenError> {
+        if url.is_empty() {
+            Self::open_sqlite(data_dir).await
+        } else if postgres::is_postgres_url(url) {
+            Ok(Storage::Postgres(
+                postgres::PostgresStorage::open(url).await?,
+            ))
+        } else {
+            Err(OpenError::Url)
+        }
+    }
+
     /// Opens the SQLite database in `data_dir` (created 0700, its files 0600), running
     /// migrations.
     pub async fn open_sqlite(data_dir: &Path) -> Result<Self, OpenError> {
@@ -139,6 +231,7 @@ impl Storage {
     pub async fn acquire(&self) -> Result<Pooled, sqlx::Error> {
         match self {
             Storage::Sqlite(s) => Ok(Pooled::Sqlite(s.readers.acquire().await?)),
+            Storage::Postgres(s) => Ok(Pooled::Postgres(s.readers.acquire().await?)),
         }
     }
 
@@ -146,6 +239,7 @@ impl Storage {
     pub async fn connect_writer(&self) -> Result<Owned, sqlx::Error> {
         match self {
             Storage::Sqlite(s) => Ok(Owned::Sqlite(s.connect_writer().await?)),
+            Storage::Postgres(s) => Ok(Owned::Postgres(s.connect_writer().await?)),
         }
     }
 
@@ -153,6 +247,15 @@ impl Storage {
     pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
         match self {
             Storage::Sqlite(s) => Some(&s.readers),
+            Storage::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL reader pool.
+    pub fn postgres_pool(&self) -> Option<&PgPool> {
+        match self {
+            Storage::Postgres(s) => Some(&s.readers),
+            Storage::Sqlite(_) => None,
         }
     }
 
@@ -160,6 +263,7 @@ impl Storage {
     pub fn engine(&self) -> &'static str {
         match self {
             Storage::Sqlite(_) => "sqlite",
+            Storage::Postgres(_) => "postgres",
         }
     }
 }
@@ -179,6 +283,8 @@ pub enum OpenError {
         #[source]
         source: sqlx::Error,
     },
+    #[error("storage.url must be empty (SQLite in storage.data_dir) or start with postgres:// or postgresql://")]
+    Url,
     #[error("running database migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -197,6 +303,12 @@ pub enum Failure {
 /// Classifies a database error.
 pub fn classify(e: &sqlx::Error) -> Failure {
     match e {
+        sqlx::Error::Database(d)
+            if d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some() =>
+        {
+            postgres::classify_code(d.code().as_deref())
+        }
         sqlx::Error::Database(d) => sqlite::classify_code(d.code().as_deref()),
         sqlx::Error::Io(_) => Failure::Unavailable,
         sqlx::Error::PoolTimedOut => Failure::Busy,

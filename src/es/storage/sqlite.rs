@@ -121,6 +121,12 @@ pub async fn begin_write(conn: &mut SqliteConnection) -> Result<(), sqlx::Error>
         .map(|_| ())
 }
 
+/// `json_extract(column, '$.a.b')`: the text at `path` in a JSON text column. `path` is
+/// made of identifiers the code names, never of input.
+pub fn json_text(column: &str, path: &[&str]) -> String {
+    format!("json_extract({column}, '$.{}')", path.join("."))
+}
+
 /// Classifies an SQLite result code (primary or extended, as text).
 pub fn classify_code(code: Option<&str>) -> Failure {
     let Some(code) = code.and_then(|c| c.parse::<i64>().ok()) else {

@@ -1,0 +1,147 @@
+//! PostgreSQL, the engine for several replicas on one database: a connection pool for
+//! reads, one connection per writer. Appends from every replica are serialized by a
+//! transaction-scoped advisory lock taken inside the append transaction, so positions are
+//! gap-free and the hash chain is one chain; the lock goes with the transaction, so a
+//! dropped session never leaves it held. Migrations are run under sqlx's advisory lock,
+//! so replicas starting together run them once.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, PgConnection};
+
+use super::{Failure, OpenError};
+
+/// The embedded PostgreSQL migrations (same numbers and names as the SQLite ones).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The key of the advisory lock every append transaction takes ("certbrkr" in ASCII).
+pub const APPEND_LOCK: i64 = 0x6365_7274_6272_6b72;
+
+/// Whether `url` names a PostgreSQL database.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The PostgreSQL engine: the reader pool and how to open a writer's connection.
+#[derive(Clone)]
+pub struct PostgresStorage {
+    pub readers: PgPool,
+    options: Box<PgConnectOptions>,
+}
+
+impl PostgresStorage {
+    /// Connects to the database at `url` and runs the migrations (once, whichever replica
+    /// gets the migrator's lock first).
+    pub async fn open(url: &str) -> Result<Self, OpenError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|source| OpenError::Db {
+                what: "reading storage.url".into(),
+                source,
+            })?
+            .application_name("certbroker");
+        let mut writer = options
+            .clone()
+            .connect()
+            .await
+            .map_err(|source| OpenError::Db {
+                what: "connecting to PostgreSQL".into(),
+                source,
+            })?;
+        MIGRATOR.run(&mut writer).await?;
+        let _ = sqlx::Connection::close(writer).await;
+        let readers = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await
+            .map_err(|source| OpenError::Db {
+                what: "opening the reader pool".into(),
+                source,
+            })?;
+        Ok(PostgresStorage {
+            readers,
+            options: Box::new(options),
+        })
+    }
+
+    /// A new connection for one writer.
+    pub async fn connect_writer(&self) -> Result<PgConnection, sqlx::Error> {
+        self.options.connect().await
+    }
+}
+
+/// Begins an append transaction and takes the append lock, held until commit or
+/// rollback. Everything read after it sees every append committed before it.
+pub async fn begin_write(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("BEGIN").execute(&mut *conn).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(APPEND_LOCK)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Begins a read transaction on one snapshot.
+pub async fn begin_read(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// `(column #>> '{a,b}')`: the text at `path` in a `jsonb` column. `path` is made of
+/// identifiers the code names, never of input.
+pub fn json_text(column: &str, path: &[&str]) -> String {
+    format!("({column} #>> '{{{}}}')", path.join(","))
+}
+
+/// Classifies a PostgreSQL SQLSTATE.
+pub fn classify_code(code: Option<&str>) -> Failure {
+    let Some(code) = code else {
+        return Failure::Other;
+    };
+    match code {
+        // serialization_failure, deadlock_detected, lock_not_available, query_canceled
+        "40001" | "40P01" | "55P03" | "57014" => Failure::Busy,
+        // insufficient resources (disk full, out of memory, too many connections),
+        // connection exceptions, the server shutting down, read-only standby
+        c if c.starts_with("53") || c.starts_with("08") || c.starts_with("57P") => {
+            Failure::Unavailable
+        }
+        "25006" => Failure::Unavailable,
+        _ => Failure::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_states_are_classified_by_their_class() {
+        assert_eq!(classify_code(Some("53100")), Failure::Unavailable); // disk_full
+        assert_eq!(classify_code(Some("08006")), Failure::Unavailable); // connection_failure
+        assert_eq!(classify_code(Some("57P01")), Failure::Unavailable); // admin_shutdown
+        assert_eq!(classify_code(Some("40P01")), Failure::Busy); // deadlock_detected
+        assert_eq!(classify_code(Some("23505")), Failure::Other); // unique_violation
+        assert_eq!(classify_code(None), Failure::Other);
+    }
+
+    #[test]
+    fn json_paths_read_as_text() {
+        assert_eq!(
+            json_text("c.policy", &["issuer", "name"]),
+            "(c.policy #>> '{issuer,name}')"
+        );
+    }
+
+    #[test]
+    fn both_spellings_of_the_scheme_select_postgres() {
+        assert!(is_postgres_url("postgres://u@127.0.0.1:5432/db"));
+        assert!(is_postgres_url("postgresql://u@127.0.0.1/db"));
+        assert!(!is_postgres_url(""));
+        assert!(!is_postgres_url("sqlite:///tmp/x"));
+    }
+}
