@@ -71,6 +71,7 @@ pub async fn open_services(settings: &Settings) -> anyhow::Result<Services> {
     let (es, _writer) = open_event_store(&storage, settings.storage.max_batch).await?;
     Ok(Services::new(Core {
         es,
+        key_pool: Arc::new(crate::service::keypool::KeyPool::empty(keys.clone())),
         keys,
         clock: Arc::new(SystemClock),
         wake: Arc::new(tokio::sync::Notify::new()),
@@ -350,6 +351,10 @@ impl Application {
         let (tokens, dev_token) = tokens(&settings)?;
         let services = Services::new(Core {
             es,
+            key_pool: Arc::new(crate::service::keypool::KeyPool::start(
+                keys.clone(),
+                &settings.keys,
+            )),
             keys: keys.clone(),
             clock,
             wake: Arc::new(tokio::sync::Notify::new()),

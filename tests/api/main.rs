@@ -12,6 +12,7 @@ mod bad_input;
 mod console;
 mod helpers;
 mod issuers;
+mod key_pool;
 mod kv_backup;
 mod kv_certificates;
 mod kv_import;
