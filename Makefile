@@ -45,6 +45,7 @@ fmt:
 bench: setup
 	$(CARGO) bench --locked --bench throughput
 	$(CARGO) bench --locked --bench audit
+	$(CARGO) bench --locked --bench keypool
 	$(CARGO) bench --locked --bench acme
 
 clean:
