@@ -87,6 +87,7 @@ fmt:
 bench: setup
 	$(CARGO) bench --locked --bench throughput
 	$(CARGO) bench --locked --bench audit
+	$(CARGO) bench --locked --bench keypool
 	$(CARGO) bench --locked --bench acme
 
 clean:

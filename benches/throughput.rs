@@ -4,6 +4,9 @@
 //! 1. Manual create (EC P-256) over HTTPS vs in-process key generation + CSR.
 //! 2. Merge over HTTPS vs the in-process chain check it performs.
 //! 3. GET pending vs a trivial handler (`/healthz`) on the same server.
+//! 4. Durable manual creates (EC P-256) at 1, 16 and 64 clients vs raw SQLite one-event
+//!    commits (WAL, `synchronous=FULL`, `BEGIN IMMEDIATE`) on the same disk, with the mean
+//!    batch size the group commit reached.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,10 +29,60 @@ where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
+    run_clients(CONCURRENCY, n, f).await
+}
+
+/// Raw SQLite: `n` one-event transactions of ~300-byte rows with `UNIQUE(stream, seq)`,
+/// WAL and `synchronous=FULL`, one `BEGIN IMMEDIATE` each (the durable ceiling).
+async fn raw_sqlite_commits(dir: &std::path::Path, n: usize) -> f64 {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+    use sqlx::{ConnectOptions, Connection};
+    let mut conn = SqliteConnectOptions::new()
+        .filename(dir.join("raw.db"))
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .connect()
+        .await
+        .expect("raw db");
+    sqlx::query(
+        "CREATE TABLE events (position INTEGER PRIMARY KEY, stream TEXT NOT NULL, seq INTEGER NOT NULL, payload TEXT NOT NULL, UNIQUE(stream, seq))",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("create");
+    let payload = "x".repeat(300);
+    let start = Instant::now();
+    for i in 0..n {
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut conn)
+            .await
+            .expect("begin");
+        sqlx::query("INSERT INTO events (stream, seq, payload) VALUES ($1, 1, $2)")
+            .bind(format!("certificate/default/raw{i}"))
+            .bind(&payload)
+            .execute(&mut conn)
+            .await
+            .expect("insert");
+        sqlx::query("COMMIT")
+            .execute(&mut conn)
+            .await
+            .expect("commit");
+    }
+    let r = rate(n, start.elapsed());
+    conn.close().await.expect("close");
+    r
+}
+
+async fn run_clients<F, Fut>(clients: usize, n: usize, f: F) -> Duration
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let f = Arc::new(f);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = Instant::now();
-    let tasks: Vec<_> = (0..CONCURRENCY)
+    let tasks: Vec<_> = (0..clients)
         .map(|_| {
             let f = f.clone();
             let next = next.clone();
@@ -187,6 +240,32 @@ async fn main() {
     let health = rate(reads, health_time);
     let get = rate(reads, get_time);
 
+    // 4. Durable creates at 1, 16 and 64 clients, beside raw one-event commits.
+    let raw = raw_sqlite_commits(dir.path(), n).await;
+    let mut scale = Vec::new();
+    for clients in [1usize, 16, 64] {
+        let (c, u) = (client.clone(), url.clone());
+        let (b0, c0) = certbroker::es::writer::batch_stats();
+        let time = run_clients(clients, n, move |i| {
+            let c = c.clone();
+            let u = u(&format!("/certificates/durable{clients}x{i}/create"));
+            async move {
+                let r = c
+                    .post(u)
+                    .bearer_auth("test-token")
+                    .json(&json!({"policy": {"key_props": {"kty": "EC", "crv": "P-256"}, "x509_props": {"subject": "CN=durable.example.com"}, "issuer": {"name": "Unknown"}}}))
+                    .send()
+                    .await
+                    .expect("send");
+                assert_eq!(r.status(), 202);
+            }
+        })
+        .await;
+        let (b1, c1) = certbroker::es::writer::batch_stats();
+        let batch = (c1 - c0) as f64 / (b1 - b0).max(1) as f64;
+        scale.push((clients, rate(n, time), batch));
+    }
+
     println!("certbroker throughput (n={n}, {CONCURRENCY} concurrent HTTPS clients, one run)");
     println!(
         "{:<44} {:>10} {:>12} {:>8}",
@@ -213,4 +292,13 @@ async fn main() {
         health,
         get / health
     );
+    for (clients, r, batch) in scale {
+        println!(
+            "{:<44} {:>10.0} {:>12.0} {:>8.2}",
+            format!("durable creates, {clients} clients (batch {batch:.1})"),
+            r,
+            raw,
+            r / raw
+        );
+    }
 }

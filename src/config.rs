@@ -66,6 +66,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     // unchanged Azure clients
     pub identity: IdentitySettings,
+    #[serde(default)]
+    pub keys: KeySettings,
 }
 
 /// The server's clock.
@@ -164,6 +166,18 @@ pub struct FederatedIdentity {
 
 fn default_federated_audience() -> String {
     "api://AzureADTokenExchange".to_owned()
+}
+
+/// Keys made ahead of requests (`[keys]`, `[keys.pool]`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySettings {
+    /// Background threads making pooled keys (0: no pool).
+    pub pool_threads: usize,
+    /// Keys kept ready per key type (`rsa-2048`, `rsa-3072`, `rsa-4096`, `ec-p256`,
+    /// `ec-p384`, `ec-p521`, `ec-p256k`); absent or 0: made inline.
+    #[serde(default)]
+    pub pool: BTreeMap<String, usize>,
 }
 
 /// Who may read `GET /metrics` besides admins.
@@ -535,6 +549,21 @@ impl Settings {
                     .into(),
             ));
         }
+        for name in self.keys.pool.keys() {
+            if crate::service::keypool::KEY_TYPES
+                .iter()
+                .all(|(n, _)| n != name)
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "keys.pool: '{name}' is not a key type (rsa-2048, rsa-3072, rsa-4096, ec-p256, ec-p384, ec-p521, ec-p256k)"
+                )));
+            }
+        }
+        if self.keys.pool_threads > 16 {
+            return Err(ConfigError::Invalid(
+                "keys.pool_threads must be at most 16".into(),
+            ));
+        }
         if !(7..=90).contains(&self.soft_delete.retention_days) {
             return Err(ConfigError::Invalid(
                 "soft_delete.retention_days must be between 7 and 90".into(),
@@ -580,6 +609,8 @@ data_dir = "{}"
 token = "test-token"
 [worker]
 enabled = false
+[keys]
+pool_threads = 0
 [log]
 level = "warn"
 [limits]
@@ -651,6 +682,15 @@ mod tests {
             let err = Settings::from_toml(&format!("[limits]\n{bad}")).unwrap_err();
             assert!(err.to_string().contains("limits"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn key_pool_sizes_load_and_unknown_key_types_fail() {
+        let s = Settings::from_toml("[keys.pool]\nrsa-4096 = 3").expect("loads");
+        assert_eq!(s.keys.pool["rsa-4096"], 3);
+        assert_eq!(s.keys.pool["rsa-2048"], 8);
+        let err = Settings::from_toml("[keys.pool]\nrsa-1024 = 3").unwrap_err();
+        assert!(err.to_string().contains("rsa-1024"), "{err}");
     }
 
     #[test]

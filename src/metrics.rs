@@ -33,6 +33,7 @@ struct Recorded {
     issuance_duration: HistogramVec,
     acme_step: HistogramVec,
     lifetime_actions: IntCounterVec,
+    keys_drawn: IntCounterVec,
 }
 
 /// Seconds buckets for work that takes from milliseconds (local CA) to minutes (ACME).
@@ -140,6 +141,12 @@ impl Recorded {
             "Lifetime actions fired, by action (AutoRenew, EmailContacts).",
             &["action"],
         );
+        let keys_drawn = counter_vec(
+            &r,
+            "certbroker_keys_drawn_total",
+            "Private keys a create took, by key type and source (pool: made ahead; inline: made for the request).",
+            &["key_type", "source"],
+        );
         Recorded {
             registry: r,
             http_requests,
@@ -152,6 +159,7 @@ impl Recorded {
             issuance_duration,
             acme_step,
             lifetime_actions,
+            keys_drawn,
         }
     }
 }
@@ -214,6 +222,14 @@ pub fn lifetime_action(action: &str) {
     recorded()
         .lifetime_actions
         .with_label_values(&[action])
+        .inc();
+}
+
+/// A key a create took: `source` is `pool` (made ahead) or `inline`.
+pub fn key_drawn(key_type: &str, source: &str) {
+    recorded()
+        .keys_drawn
+        .with_label_values(&[key_type, source])
         .inc();
 }
 

@@ -150,6 +150,7 @@ pub async fn open_services(settings: &Settings) -> anyhow::Result<Services> {
     let (es, _writer) = open_event_store(&storage, settings.storage.max_batch).await?;
     Ok(Services::new(Core {
         es,
+        key_pool: Arc::new(crate::service::keypool::KeyPool::empty(keys.clone())),
         keys,
         clock: Arc::new(SystemClock),
         wake: Arc::new(tokio::sync::Notify::new()),
@@ -572,6 +573,10 @@ impl Application {
         let issuer = Arc::new(token_issuer(&settings, &keys, clock.clone())?);
         let services = Services::new(Core {
             es,
+            key_pool: Arc::new(crate::service::keypool::KeyPool::start(
+                keys.clone(),
+                &settings.keys,
+            )),
             keys: keys.clone(),
             clock,
             wake: Arc::new(tokio::sync::Notify::new()),

@@ -1,9 +1,11 @@
 //! What the HTTPS benchmarks share: how many operations to run and a server to run them on.
 
 use certbroker::config::Settings;
+use certbroker::service::Services;
 use certbroker::startup::Application;
 
 /// Clients running at once against the server.
+#[allow(dead_code)]
 pub const CONCURRENCY: usize = 16;
 
 /// Operations per measure: `BENCH_N`, else `full` under `cargo bench` (which passes
@@ -19,18 +21,31 @@ pub fn operations(full: usize, smoke: usize) -> usize {
 
 /// The server, started in-process on a loopback port over `dir`, its base URL and a client
 /// trusting it with a connection per concurrent task.
+#[allow(dead_code)]
 pub async fn start_server(dir: &std::path::Path) -> (String, reqwest::Client) {
+    let (base, client, _) = start_server_with(dir, |_| {}).await;
+    (base, client)
+}
+
+/// [`start_server`] with `tweak` applied to the settings; also returns the services.
+#[allow(dead_code)]
+pub async fn start_server_with(
+    dir: &std::path::Path,
+    tweak: impl FnOnce(&mut Settings),
+) -> (String, reqwest::Client, Services) {
     let mut settings = Settings::for_test(dir);
     settings.log.level = "error".into();
+    tweak(&mut settings);
     let app = Application::build(settings).await.expect("app");
+    let services = app.services.clone();
     let base = format!("https://127.0.0.1:{}", app.port());
     let client = reqwest::Client::builder()
         .add_root_certificate(
             reqwest::Certificate::from_pem(app.trust_pem.as_bytes()).expect("pem"),
         )
-        .pool_max_idle_per_host(CONCURRENCY)
+        .pool_max_idle_per_host(64)
         .build()
         .expect("client");
     tokio::spawn(app.run_until_stopped());
-    (base, client)
+    (base, client, services)
 }

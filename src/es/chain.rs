@@ -78,9 +78,35 @@ pub fn encode_row(row: &ChainRow) -> Vec<u8> {
 
 /// `SHA-256(prev ‖ encode_row(row))`.
 pub fn link(prev: &[u8; 32], row: &ChainRow) -> [u8; 32] {
+    // The same bytes as `encode_row`, fed to the hash as they come instead of copied into
+    // one buffer first (the payload is most of a row).
+    fn text(h: &mut openssl::sha::Sha256, s: &str) {
+        h.update(&(s.len() as u64).to_be_bytes());
+        h.update(s.as_bytes());
+    }
+    fn opt(h: &mut openssl::sha::Sha256, s: Option<&str>) {
+        match s {
+            None => h.update(&[0]),
+            Some(s) => {
+                h.update(&[1]);
+                text(h, s);
+            }
+        }
+    }
     let mut h = openssl::sha::Sha256::new();
     h.update(prev);
-    h.update(&encode_row(row));
+    h.update(&(ENCODING.len() as u64).to_be_bytes());
+    h.update(ENCODING);
+    h.update(&row.position.to_be_bytes());
+    text(&mut h, &row.stream_id);
+    h.update(&row.version.to_be_bytes());
+    text(&mut h, &row.event_type);
+    h.update(&row.schema_version.to_be_bytes());
+    text(&mut h, &row.payload);
+    text(&mut h, &row.recorded_at);
+    text(&mut h, &row.actor);
+    opt(&mut h, row.client_request_id.as_deref());
+    opt(&mut h, row.remote_addr.as_deref());
     h.finish()
 }
 
@@ -355,6 +381,26 @@ mod tests {
             assert_ne!(link(&GENESIS, &r), base);
         }
         assert_ne!(link(&[1; 32], &row()), base);
+    }
+
+    #[test]
+    fn link_hashes_exactly_the_encoded_row() {
+        for mut r in [row(), {
+            let mut r = row();
+            r.client_request_id = Some("c".into());
+            r.remote_addr = None;
+            r
+        }] {
+            let mut h = openssl::sha::Sha256::new();
+            h.update(&[3; 32]);
+            h.update(&encode_row(&r));
+            assert_eq!(link(&[3; 32], &r), h.finish());
+            r.payload = "{\"a\":1}".into();
+            let mut h = openssl::sha::Sha256::new();
+            h.update(&GENESIS);
+            h.update(&encode_row(&r));
+            assert_eq!(link(&GENESIS, &r), h.finish());
+        }
     }
 
     #[test]

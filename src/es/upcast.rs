@@ -17,6 +17,12 @@ pub fn current_version(event_type: &str) -> i64 {
     }
 }
 
+/// Whether [`upcast`] changes a payload of `event_type` at `schema_version` (the decoder
+/// takes a one-pass path for those it does not).
+pub fn needs_upcast(event_type: &str, schema_version: i64) -> bool {
+    matches!((event_type, schema_version), ("AccessRefused", 1))
+}
+
 /// Brings `payload` of `event_type` at `schema_version` up to the current schema.
 pub fn upcast(event_type: &str, schema_version: i64, payload: Value) -> Value {
     match (event_type, schema_version) {
@@ -99,5 +105,9 @@ mod tests {
         assert_eq!(upcast("AccessRefused", 3, v3.clone()), v3);
         assert_eq!(current_version("PendingCreated"), 1);
         assert_eq!(current_version("AccessRefused"), 3);
+        assert!(needs_upcast("AccessRefused", 1));
+        assert!(needs_upcast("AccessRefused", 2));
+        assert!(!needs_upcast("AccessRefused", 3));
+        assert!(!needs_upcast("PendingCreated", 1));
     }
 }

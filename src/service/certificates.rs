@@ -7,7 +7,8 @@ use std::sync::Arc;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 
-use super::keystore::{KeyStore, PreparedKey};
+use super::keypool::KeyPool;
+use super::keystore::PreparedKey;
 use super::{blocking, certificate_not_found, new_id, Caller, Core, ServiceError};
 use crate::crypto;
 use crate::domain::certificate::{
@@ -186,10 +187,10 @@ impl Certificates {
             }
             _ => None,
         };
-        let keys = core.keys.clone();
+        let pool = core.key_pool.clone();
         let now = core.clock.now().timestamp();
         let prepared = blocking("key generation", move || {
-            prepare_request(&keys, &csr_policy, reused, now)
+            prepare_request(&pool, &csr_policy, reused, now)
         })
         .await?;
         let mut effects = Vec::new();
@@ -468,7 +469,7 @@ struct PreparedRequest {
 }
 
 fn prepare_request(
-    keys: &KeyStore,
+    keys: &KeyPool,
     policy: &Policy,
     reused: Option<(String, crypto::PKey<crypto::Private>, Vec<u8>)>,
     now: i64,

@@ -15,6 +15,7 @@ pub mod deleted;
 pub mod identity;
 pub mod issuance_policy;
 pub mod issuers;
+pub mod keypool;
 pub mod keys;
 pub mod keystore;
 pub mod local_ca;
@@ -157,6 +158,8 @@ impl Providers {
 pub struct Core {
     pub es: EventStore,
     pub keys: Arc<KeyStore>,
+    /// Keys made ahead of creates (`keys.pool`).
+    pub key_pool: Arc<keypool::KeyPool>,
     pub clock: Arc<dyn Clock>,
     /// Wakes the worker when a request may need it.
     pub wake: Arc<tokio::sync::Notify>,

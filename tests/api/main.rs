@@ -15,6 +15,7 @@ mod fidelity;
 mod helpers;
 mod identity;
 mod issuers;
+mod key_pool;
 mod kv_backup;
 mod kv_certificates;
 mod kv_import;
