@@ -178,11 +178,20 @@ async fn shows(server: &Server, name: &str, effect: &Effect) -> Result<(), Strin
     let cert = || server.call(Method::GET, &cert_path, None);
     let fail = |what: String| Err(format!("{name}: expected {effect:?}, {what}"));
     match effect {
-        Effect::Absent | Effect::PendingDeleted => {
+        Effect::Absent => {
             let (p, body) = pending().await;
             let c = cert().await.0;
             if p != 404 || c != 404 {
                 return fail(format!("pending {p} {body}, certificate {c}"));
+            }
+        }
+        // The pending object is gone; the certificate stays readable without a version
+        // (Key Vault's answer: its policy, disabled, no `cer`).
+        Effect::PendingDeleted => {
+            let (p, body) = pending().await;
+            let (c, cert_body) = cert().await;
+            if p != 404 || c != 200 || !cert_body["cer"].is_null() {
+                return fail(format!("pending {p} {body}, certificate {c} {cert_body}"));
             }
         }
         Effect::Manual { .. } | Effect::Cancelled => {
@@ -196,9 +205,9 @@ async fn shows(server: &Server, name: &str, effect: &Effect) -> Result<(), Strin
             }
         }
         Effect::SelfSigned | Effect::Merged => {
-            let c = cert().await.0;
-            if c != 200 {
-                return fail(format!("certificate {c}"));
+            let (c, body) = cert().await;
+            if c != 200 || !body["cer"].is_string() {
+                return fail(format!("certificate {c} {body}"));
             }
         }
         Effect::Issuing => {
@@ -207,7 +216,8 @@ async fn shows(server: &Server, name: &str, effect: &Effect) -> Result<(), Strin
             for _ in 0..600 {
                 let (p, body) = pending().await;
                 if p == 200 && body["status"] == "completed" {
-                    if cert().await.0 != 200 {
+                    let (c, cert_body) = cert().await;
+                    if c != 200 || !cert_body["cer"].is_string() {
                         return fail("completed without a certificate".into());
                     }
                     return Ok(());

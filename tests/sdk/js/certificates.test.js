@@ -138,7 +138,6 @@ test("a manual request merged with a chain signed by a test CA", async () => {
 
 test(
   "getCertificateOperation on a first version still pending",
-  { todo: "issue 13 part 2: GET /certificates/{name}/ answers 404 while the first version is pending" },
   async () => {
     const name = unique("js-pending");
     await client.beginCreateCertificate(
@@ -216,7 +215,6 @@ test("issuers: create, get, update, list, delete", async () => {
 
 test(
   "an issuer naming a Key Vault partner provider",
-  { todo: "issue 13 part 2: provider 'Test' is refused with 400" },
   async () => {
     const created = await client.createIssuer(unique("js-test-issuer"), "Test");
     assert.equal(created.provider, "Test");
