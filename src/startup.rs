@@ -509,7 +509,7 @@ fn identity_listener(settings: &Settings, state: &AppState) -> anyhow::Result<Id
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(data.clone())
-            .wrap(actix_web::middleware::from_fn(http::auth::stamp))
+            .wrap(actix_web::middleware::from_fn(http::stamp::stamp))
             .configure(http::routes::configure_identity)
     })
     .workers(1)
@@ -668,7 +668,7 @@ impl Application {
         let server = actix_web::HttpServer::new(move || {
             actix_web::App::new()
                 .app_data(data.clone())
-                .wrap(actix_web::middleware::from_fn(http::auth::stamp))
+                .wrap(actix_web::middleware::from_fn(http::stamp::stamp))
                 .configure(http::routes::configure)
         })
         .workers(workers)

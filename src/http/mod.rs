@@ -3,6 +3,7 @@
 //! handler module per resource, the same names as `service/` and `dto/`. Handlers parse
 //! and validate input, call a service, and render rows; they never write SQL.
 
+pub mod access;
 pub mod acme_challenge;
 pub mod admin;
 pub mod audit;
@@ -23,6 +24,7 @@ pub mod refusals;
 pub mod roles;
 pub mod routes;
 pub mod secrets;
+pub mod stamp;
 pub mod ui;
 pub mod vaults;
 
