@@ -26,7 +26,7 @@ fn claims(jwt: &str) -> Value {
 
 /// Makes a token with `certbroker token create`.
 fn cli_token(app: &TestApp, name: &str, role: &str) -> String {
-    let (code, out) = certbroker(&app, &["token", "create", "--name", name, "--role", role]);
+    let (code, out) = certbroker(app, &["token", "create", "--name", name, "--role", role]);
     assert_eq!(code, 0, "{out}");
     out.trim().to_owned()
 }
@@ -350,7 +350,7 @@ async fn tokens_are_checked_for_audience_expiry_and_signature() {
 
 /// Makes an OAuth client with `certbroker client create`: (client id, secret).
 fn cli_client(app: &TestApp, name: &str, role: &str) -> (String, String) {
-    let (code, out) = certbroker(&app, &["client", "create", "--name", name, "--role", role]);
+    let (code, out) = certbroker(app, &["client", "create", "--name", name, "--role", role]);
     assert_eq!(code, 0, "{out}");
     let field = |k: &str| {
         out.lines()
