@@ -20,7 +20,7 @@ pub fn current_version(event_type: &str) -> i64 {
 /// Whether [`upcast`] changes a payload of `event_type` at `schema_version` (the decoder
 /// takes a one-pass path for those it does not).
 pub fn needs_upcast(event_type: &str, schema_version: i64) -> bool {
-    matches!((event_type, schema_version), ("AccessRefused", 1))
+    schema_version < current_version(event_type)
 }
 
 /// Brings `payload` of `event_type` at `schema_version` up to the current schema.
