@@ -427,7 +427,7 @@ async fn events(owned: &mut impl Session, args: EventsArgs) -> anyhow::Result<Ex
 const RESERVED_TOKEN_NAMES: &[&str] = &["static", "dev", "anonymous", "worker", "cli", "seed"];
 
 async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<ExitCode> {
-    use certbroker::service::{Caller, ServiceError};
+    use certbroker::service::Caller;
     let services = certbroker::startup::open_services(settings).await?;
     let tokens = &services.tokens;
     let caller = Caller::system(certbroker::DEFAULT_VAULT, "cli");
@@ -459,37 +459,53 @@ async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<Exi
                 eprintln!("certbroker: the token name '{name}' is reserved");
                 return Ok(ExitCode::from(2));
             }
-            let secret = format!(
-                "cbt_{}",
-                base64::Engine::encode(
-                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                    certbroker::crypto::seal::random_bytes::<32>()?,
-                )
-            );
-            let hash = hex::encode(certbroker::crypto::seal::sha256(secret.as_bytes()));
-            match tokens.create(&caller, &name, role.as_str(), &hash).await {
-                Ok(()) => {
-                    println!("{secret}");
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(ServiceError::Domain(_)) => {
-                    eprintln!("certbroker: a token with that name exists");
-                    Ok(ExitCode::from(2))
-                }
-                Err(e) => Err(e.into()),
-            }
+            let (secret, hash) = new_secret("cbt_")?;
+            let created = tokens.create(&caller, &name, role.as_str(), &hash).await;
+            answer(
+                created,
+                || println!("{secret}"),
+                "a token with that name exists",
+            )
         }
-        TokenCommand::Revoke { name } => match tokens.revoke(&caller, &name).await {
-            Ok(()) => {
-                println!("revoked");
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(ServiceError::Domain(_)) => {
-                eprintln!("certbroker: no active token has that name");
-                Ok(ExitCode::from(2))
-            }
-            Err(e) => Err(e.into()),
-        },
+        TokenCommand::Revoke { name } => answer(
+            tokens.revoke(&caller, &name).await,
+            || println!("revoked"),
+            "no active token has that name",
+        ),
+    }
+}
+
+/// A new secret for a token or client (`prefix` and 32 random bytes, base64url) and the
+/// SHA-256 (hex) that is all the database keeps of it.
+fn new_secret(prefix: &str) -> anyhow::Result<(String, String)> {
+    let secret = format!(
+        "{prefix}{}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            certbroker::crypto::seal::random_bytes::<32>()?,
+        )
+    );
+    let hash = hex::encode(certbroker::crypto::seal::sha256(secret.as_bytes()));
+    Ok((secret, hash))
+}
+
+/// The exit of a token or client command: `done` on success, exit 2 saying `refused` when
+/// the domain refused it (a taken name, nothing to revoke), the error otherwise.
+fn answer(
+    result: Result<(), certbroker::service::ServiceError>,
+    done: impl FnOnce(),
+    refused: &str,
+) -> anyhow::Result<ExitCode> {
+    match result {
+        Ok(()) => {
+            done();
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(certbroker::service::ServiceError::Domain(_)) => {
+            eprintln!("certbroker: {refused}");
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -503,7 +519,7 @@ fn valid_name(name: &str) -> bool {
 }
 
 async fn client(settings: &Settings, command: ClientCommand) -> anyhow::Result<ExitCode> {
-    use certbroker::service::{Caller, ServiceError};
+    use certbroker::service::Caller;
     let services = certbroker::startup::open_services(settings).await?;
     let clients = &services.clients;
     let caller = Caller::system(certbroker::DEFAULT_VAULT, "cli");
@@ -531,41 +547,21 @@ async fn client(settings: &Settings, command: ClientCommand) -> anyhow::Result<E
                 return Ok(ExitCode::from(2));
             }
             let client_id = uuid::Uuid::new_v4().hyphenated().to_string();
-            let secret = format!(
-                "cbc_{}",
-                base64::Engine::encode(
-                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                    certbroker::crypto::seal::random_bytes::<32>()?,
-                )
-            );
-            let hash = hex::encode(certbroker::crypto::seal::sha256(secret.as_bytes()));
-            match clients
+            let (secret, hash) = new_secret("cbc_")?;
+            let created = clients
                 .create(&caller, &name, &client_id, role.as_str(), &hash)
-                .await
-            {
-                Ok(()) => {
-                    println!("client_id {client_id}");
-                    println!("client_secret {secret}");
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(ServiceError::Domain(_)) => {
-                    eprintln!("certbroker: a client with that name exists");
-                    Ok(ExitCode::from(2))
-                }
-                Err(e) => Err(e.into()),
-            }
+                .await;
+            let shown = || {
+                println!("client_id {client_id}");
+                println!("client_secret {secret}");
+            };
+            answer(created, shown, "a client with that name exists")
         }
-        ClientCommand::Revoke { name } => match clients.revoke(&caller, &name).await {
-            Ok(()) => {
-                println!("revoked");
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(ServiceError::Domain(_)) => {
-                eprintln!("certbroker: no active client has that name");
-                Ok(ExitCode::from(2))
-            }
-            Err(e) => Err(e.into()),
-        },
+        ClientCommand::Revoke { name } => answer(
+            clients.revoke(&caller, &name).await,
+            || println!("revoked"),
+            "no active client has that name",
+        ),
     }
 }
 

@@ -36,16 +36,6 @@ pub async fn by_client_id(
     .await)
 }
 
-/// The role of the active client `name`.
-pub async fn active_role(conn: &mut Conn<'_>, name: &str) -> Result<Option<String>, sqlx::Error> {
-    on_conn!(conn, |c| sqlx::query_scalar(
-        "SELECT role FROM clients WHERE name = $1 AND revoked_at IS NULL"
-    )
-    .bind(name)
-    .fetch_optional(c)
-    .await)
-}
-
 /// Stores a client under `name`; false when the name (or client id) is taken.
 pub(crate) async fn insert(
     conn: &mut Conn<'_>,
@@ -62,19 +52,6 @@ pub(crate) async fn insert(
     .bind(&row.role)
     .bind(secret_sha256)
     .bind(&row.created_at)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    Ok(done > 0)
-}
-
-/// Revokes the active client `name`; false when no active client has that name.
-pub(crate) async fn revoke(conn: &mut Conn<'_>, name: &str, at: &str) -> Result<bool, sqlx::Error> {
-    let done = on_conn!(conn, |c| sqlx::query(
-        "UPDATE clients SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL"
-    )
-    .bind(at)
-    .bind(name)
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;

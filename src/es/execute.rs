@@ -268,7 +268,14 @@ async fn apply_effect(
             }
         }
         Effect::RevokeToken { name } => {
-            if !tokens::revoke(conn, &name, &store::format_time(&meta.at)).await? {
+            if !super::credentials::revoke(
+                conn,
+                super::credentials::Credentials::Tokens,
+                &name,
+                &store::format_time(&meta.at),
+            )
+            .await?
+            {
                 return Err(DomainError::BadParameter(format!(
                     "No active token is named '{name}'."
                 ))
@@ -297,7 +304,14 @@ async fn apply_effect(
             }
         }
         Effect::RevokeClient { name } => {
-            if !super::clients::revoke(conn, &name, &store::format_time(&meta.at)).await? {
+            if !super::credentials::revoke(
+                conn,
+                super::credentials::Credentials::Clients,
+                &name,
+                &store::format_time(&meta.at),
+            )
+            .await?
+            {
                 return Err(DomainError::BadParameter(format!(
                     "No active client is named '{name}'."
                 ))

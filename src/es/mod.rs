@@ -7,6 +7,7 @@ pub mod aggregate;
 pub mod audit;
 pub mod chain;
 pub mod clients;
+pub mod credentials;
 pub mod envelope;
 pub mod error;
 pub mod execute;

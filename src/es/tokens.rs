@@ -48,34 +48,11 @@ pub(crate) async fn insert(
     Ok(done > 0)
 }
 
-/// Revokes the active token `name`; false when no active token has that name.
-pub(crate) async fn revoke(conn: &mut Conn<'_>, name: &str, at: &str) -> Result<bool, sqlx::Error> {
-    let done = on_conn!(conn, |c| sqlx::query(
-        "UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL"
-    )
-    .bind(at)
-    .bind(name)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    Ok(done > 0)
-}
-
 /// Every token, by name.
 pub async fn list(conn: &mut Conn<'_>) -> Result<Vec<TokenRow>, sqlx::Error> {
     on_conn!(conn, |c| sqlx::query_as::<_, TokenRow>(
         "SELECT name, role, created_at, revoked_at FROM tokens ORDER BY name"
     )
     .fetch_all(c)
-    .await)
-}
-
-/// The role of the active token `name` (JWTs minted for a token name it).
-pub async fn active_role(conn: &mut Conn<'_>, name: &str) -> Result<Option<String>, sqlx::Error> {
-    on_conn!(conn, |c| sqlx::query_scalar(
-        "SELECT role FROM tokens WHERE name = $1 AND revoked_at IS NULL"
-    )
-    .bind(name)
-    .fetch_optional(c)
     .await)
 }

@@ -19,6 +19,7 @@ use super::roles::Role;
 use super::stamp::{client_request_id, RouteInfo};
 use crate::crypto;
 use crate::error::ApiError;
+use crate::es::credentials::Credentials;
 use crate::service::identity::{Audience, IdentityKind, TokenIssuer};
 
 /// The api-versions the current SDKs send, newest first.
@@ -170,15 +171,19 @@ impl Auth {
                 .any(|n| n == name)
                 .then(|| Role::Admin.as_str().to_owned()),
             IdentityKind::Token => match self.reader().await? {
-                Some(mut r) => crate::es::tokens::active_role(&mut r.conn(), name)
-                    .await
-                    .map_err(db_failure)?,
+                Some(mut r) => {
+                    crate::es::credentials::active_role(&mut r.conn(), Credentials::Tokens, name)
+                        .await
+                        .map_err(db_failure)?
+                }
                 None => None,
             },
             IdentityKind::Client => match self.reader().await? {
-                Some(mut r) => crate::es::clients::active_role(&mut r.conn(), name)
-                    .await
-                    .map_err(db_failure)?,
+                Some(mut r) => {
+                    crate::es::credentials::active_role(&mut r.conn(), Credentials::Clients, name)
+                        .await
+                        .map_err(db_failure)?
+                }
                 None => None,
             },
             IdentityKind::Federated => self

@@ -5,10 +5,8 @@ use std::sync::Arc;
 
 use super::{Caller, Core, ServiceError};
 use crate::domain::audit::AuditEvent;
-use crate::es::aggregate::Audit;
 use crate::es::audit::{self, AuditEntry, EventFilter};
 use crate::es::chain::{self, Head};
-use crate::es::StreamId;
 
 /// The audit service.
 #[derive(Clone)]
@@ -29,11 +27,9 @@ impl AuditService {
         certificate: Option<&str>,
         event: AuditEvent,
     ) -> Result<(), ServiceError> {
-        let stream = StreamId::audit(&caller.vault, certificate);
         self.0
-            .execute::<Audit>(caller, stream, "", event, None, vec![], Arc::new(()))
+            .record_audit(caller, certificate, event, vec![])
             .await
-            .map(|_| ())
     }
 
     /// One page of events matching `filter`, at most `limit`.

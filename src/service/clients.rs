@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use super::{Caller, Core, ServiceError};
 use crate::domain::audit::AuditEvent;
-use crate::es::aggregate::Audit;
 use crate::es::clients::{self, ClientRow, ClientSecretRow};
-use crate::es::{Effect, StreamId};
+use crate::es::Effect;
 
 /// The clients service.
 #[derive(Clone)]
@@ -36,7 +35,7 @@ impl Clients {
             role: role.to_owned(),
             secret_sha256: secret_sha256.to_owned(),
         };
-        self.record(caller, event, effect).await
+        self.0.record_audit(caller, None, event, vec![effect]).await
     }
 
     /// Revokes the active client `name` (refused when there is none).
@@ -47,20 +46,7 @@ impl Clients {
         let effect = Effect::RevokeClient {
             name: name.to_owned(),
         };
-        self.record(caller, event, effect).await
-    }
-
-    async fn record(
-        &self,
-        caller: &Caller,
-        event: AuditEvent,
-        effect: Effect,
-    ) -> Result<(), ServiceError> {
-        let stream = StreamId::audit(&caller.vault, None);
-        self.0
-            .execute::<Audit>(caller, stream, "", event, None, vec![effect], Arc::new(()))
-            .await
-            .map(|_| ())
+        self.0.record_audit(caller, None, event, vec![effect]).await
     }
 
     /// Every client (names, client ids, roles, dates; never hashes).

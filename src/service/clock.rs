@@ -7,9 +7,7 @@ use std::sync::Arc;
 use super::{Caller, Core, ServiceError};
 use crate::domain::audit::AuditEvent;
 use crate::domain::DomainError;
-use crate::es::aggregate::Audit;
 use crate::es::storage::{on_conn, Storage};
-use crate::es::StreamId;
 
 /// The clock after a move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,17 +55,7 @@ impl ClockService {
             by_seconds,
             offset_seconds: clock.offset_seconds() + by_seconds,
         };
-        self.0
-            .execute::<Audit>(
-                caller,
-                StreamId::audit(&caller.vault, None),
-                "",
-                event,
-                None,
-                vec![],
-                Arc::new(()),
-            )
-            .await?;
+        self.0.record_audit(caller, None, event, vec![]).await?;
         clock.advance(by_seconds);
         self.0.wake.notify_one();
         Ok(self.reading())

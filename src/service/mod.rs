@@ -171,6 +171,30 @@ pub struct Core {
 }
 
 impl Core {
+    /// Records an audit record in the audit stream of `certificate` (or of the vault),
+    /// with the effects it carries (a token or client stored or revoked), through the
+    /// pipeline like every event.
+    pub(crate) async fn record_audit(
+        &self,
+        caller: &Caller,
+        certificate: Option<&str>,
+        event: crate::domain::audit::AuditEvent,
+        effects: Vec<Effect>,
+    ) -> Result<(), ServiceError> {
+        let stream = StreamId::audit(&caller.vault, certificate);
+        self.execute::<crate::es::aggregate::Audit>(
+            caller,
+            stream,
+            "",
+            event,
+            None,
+            effects,
+            Arc::new(()),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Event metadata for `caller` now.
     pub fn meta(&self, caller: &Caller) -> EventMeta {
         EventMeta {

@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use super::{Caller, Core, ServiceError};
 use crate::domain::audit::AuditEvent;
-use crate::es::aggregate::Audit;
 use crate::es::tokens::{self, TokenRow};
-use crate::es::{Effect, StreamId};
+use crate::es::Effect;
 
 /// The tokens service.
 #[derive(Clone)]
@@ -32,7 +31,7 @@ impl Tokens {
             role: role.to_owned(),
             sha256: sha256.to_owned(),
         };
-        self.record(caller, event, effect).await
+        self.0.record_audit(caller, None, event, vec![effect]).await
     }
 
     /// Revokes the active token `name` (refused when there is none).
@@ -43,20 +42,7 @@ impl Tokens {
         let effect = Effect::RevokeToken {
             name: name.to_owned(),
         };
-        self.record(caller, event, effect).await
-    }
-
-    async fn record(
-        &self,
-        caller: &Caller,
-        event: AuditEvent,
-        effect: Effect,
-    ) -> Result<(), ServiceError> {
-        let stream = StreamId::audit(&caller.vault, None);
-        self.0
-            .execute::<Audit>(caller, stream, "", event, None, vec![effect], Arc::new(()))
-            .await
-            .map(|_| ())
+        self.0.record_audit(caller, None, event, vec![effect]).await
     }
 
     /// Every token (names, roles, dates; never hashes).
