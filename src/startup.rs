@@ -162,13 +162,16 @@ impl Application {
         let data_dir = settings.storage.data_dir.clone();
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        ensure_writable(&data_dir)?;
         // The master key and the TLS and CA material live here whatever the engine.
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700))
-                .with_context(|| format!("making {} private (0700)", data_dir.display()))?;
+            let mode = std::fs::metadata(&data_dir)?.permissions().mode() & 0o777;
+            if mode != 0o700 {
+                std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700))
+                    .with_context(|| format!("making {} private (0700)", data_dir.display()))?;
+            }
         }
-        ensure_writable(&data_dir)?;
         // Opening the database (SQLite: in the data directory, made 0700) before the master
         // key lands in it.
         let storage = open_storage(&settings).await?;
