@@ -1,6 +1,11 @@
 //! Settings: the embedded `config/default.toml`, then an optional file (`--config`), then
 //! environment variables `CERTBROKER__SECTION__KEY`. Unknown keys fail start-up.
 //! Secrets are [`Secret`], whose `Debug` is redacted.
+//!
+//! Why one file of some 700 lines: every configuration key is declared, documented and
+//! validated here, section by section in the order of `config/default.toml`, so the two
+//! can be read side by side; split by section, the validation that crosses sections
+//! (aliases naming providers, limits) would have no one home.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
