@@ -21,35 +21,9 @@ if [ "$(cat "$VENV/.version" 2>/dev/null)" != "$AZ_CLI_VERSION" ]; then
   "$VENV/bin/pip" install -q --disable-pip-version-check "azure-cli==$AZ_CLI_VERSION"
   echo "$AZ_CLI_VERSION" > "$VENV/.version"
 fi
-export CERTBROKER_BIN=${CERTBROKER_BIN:-$TARGET_DIR/debug/certbroker}
-if [ ! -x "$CERTBROKER_BIN" ]; then
-  cargo build --locked --bin certbroker
-fi
-
-WORK=$(mktemp -d -t certbroker-sdk-az-XXXXXX)
-SERVER_PID=
-cleanup() {
-  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-  if [ -z "${KEEP_SDK_DATA:-}" ]; then rm -rf "$WORK"; else echo "data kept in $WORK"; fi
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-MI_PORT=$(free_port)
-TOKEN=sdk-az-token
-CERTBROKER__AUTH__TOKEN=$TOKEN CERTBROKER__IDENTITY__HTTP_LISTEN=127.0.0.1:$MI_PORT \
-CERTBROKER__LOG__LEVEL=warn \
-  "$CERTBROKER_BIN" --data-dir "$WORK/data" serve --listen 127.0.0.1:0 >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-URL=
-for _ in $(seq 1 600); do
-  URL=$(grep -o 'listening on https://127\.0\.0\.1:[0-9]*' "$WORK/server.log" | head -1 | sed 's/listening on //' || true)
-  [ -n "$URL" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
-done
-if [ -z "$URL" ]; then
-  echo "certbroker did not start:"; cat "$WORK/server.log"; exit 1
-fi
+# One server for the suite, with the plain-HTTP managed-identity listener.
+. scripts/lib/serve.sh
+start_certbroker sdk-az
 PORT=${URL##*:}
 TID=$(cat "$WORK/data/identity/tenant-id")
 VAULT=cbaz
