@@ -1,5 +1,5 @@
 //! The `certbroker` command: `serve`, `healthcheck`, `rebuild`, `verify`, `events`, `token`,
-//! `client`.
+//! `client`, `migrate-storage`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,6 +85,14 @@ enum Command {
     Client {
         #[command(subcommand)]
         command: ClientCommand,
+    },
+    /// Copy the SQLite database of the data directory to an empty PostgreSQL database (the
+    /// server stopped): events with their hashes, sealed keys, tokens, clients and settings;
+    /// rebuild the views there, verify the chain, print both heads (they must be equal).
+    MigrateStorage {
+        /// The target: postgres://user:pass@host:port/db (its migrations run first).
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
 }
 
@@ -262,7 +270,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Token { command } => token(&settings, command).await,
         Command::Client { command } => client(&settings, command).await,
+        Command::MigrateStorage { to } => migrate_storage(&settings, &to).await,
     }
+}
+
+/// `certbroker migrate-storage --to URL`: what was copied, then both heads.
+async fn migrate_storage(settings: &Settings, to: &str) -> anyhow::Result<ExitCode> {
+    let report = certbroker::startup::migrate_storage(settings, to).await?;
+    for (table, rows) in &report.tables {
+        println!("copied {table}: {rows} rows");
+    }
+    println!("rebuilt the views from {} events", report.replayed);
+    println!("verified {} events on the target", report.verified);
+    let show = certbroker::startup::show_head;
+    println!("source head {}", show(report.source_head.as_ref()));
+    println!("target head {}", show(report.target_head.as_ref()));
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The host to call for a listen address: the loopback address for a wildcard address

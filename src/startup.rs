@@ -26,10 +26,12 @@ use crate::worker::Worker;
 use sqlx::{SqliteConnection, SqlitePool};
 
 mod material;
+mod migrate;
 mod storage;
 
 pub use material::TlsMaterial;
 use material::{authorization_uri, tls_material, token_issuer, tokens};
+pub use migrate::{migrate_storage, show as show_head, MigrateReport};
 pub use storage::{
     check_chain, database_path, open_database, open_event_store, open_services, open_storage,
     open_tool_database,

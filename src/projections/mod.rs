@@ -306,7 +306,8 @@ pub async fn rebuild_command(
     result
 }
 
-async fn set_views_version(conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
+/// Records that the views have the shape of this version ([`VIEWS_VERSION`]).
+pub async fn set_views_version(conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
     let v = VIEWS_VERSION.to_string();
     on_conn!(conn, |c| sqlx::query(
         r#"INSERT INTO meta (key, value) VALUES ('views_version', $1)

@@ -289,6 +289,24 @@ pub enum OpenError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// One stored value as SQLite holds it (its storage class), on its way from one engine to
+/// the other (`certbroker migrate-storage`): read by [`sqlite::read_cells`], written by
+/// [`postgres::insert_cells`] in the type of the target column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// `name` as a quoted SQL identifier (both engines quote with double quotes). Names come
+/// from the database's own catalog, never from input.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// What kind of failure a database error is, for the answer a client gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {

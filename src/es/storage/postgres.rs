@@ -11,7 +11,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, PgConnection};
 
-use super::{Failure, OpenError};
+use super::{quote_ident, Cell, Failure, OpenError};
 
 /// The embedded PostgreSQL migrations (same numbers and names as the SQLite ones).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -95,6 +95,134 @@ pub async fn begin_read(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
 /// identifiers the code names, never of input.
 pub fn json_text(column: &str, path: &[&str]) -> String {
     format!("({column} #>> '{{{}}}')", path.join(","))
+}
+
+/// A column of a table, as the catalog names it and its type (`udt_name`: `int8`, `bool`,
+/// `bytea`, `text`, `jsonb`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub udt: String,
+}
+
+/// The columns of `table` in the current schema, in their order (none when there is no
+/// such table).
+pub async fn columns(conn: &mut PgConnection, table: &str) -> Result<Vec<Column>, sqlx::Error> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        r#"SELECT column_name::text, udt_name::text FROM information_schema.columns
+           WHERE table_schema = current_schema() AND table_name = $1
+           ORDER BY ordinal_position"#,
+    )
+    .bind(table)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, udt)| Column { name, udt })
+        .collect())
+}
+
+/// The number of rows in `table`.
+pub async fn count_rows(conn: &mut PgConnection, table: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {}", quote_ident(table)))
+        .fetch_one(conn)
+        .await
+}
+
+/// Deletes every row of `table`.
+pub async fn clear(conn: &mut PgConnection, table: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!("DELETE FROM {}", quote_ident(table)))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+fn mismatch(column: &Column, cell: &Cell) -> sqlx::Error {
+    sqlx::Error::Encode(
+        format!(
+            "column {} ({}) cannot take the value {cell:?}",
+            column.name, column.udt
+        )
+        .into(),
+    )
+}
+
+/// Inserts `rows` (cells in the order of `columns`) into `table` in one statement, each
+/// cell written in its column's type: SQLite's integers become `bigint` or `boolean`, its
+/// text `text`, `jsonb` or whatever the column's type reads from text, its blobs `bytea`.
+pub async fn insert_cells(
+    conn: &mut PgConnection,
+    table: &str,
+    columns: &[Column],
+    rows: &[Vec<Cell>],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
+    let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(format!(
+        "INSERT INTO {} ({}) ",
+        quote_ident(table),
+        names.join(", ")
+    ));
+    let mut bad = None;
+    q.push_values(rows, |mut b, row| {
+        for (column, cell) in columns.iter().zip(row) {
+            match (column.udt.as_str(), cell) {
+                ("int2" | "int4" | "int8", Cell::Int(v)) => b.push_bind(*v),
+                ("int2" | "int4" | "int8", Cell::Null) => b.push_bind(None::<i64>),
+                ("bool", Cell::Int(v)) => b.push_bind(*v != 0),
+                ("bool", Cell::Null) => b.push_bind(None::<bool>),
+                ("float4" | "float8", Cell::Real(v)) => b.push_bind(*v),
+                ("float4" | "float8", Cell::Int(v)) => b.push_bind(*v as f64),
+                ("float4" | "float8", Cell::Null) => b.push_bind(None::<f64>),
+                ("bytea", Cell::Blob(v)) => b.push_bind(v.clone()),
+                ("bytea", Cell::Text(v)) => b.push_bind(v.as_bytes().to_vec()),
+                ("bytea", Cell::Null) => b.push_bind(None::<Vec<u8>>),
+                ("text" | "varchar" | "bpchar", Cell::Text(v)) => b.push_bind(v.clone()),
+                ("text" | "varchar" | "bpchar", Cell::Int(v)) => b.push_bind(v.to_string()),
+                ("text" | "varchar" | "bpchar", Cell::Null) => b.push_bind(None::<String>),
+                // Any other type (jsonb, timestamptz, uuid, ...) is read from its text.
+                (udt, Cell::Text(_) | Cell::Null)
+                    if udt.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                {
+                    let text = match cell {
+                        Cell::Text(v) => Some(v.clone()),
+                        _ => None,
+                    };
+                    b.push_bind(text).push_unseparated(format!("::{udt}"))
+                }
+                _ => {
+                    bad.get_or_insert_with(|| mismatch(column, cell));
+                    b.push_bind(None::<String>)
+                }
+            };
+        }
+    });
+    if let Some(e) = bad {
+        return Err(e);
+    }
+    q.build().execute(conn).await.map(|_| ())
+}
+
+/// Moves every sequence behind a column of `table` (serial and identity columns) past the
+/// largest value the column holds, so the next value drawn follows the copied rows.
+pub async fn advance_sequences(conn: &mut PgConnection, table: &str) -> Result<(), sqlx::Error> {
+    for column in columns(&mut *conn, table).await? {
+        let sequence: Option<String> = sqlx::query_scalar("SELECT pg_get_serial_sequence($1, $2)")
+            .bind(quote_ident(table))
+            .bind(&column.name)
+            .fetch_one(&mut *conn)
+            .await?;
+        let Some(sequence) = sequence else { continue };
+        let sql = format!(
+            "SELECT setval($1::regclass, COALESCE((SELECT MAX({}) FROM {}), 0) + 1, false)",
+            quote_ident(&column.name),
+            quote_ident(table)
+        );
+        sqlx::query(&sql).bind(sequence).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Classifies a PostgreSQL SQLSTATE.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
 
-use super::{Failure, OpenError};
+use super::{quote_ident, Cell, Failure, OpenError};
 
 /// The embedded SQLite migrations.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -119,6 +119,74 @@ pub async fn begin_write(conn: &mut SqliteConnection) -> Result<(), sqlx::Error>
         .execute(conn)
         .await
         .map(|_| ())
+}
+
+/// The database's tables in the order they were made, without SQLite's own
+/// (`sqlite_sequence`) and the migrator's (`_sqlx_migrations`).
+pub async fn tables(conn: &mut SqliteConnection) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        r#"SELECT name FROM sqlite_master
+           WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'
+             AND name NOT LIKE '\_sqlx\_%' ESCAPE '\'
+           ORDER BY rowid"#,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// The columns of `table`, in their order.
+pub async fn columns(conn: &mut SqliteConnection, table: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT name FROM pragma_table_info($1) ORDER BY cid")
+        .bind(table)
+        .fetch_all(conn)
+        .await
+}
+
+/// Up to `limit` rows of `table` after rowid `after`, in rowid order (for `events`, the
+/// rowid is the position): each row's rowid and its `columns` as stored.
+pub async fn read_cells(
+    conn: &mut SqliteConnection,
+    table: &str,
+    columns: &[String],
+    after: i64,
+    limit: i64,
+) -> Result<Vec<(i64, Vec<Cell>)>, sqlx::Error> {
+    use sqlx::{Row, TypeInfo, ValueRef};
+    let list: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+    let sql = format!(
+        "SELECT rowid, {} FROM {} WHERE rowid > $1 ORDER BY rowid LIMIT $2",
+        list.join(", "),
+        quote_ident(table)
+    );
+    let rows = sqlx::query(&sql)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let rowid: i64 = row.try_get(0)?;
+        let mut cells = Vec::with_capacity(columns.len());
+        for i in 1..=columns.len() {
+            let class = {
+                let raw = row.try_get_raw(i)?;
+                if raw.is_null() {
+                    None
+                } else {
+                    Some(raw.type_info().name().to_owned())
+                }
+            };
+            cells.push(match class.as_deref() {
+                None => Cell::Null,
+                Some("INTEGER") => Cell::Int(row.try_get(i)?),
+                Some("REAL") => Cell::Real(row.try_get(i)?),
+                Some("TEXT") => Cell::Text(row.try_get(i)?),
+                _ => Cell::Blob(row.try_get(i)?),
+            });
+        }
+        out.push((rowid, cells));
+    }
+    Ok(out)
 }
 
 /// `json_extract(column, '$.a.b')`: the text at `path` in a JSON text column. `path` is
