@@ -1,7 +1,7 @@
 # certbroker — the two commands a newcomer needs:
 #   make run    start the service on its embedded defaults (./data, self-signed TLS, dev token)
 #   make test   run every test
-.PHONY: run test setup build lint fmt bench clean sdk-test ui-test test-postgres fuzz-ci fuzz soak
+.PHONY: run test setup build lint fmt bench clean sdk-test ui-test test-postgres sdk-postgres fuzz-ci fuzz soak
 
 CARGO ?= cargo
 
@@ -57,11 +57,20 @@ soak: setup
 
 # The integration suite (tests/api) again, on PostgreSQL: a throwaway cluster
 # (scripts/pg.sh), each test on a database of its own. The ACME tests that drive Pebble run
-# on SQLite only (one Pebble on a fixed port).
+# on SQLite only (one Pebble on a fixed port). Then the Python SDK suite on the same cluster.
 test-postgres: setup
 	bash scripts/pg.sh start
 	CERTBROKER_TEST_STORAGE_URL="$$(bash scripts/pg.sh url)" $(CARGO) test --locked $(FEATURES) \
 		--test api -- --test-threads=4 --skip pebble --skip acme; \
+		status=$$?; [ $$status != 0 ] || $(MAKE) sdk-postgres; \
+		status2=$$?; bash scripts/pg.sh stop; [ $$status = 0 ] && [ $$status2 = 0 ]
+
+# The Python SDK suite on PostgreSQL alone: each of its servers on a fresh database of the
+# throwaway cluster (scripts/pg.sh start keeps a running one; stop is safe twice).
+sdk-postgres: setup
+	$(CARGO) build --locked $(FEATURES) --bin certbroker
+	bash scripts/pg.sh start
+	CERTBROKER_SDK_STORAGE_URL="$$(bash scripts/pg.sh url)" bash scripts/sdk-python.sh; \
 		status=$$?; bash scripts/pg.sh stop; exit $$status
 
 # The operator console in headless Chromium alone (tests/ui).

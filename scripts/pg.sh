@@ -4,6 +4,10 @@
 #                         print the URL (also written to target/pg/url)
 #   scripts/pg.sh stop    stop the cluster and delete its directory
 #   scripts/pg.sh url     print the URL of the running cluster
+#   scripts/pg.sh newdb [URL]  make a fresh database on the server of URL (default: the
+#                         running cluster's) and print its URL (the SDK suites' servers)
+# `start` on a running cluster of the same port and durability keeps it (and prints its
+# URL); `stop` on a stopped one does nothing: both are safe to call twice.
 # Debian's postgresql package is installed by scripts/setup.sh when missing. The cluster
 # runs as an unprivileged user (CI runs as root, which PostgreSQL refuses), listens on
 # 127.0.0.1 only and trusts connections from there and its own socket only.
@@ -29,7 +33,17 @@ as_user() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi
 }
 
+running() {
+  [ -f "$state/dir" ] && [ -f "$state/url" ] && [ -f "$state/config" ] &&
+    [ "$(cat "$state/config")" = "$port ${PG_DURABLE:-0}" ] &&
+    as_user "$(bindir)/pg_ctl" -D "$(cat "$state/dir")/data" status >/dev/null 2>&1
+}
+
 start() {
+  if running; then
+    cat "$state/url"
+    return 0
+  fi
   if [ -f "$state/dir" ] && [ -d "$(cat "$state/dir")" ]; then
     stop
   fi
@@ -57,7 +71,16 @@ HBA
     fi
   } >>"$dir/data/postgresql.conf"
   as_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
+  echo "$port ${PG_DURABLE:-0}" >"$state/config"
   echo "postgres://postgres@127.0.0.1:$port/postgres" | tee "$state/url"
+}
+
+newdb() {
+  local url=${1:-} name
+  [ -n "$url" ] || url=$(cat "$state/url")
+  name="cb_sdk_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+  "$(bindir)/createdb" --maintenance-db="$url" "$name"
+  echo "${url%/*}/$name"
 }
 
 stop() {
@@ -68,12 +91,13 @@ stop() {
   if [ -d "$dir/data" ]; then
     as_user "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
   fi
-  rm -rf "$dir" "$state/dir" "$state/url"
+  rm -rf "$dir" "$state/dir" "$state/url" "$state/config"
 }
 
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
   url) cat "$state/url" ;;
-  *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+  newdb) newdb "${2:-}" ;;
+  *) echo "usage: $0 start|stop|url|newdb [URL]" >&2; exit 2 ;;
 esac

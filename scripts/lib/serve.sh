@@ -4,7 +4,9 @@
 # `start_certbroker NAME` sets WORK (the temp dir; data in $WORK/data), TOKEN (the admin
 # token, also the identity header), MI_PORT (the managed-identity port), URL (https://...)
 # and SERVER_PID. The binary is $CERTBROKER_BIN, else <cargo target dir>/debug/certbroker.
-# KEEP_SDK_DATA=1 keeps the data directory.
+# KEEP_SDK_DATA=1 keeps the data directory. With CERTBROKER_SDK_STORAGE_URL (a PostgreSQL
+# server's URL) the server runs on a fresh database made on it (scripts/pg.sh newdb), kept in
+# STORAGE_URL; otherwise on the SQLite file in the data directory (STORAGE_URL empty).
 
 start_certbroker() {
   local name=$1
@@ -19,7 +21,11 @@ start_certbroker() {
   trap stop_certbroker EXIT
   MI_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   TOKEN=$name-token
-  CERTBROKER__AUTH__TOKEN=$TOKEN CERTBROKER__IDENTITY__HTTP_LISTEN=127.0.0.1:$MI_PORT \
+  STORAGE_URL=
+  if [ -n "${CERTBROKER_SDK_STORAGE_URL:-}" ]; then
+    STORAGE_URL=$(bash scripts/pg.sh newdb "$CERTBROKER_SDK_STORAGE_URL")
+  fi
+  CERTBROKER__STORAGE__URL=$STORAGE_URL CERTBROKER__AUTH__TOKEN=$TOKEN CERTBROKER__IDENTITY__HTTP_LISTEN=127.0.0.1:$MI_PORT \
   CERTBROKER__LOG__LEVEL=warn \
     "$CERTBROKER_BIN" --data-dir "$WORK/data" serve --listen 127.0.0.1:0 >"$WORK/server.log" 2>&1 &
   SERVER_PID=$!

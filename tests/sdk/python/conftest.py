@@ -1,7 +1,9 @@
 """Acceptance by the official Python SDKs: the real `certbroker serve` binary on a loopback
 port with a temporary data directory, a static bearer token and its own TLS CA.
 
-The binary is $CERTBROKER_BIN, else target/debug/certbroker (built by `cargo build`)."""
+The binary is $CERTBROKER_BIN, else target/debug/certbroker (built by `cargo build`). With
+$CERTBROKER_SDK_STORAGE_URL (a PostgreSQL server's URL) each server runs on a fresh database
+made on it (`scripts/pg.sh newdb`) instead of the SQLite file in its data directory."""
 
 import os
 import pathlib
@@ -41,10 +43,23 @@ class StaticTokenCredential:
         return AccessToken(self.token, int(time.time()) + 3600)
 
 
+def fresh_storage_url():
+    """A fresh database on the PostgreSQL server of $CERTBROKER_SDK_STORAGE_URL, or "" (SQLite)."""
+    admin = os.environ.get("CERTBROKER_SDK_STORAGE_URL", "")
+    if not admin:
+        return ""
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "pg.sh"), "newdb", admin],
+        check=True, capture_output=True, text=True,
+    )
+    return out.stdout.strip()
+
+
 class Server:
     def __init__(
         self, binary, data_dir, log_path, extra_env=None, listen="127.0.0.1:0", extra_args=()
     ):
+        self.storage_url = fresh_storage_url()
         self.extra_env = extra_env or {}
         self.extra_args = list(extra_args)
         self.listen = listen
@@ -54,6 +69,10 @@ class Server:
         self.proc = None
         self.url = None
 
+    def tool(self, *args):
+        """The command line of a certbroker tool on this server's database."""
+        return [self.binary, "--data-dir", str(self.data_dir), "--storage-url", self.storage_url, *args]
+
     @property
     def ca_pem(self):
         return str(self.data_dir / "tls" / "ca.pem")
@@ -61,6 +80,7 @@ class Server:
     def start(self):
         env = dict(os.environ)
         env["CERTBROKER__AUTH__TOKEN"] = TOKEN
+        env["CERTBROKER__STORAGE__URL"] = self.storage_url
         # A provider whose CA refuses names outside example.com (a failed issuance).
         env["CERTBROKER__PROVIDERS__RESTRICTED__KIND"] = "local-ca"
         env["CERTBROKER__PROVIDERS__RESTRICTED__ALLOWED_DOMAINS"] = '["example.com"]'

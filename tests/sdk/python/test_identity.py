@@ -17,7 +17,7 @@ from azure.keyvault.secrets import SecretClient
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from conftest import TOKEN, _binary, _serve, free_port
+from conftest import TOKEN, _serve, free_port
 
 # Every variable a credential reads: each test sets only its own.
 AZURE_VARS = [
@@ -123,9 +123,9 @@ def test_a_wrong_identity_header_is_refused_and_the_chain_moves_on(identity_serv
         ManagedIdentityCredential().get_token("https://vault.azure.net/.default")
 
 
-def make_client(data_dir, name, role):
+def make_client(server, name, role):
     out = subprocess.run(
-        [_binary(), "--data-dir", str(data_dir), "client", "create", "--name", name, "--role", role],
+        server.tool("client", "create", "--name", name, "--role", role),
         check=True, capture_output=True, text=True, env={"CERTBROKER__LOG__LEVEL": "error"},
     ).stdout
     fields = dict(line.split(" ", 1) for line in out.strip().splitlines())
@@ -135,7 +135,7 @@ def make_client(data_dir, name, role):
 def test_environment_credential_with_a_client_secret_and_the_adfs_tenant(
     identity_server, clean_env, name
 ):
-    client_id, secret = make_client(identity_server.data_dir, f"env-{name}", "operator")
+    client_id, secret = make_client(identity_server, f"env-{name}", "operator")
     clean_env.setenv("AZURE_TENANT_ID", "adfs")
     clean_env.setenv("AZURE_CLIENT_ID", client_id)
     clean_env.setenv("AZURE_CLIENT_SECRET", secret)

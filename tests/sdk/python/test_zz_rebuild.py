@@ -6,7 +6,7 @@ import subprocess
 
 def test_views_rebuild_identical_after_the_sdk_session(server):
     out = subprocess.run(
-        [server.binary, "--data-dir", str(server.data_dir), "rebuild", "--check"],
+        server.tool("rebuild", "--check"),
         capture_output=True,
         text=True,
         timeout=120,
