@@ -11,7 +11,7 @@ use crate::helpers::TestApp;
 use crate::kv_certificates::{create_self, get, send};
 
 /// A fresh EC key and a self-signed certificate for `cn` (DER).
-fn key_and_cert(cn: &str) -> (crypto::PKey<crypto::Private>, Vec<u8>) {
+pub fn key_and_cert(cn: &str) -> (crypto::PKey<crypto::Private>, Vec<u8>) {
     let key = crypto::keys::generate_key(&KeySpec::Ec { curve: Curve::P256 }).unwrap();
     let props = X509Properties {
         subject: format!("CN={cn}"),
@@ -24,7 +24,7 @@ fn key_and_cert(cn: &str) -> (crypto::PKey<crypto::Private>, Vec<u8>) {
     (key, der)
 }
 
-fn pkcs12(key: &crypto::PKey<crypto::Private>, cert: &[u8], password: &str) -> Vec<u8> {
+pub fn pkcs12(key: &crypto::PKey<crypto::Private>, cert: &[u8], password: &str) -> Vec<u8> {
     let x509 = crypto::X509::from_der(cert).unwrap();
     let mut b = openssl::pkcs12::Pkcs12::builder();
     b.key_algorithm(openssl::nid::Nid::AES_256_CBC)
@@ -46,7 +46,7 @@ fn x5t(der: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(crypto::seal::sha1(der))
 }
 
-async fn import(app: &TestApp, name: &str, body: Value) -> (u16, Value) {
+pub async fn import(app: &TestApp, name: &str, body: Value) -> (u16, Value) {
     send(
         app,
         Method::POST,

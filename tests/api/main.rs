@@ -23,6 +23,7 @@ mod kv_soft_delete;
 mod kv_vaults;
 mod lifetime;
 mod limits;
+mod migrate_storage;
 mod ops;
 mod ops_binary;
 mod pebble;
