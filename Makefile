@@ -66,9 +66,9 @@ test-postgres: setup
 		status2=$$?; bash scripts/pg.sh stop; [ $$status = 0 ] && [ $$status2 = 0 ]
 
 # The Python SDK suite on PostgreSQL alone: each of its servers on a fresh database of the
-# throwaway cluster (scripts/pg.sh start keeps a running one; stop is safe twice).
+# throwaway cluster (scripts/pg.sh start keeps a running one; stop is safe twice). The binary
+# is the one the test build made (scripts/sdk-python.sh builds it only when missing).
 sdk-postgres: setup
-	$(CARGO) build --locked $(FEATURES) --bin certbroker
 	bash scripts/pg.sh start
 	CERTBROKER_SDK_STORAGE_URL="$$(bash scripts/pg.sh url)" bash scripts/sdk-python.sh; \
 		status=$$?; bash scripts/pg.sh stop; exit $$status
