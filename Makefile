@@ -1,7 +1,7 @@
 # certbroker — the two commands a newcomer needs:
 #   make run    start the service on its embedded defaults (./data, self-signed TLS, dev token)
 #   make test   run every test
-.PHONY: run test setup build lint fmt bench clean sdk-test ui-test test-postgres sdk-postgres fuzz-ci fuzz soak
+.PHONY: run test setup build lint fmt bench bench-replicas clean sdk-test ui-test test-postgres sdk-postgres fuzz-ci fuzz soak
 
 CARGO ?= cargo
 
@@ -98,6 +98,13 @@ bench: setup
 	$(CARGO) bench --locked --bench audit
 	$(CARGO) bench --locked --bench keypool
 	$(CARGO) bench --locked --bench acme
+	$(MAKE) bench-replicas
+
+# PostgreSQL on 1 and 3 replicas (benches/replicas.rs), on a throwaway cluster with fsync on.
+bench-replicas: setup
+	PG_DURABLE=1 bash scripts/pg.sh start >/dev/null
+	CERTBROKER_BENCH_STORAGE_URL="$$(bash scripts/pg.sh url)" $(CARGO) bench --locked \
+		--bench replicas; status=$$?; bash scripts/pg.sh stop; exit $$status
 
 clean:
 	$(CARGO) clean

@@ -18,7 +18,7 @@ use certbroker::domain::policy::{Curve, KeySpec, X509Properties};
 use serde_json::{json, Value};
 
 mod common;
-use common::CONCURRENCY;
+use common::{run_clients, CONCURRENCY};
 
 fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
@@ -72,35 +72,6 @@ async fn raw_sqlite_commits(dir: &std::path::Path, n: usize) -> f64 {
     let r = rate(n, start.elapsed());
     conn.close().await.expect("close");
     r
-}
-
-async fn run_clients<F, Fut>(clients: usize, n: usize, f: F) -> Duration
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let f = Arc::new(f);
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|_| {
-            let f = f.clone();
-            let next = next.clone();
-            tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= n {
-                        break;
-                    }
-                    f(i).await;
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.expect("task");
-    }
-    start.elapsed()
 }
 
 fn x509(subject: &str) -> X509Properties {

@@ -1,5 +1,8 @@
 //! What the HTTPS benchmarks share: how many operations to run and a server to run them on.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use certbroker::config::Settings;
 use certbroker::service::Services;
 use certbroker::startup::Application;
@@ -48,4 +51,35 @@ pub async fn start_server_with(
         .expect("client");
     tokio::spawn(app.run_until_stopped());
     (base, client, services)
+}
+
+/// Runs `f(0)`, ..., `f(n - 1)` from `clients` tasks at once; returns the time it took.
+#[allow(dead_code)]
+pub async fn run_clients<F, Fut>(clients: usize, n: usize, f: F) -> Duration
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let f = Arc::new(f);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let f = f.clone();
+            let next = next.clone();
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    f(i).await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task");
+    }
+    start.elapsed()
 }

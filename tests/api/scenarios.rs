@@ -1,4 +1,10 @@
 //! The seed's scenarios S1-S11, each asserting status, headers and the full body.
+//!
+//! Each scenario is written once over [`Steps`], which says which server serves each step:
+//! here one server serves them all; `replicas.rs` runs the same scenarios with each step
+//! on the next of three replicas sharing one database.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -6,6 +12,38 @@ use serde_json::{json, Value};
 
 use crate::helpers::{redact, OutsideCa, TestApp, API};
 use certbroker::domain::certificate::{DETAILS_ISSUER, DETAILS_MANUAL};
+
+/// The servers a scenario runs on, taken in turn: every step asks for the next one.
+pub struct Steps {
+    apps: Vec<TestApp>,
+    step: AtomicUsize,
+}
+
+impl Steps {
+    /// Every step on `apps[0]`, `apps[1]`, ... in turn (all serving one database).
+    pub fn over(apps: Vec<TestApp>) -> Self {
+        assert!(!apps.is_empty());
+        Steps {
+            apps,
+            step: AtomicUsize::new(0),
+        }
+    }
+
+    /// Every step on one new server.
+    async fn one() -> Self {
+        Self::over(vec![TestApp::spawn().await])
+    }
+
+    /// The server for the next step.
+    pub fn next(&self) -> &TestApp {
+        let i = self.step.fetch_add(1, Ordering::Relaxed);
+        &self.apps[i % self.apps.len()]
+    }
+
+    pub fn apps(&self) -> &[TestApp] {
+        &self.apps
+    }
+}
 
 fn pending_body(name: &str, issuer: Value, status: &str, details: &str, cancel: bool) -> Value {
     json!({
@@ -19,19 +57,51 @@ fn pending_body(name: &str, issuer: Value, status: &str, details: &str, cancel: 
     })
 }
 
-async fn body(app: &TestApp, r: reqwest::Response) -> Value {
-    redact(r.json().await.unwrap(), &app.address)
+/// The response's body, redacted against the address of the server that answered it.
+async fn body(r: reqwest::Response) -> Value {
+    let url = r.url();
+    let origin = format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap(),
+        url.port().unwrap()
+    );
+    redact(r.json().await.unwrap(), &origin)
 }
 
-#[tokio::test]
-async fn s1_create_through_an_issuer_object_returns_202_in_progress_with_location() {
-    let app = TestApp::spawn().await;
+/// One test per scenario, on one server: `name => scenario`.
+macro_rules! on_one_server {
+    ($($test:ident => $scenario:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $test() {
+            $scenario(&Steps::one().await).await;
+        }
+    )*};
+}
+
+on_one_server! {
+    s1_create_through_an_issuer_object_returns_202_in_progress_with_location => s1,
+    s2_get_pending_in_progress_with_or_without_a_matching_request_id => s2,
+    s3_get_pending_when_completed_shows_the_target => s3,
+    s4_failed_and_cancelled_requests_carry_their_error => s4,
+    s5_pending_is_gone_after_delete_or_overwrite => s5,
+    s6_create_while_in_progress_is_409_and_writes_nothing => s6,
+    s7_merge_is_forbidden_while_an_issuer_request_is_in_progress_and_allowed_after_failure => s7,
+    s8_cancellation_request_is_recorded_and_refused_when_not_in_progress => s8,
+    s9_delete_pending_returns_it_as_it_was => s9,
+    s10_manual_create_with_unknown_or_no_issuer => s10,
+    s11_merge_after_manual_create_returns_201_with_the_bundle => s11,
+}
+
+pub async fn s1(s: &Steps) {
     assert_eq!(
-        app.put_issuer("mydigicert", "local-ca-approval")
+        s.next()
+            .put_issuer("mydigicert", "local-ca-approval")
             .await
             .status(),
         200
     );
+    let app = s.next();
     let r = app
         .create("mycert1", json!({"policy": {"x509_props": {"subject": "CN=MyCertSubject1"}, "issuer": {"name": "mydigicert", "cty": "OV-SSL"}}}))
         .await;
@@ -61,23 +131,22 @@ async fn s1_create_through_an_issuer_object_returns_202_in_progress_with_locatio
     let csr = STANDARD.decode(raw["csr"].as_str().unwrap()).unwrap();
     let info = certbroker::crypto::csr::csr_info(&csr).unwrap();
     assert_eq!(info.subject_cn.as_deref(), Some("MyCertSubject1"));
-    app.assert_views_rebuild_identically().await;
+    s.next().assert_views_rebuild_identically().await;
 }
 
-#[tokio::test]
-async fn s2_get_pending_in_progress_with_or_without_a_matching_request_id() {
-    let app = TestApp::spawn().await;
-    app.put_issuer("ca", "local-ca").await;
-    let created = app
+pub async fn s2(s: &Steps) {
+    s.next().put_issuer("ca", "local-ca").await;
+    let created = s
+        .next()
         .create_with_issuer("c2", "ca", "CN=c2.example.com")
         .await;
     let rid = created["request_id"].as_str().unwrap();
     for filter in [None, Some(rid)] {
-        let r = app.get_pending("c2", filter).await;
+        let r = s.next().get_pending("c2", filter).await;
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["retry-after"], "1");
         assert_eq!(
-            body(&app, r).await,
+            body(r).await,
             pending_body(
                 "c2",
                 json!({"name": "ca"}),
@@ -87,7 +156,8 @@ async fn s2_get_pending_in_progress_with_or_without_a_matching_request_id() {
             )
         );
     }
-    let r = app
+    let r = s
+        .next()
         .get_pending("c2", Some("0123456789abcdef0123456789abcdef"))
         .await;
     assert_eq!(r.status(), 404);
@@ -95,17 +165,16 @@ async fn s2_get_pending_in_progress_with_or_without_a_matching_request_id() {
         r.json::<Value>().await.unwrap(),
         json!({"error": {"code": "PendingCertificateNotFound", "message": "Pending certificate not found: c2"}})
     );
-    app.assert_views_rebuild_identically().await;
+    s.next().assert_views_rebuild_identically().await;
 }
 
-#[tokio::test]
-async fn s3_get_pending_when_completed_shows_the_target() {
-    let app = TestApp::spawn().await;
-    app.put_issuer("ca", "local-ca").await;
-    app.create_with_issuer("c3", "ca", "CN=c3.example.com")
+pub async fn s3(s: &Steps) {
+    s.next().put_issuer("ca", "local-ca").await;
+    s.next()
+        .create_with_issuer("c3", "ca", "CN=c3.example.com")
         .await;
-    assert_eq!(app.run_worker().await, 1);
-    let r = app.get_pending("c3", None).await;
+    assert_eq!(s.next().run_worker().await, 1);
+    let r = s.next().get_pending("c3", None).await;
     assert_eq!(r.status(), 200);
     let mut expected = pending_body(
         "c3",
@@ -115,25 +184,27 @@ async fn s3_get_pending_when_completed_shows_the_target() {
         false,
     );
     expected["target"] = json!("https://vault/certificates/c3");
-    assert_eq!(body(&app, r).await, expected);
+    assert_eq!(body(r).await, expected);
     // The target is readable, and its chain is the built-in CA's.
+    let app = s.next();
     let cert: Value = app.get_certificate("c3").await.json().await.unwrap();
     assert!(cert["id"]
         .as_str()
         .unwrap()
         .starts_with(&format!("{}/certificates/c3/", app.address)));
-    app.assert_views_rebuild_identically().await;
+    s.next().assert_views_rebuild_identically().await;
 }
 
-#[tokio::test]
-async fn s4_failed_and_cancelled_requests_carry_their_error() {
-    let app = TestApp::spawn().await;
+pub async fn s4(s: &Steps) {
     // Issuer-side failure: the CA refuses a subject outside its allowed domains.
-    app.put_issuer("restricted", "local-ca-restricted").await;
-    app.create_with_issuer("c4a", "restricted", "CN=www.not-allowed.org")
+    s.next()
+        .put_issuer("restricted", "local-ca-restricted")
         .await;
-    app.run_worker().await;
-    let b = body(&app, app.get_pending("c4a", None).await).await;
+    s.next()
+        .create_with_issuer("c4a", "restricted", "CN=www.not-allowed.org")
+        .await;
+    s.next().run_worker().await;
+    let b = body(s.next().get_pending("c4a", None).await).await;
     assert_eq!(b["status"], "failed");
     assert_eq!(b["error"]["code"], "CertificateIssuerError");
     assert!(b["error"]["message"]
@@ -142,10 +213,12 @@ async fn s4_failed_and_cancelled_requests_carry_their_error() {
         .contains("www.not-allowed.org"));
     assert_eq!(b["status_details"], b["error"]["message"]);
     // User-side: an officer rejects.
-    app.put_issuer("officer", "local-ca-approval").await;
-    app.create_with_issuer("c4b", "officer", "CN=c4b.example.com")
+    s.next().put_issuer("officer", "local-ca-approval").await;
+    s.next()
+        .create_with_issuer("c4b", "officer", "CN=c4b.example.com")
         .await;
-    let r = app
+    let r = s
+        .next()
         .send(
             reqwest::Method::POST,
             "/certificates/c4b/pending/reject",
@@ -153,64 +226,66 @@ async fn s4_failed_and_cancelled_requests_carry_their_error() {
         )
         .await;
     assert_eq!(r.status(), 200);
-    let b = body(&app, app.get_pending("c4b", None).await).await;
+    let b = body(s.next().get_pending("c4b", None).await).await;
     assert_eq!(b["status"], "failed");
     assert_eq!(
         b["error"],
         json!({"code": "RequestRejected", "message": "The request was rejected by static: not approved by security"})
     );
     // Cancelled: requested before issuance, honoured by the worker.
-    app.put_issuer("ca", "local-ca").await;
-    app.create_with_issuer("c4c", "ca", "CN=c4c.example.com")
+    s.next().put_issuer("ca", "local-ca").await;
+    s.next()
+        .create_with_issuer("c4c", "ca", "CN=c4c.example.com")
         .await;
-    assert_eq!(app.cancel("c4c", None).await.status(), 200);
-    app.run_worker().await;
-    let b = body(&app, app.get_pending("c4c", None).await).await;
+    assert_eq!(s.next().cancel("c4c", None).await.status(), 200);
+    s.next().run_worker().await;
+    let b = body(s.next().get_pending("c4c", None).await).await;
     assert_eq!(b["status"], "cancelled");
     assert_eq!(b["cancellation_requested"], true);
     assert_eq!(b["error"]["code"], "RequestRejected");
-    app.assert_no_version_yet("c4c").await;
-    app.assert_views_rebuild_identically().await;
+    s.next().assert_no_version_yet("c4c").await;
+    s.next().assert_views_rebuild_identically().await;
 }
 
-#[tokio::test]
-async fn s5_pending_is_gone_after_delete_or_overwrite() {
-    let app = TestApp::spawn().await;
-    let first = app.create_manual("c5").await;
-    assert_eq!(app.delete_pending("c5", None).await.status(), 200);
-    let r = app.get_pending("c5", None).await;
+pub async fn s5(s: &Steps) {
+    let first = s.next().create_manual("c5").await;
+    assert_eq!(s.next().delete_pending("c5", None).await.status(), 200);
+    let r = s.next().get_pending("c5", None).await;
     assert_eq!(r.status(), 404);
     assert_eq!(
         r.json::<Value>().await.unwrap()["error"]["code"],
         "PendingCertificateNotFound"
     );
     // Overwrite: a failed request is replaced by a new create; the old request id is gone.
-    app.put_issuer("restricted", "local-ca-restricted").await;
-    let failed = app
+    s.next()
+        .put_issuer("restricted", "local-ca-restricted")
+        .await;
+    let failed = s
+        .next()
         .create_with_issuer("c5", "restricted", "CN=elsewhere.org")
         .await;
-    app.run_worker().await;
-    let second = app.create_manual("c5").await;
+    s.next().run_worker().await;
+    let second = s.next().create_manual("c5").await;
     assert_ne!(failed["request_id"], second["request_id"]);
     for old in [&first, &failed] {
-        let r = app.get_pending("c5", old["request_id"].as_str()).await;
+        let r = s.next().get_pending("c5", old["request_id"].as_str()).await;
         assert_eq!(r.status(), 404);
     }
     assert_eq!(
-        app.get_pending("c5", second["request_id"].as_str())
+        s.next()
+            .get_pending("c5", second["request_id"].as_str())
             .await
             .status(),
         200
     );
-    app.assert_views_rebuild_identically().await;
+    s.next().assert_views_rebuild_identically().await;
 }
 
-#[tokio::test]
-async fn s6_create_while_in_progress_is_409_and_writes_nothing() {
-    let app = TestApp::spawn().await;
-    app.create_manual("c6").await;
-    let before = app.event_count().await;
-    let r = app
+pub async fn s6(s: &Steps) {
+    s.next().create_manual("c6").await;
+    let before = s.next().event_count().await;
+    let r = s
+        .next()
         .create("c6", json!({"policy": {"x509_props": {"subject": "CN=x"}}}))
         .await;
     assert_eq!(r.status(), 409);
@@ -218,81 +293,81 @@ async fn s6_create_while_in_progress_is_409_and_writes_nothing() {
         r.json::<Value>().await.unwrap(),
         json!({"error": {"code": "Forbidden", "message": "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress."}})
     );
-    assert_eq!(app.event_count().await, before);
-    app.assert_views_rebuild_identically().await;
+    assert_eq!(s.next().event_count().await, before);
+    s.next().assert_views_rebuild_identically().await;
 }
 
-#[tokio::test]
-async fn s7_merge_is_forbidden_while_an_issuer_request_is_in_progress_and_allowed_after_failure() {
-    let app = TestApp::spawn().await;
+pub async fn s7(s: &Steps) {
     let ca = OutsideCa::new();
-    app.put_issuer("mydigicert", "local-ca-approval").await;
-    let op = app
+    s.next().put_issuer("mydigicert", "local-ca-approval").await;
+    let op = s
+        .next()
         .create_with_issuer("c7", "mydigicert", "CN=c7.example.com")
         .await;
     let x5c = ca.sign(op["csr"].as_str().unwrap());
-    let r = app.merge("c7", x5c.clone()).await;
+    let r = s.next().merge("c7", x5c.clone()).await;
     assert_eq!(r.status(), 403);
     assert_eq!(
         r.json::<Value>().await.unwrap(),
         json!({"error": {"code": "Forbidden", "message": "Merge is forbidden on pending object created with issuer: mydigicert while it is in progress."}})
     );
     // After the issuer side fails, a certificate obtained out of band completes it.
-    app.send(
-        reqwest::Method::POST,
-        "/certificates/c7/pending/reject",
-        Some(json!({"reason": "use the other CA"})),
-    )
-    .await;
-    let r = app.merge("c7", x5c).await;
+    s.next()
+        .send(
+            reqwest::Method::POST,
+            "/certificates/c7/pending/reject",
+            Some(json!({"reason": "use the other CA"})),
+        )
+        .await;
+    let r = s.next().merge("c7", x5c).await;
     assert_eq!(r.status(), 201);
     assert_eq!(
-        body(&app, app.get_pending("c7", None).await).await["status"],
+        body(s.next().get_pending("c7", None).await).await["status"],
         "completed"
     );
-    app.assert_views_rebuild_identically().await;
+    s.next().assert_views_rebuild_identically().await;
 }
 
-#[tokio::test]
-async fn s8_cancellation_request_is_recorded_and_refused_when_not_in_progress() {
-    let app = TestApp::spawn().await;
-    app.put_issuer("officer", "local-ca-approval").await;
-    let op = app
+pub async fn s8(s: &Steps) {
+    s.next().put_issuer("officer", "local-ca-approval").await;
+    let op = s
+        .next()
         .create_with_issuer("c8", "officer", "CN=c8.example.com")
         .await;
-    let r = app.cancel("c8", op["request_id"].as_str()).await;
+    let r = s.next().cancel("c8", op["request_id"].as_str()).await;
     assert_eq!(r.status(), 200);
-    let b = body(&app, r).await;
+    let b = body(r).await;
     assert_eq!(b["cancellation_requested"], true);
     assert_eq!(b["status"], "inProgress");
     // Idempotent, and without a request_id too.
-    assert_eq!(app.cancel("c8", None).await.status(), 200);
-    app.run_worker().await;
-    let r = app.cancel("c8", None).await;
+    assert_eq!(s.next().cancel("c8", None).await.status(), 200);
+    s.next().run_worker().await;
+    let r = s.next().cancel("c8", None).await;
     assert_eq!(r.status(), 400);
     assert_eq!(
         r.json::<Value>().await.unwrap(),
         json!({"error": {"code": "BadParameter", "message": "Cancellation can only be requested while the pending certificate's status is inProgress; its status is cancelled."}})
     );
-    app.assert_views_rebuild_identically().await;
+    s.next().assert_views_rebuild_identically().await;
 }
 
-#[tokio::test]
-async fn s9_delete_pending_returns_it_as_it_was() {
-    let app = TestApp::spawn().await;
-    let op = app.create_manual("c9").await;
-    let r = app.delete_pending("c9", op["request_id"].as_str()).await;
+pub async fn s9(s: &Steps) {
+    let (created, deleting) = (s.next(), s.next());
+    let op = created.create_manual("c9").await;
+    let r = deleting
+        .delete_pending("c9", op["request_id"].as_str())
+        .await;
     assert_eq!(r.status(), 200);
     let raw: Value = r.json().await.unwrap();
-    assert_eq!(raw, op);
-    assert_eq!(app.get_pending("c9", None).await.status(), 404);
-    assert_eq!(app.delete_pending("c9", None).await.status(), 404);
-    app.assert_views_rebuild_identically().await;
+    // The same object, byte for byte but for the address of the server that answered.
+    let as_vault = |v: &Value, app: &TestApp| v.to_string().replace(&app.address, "https://vault");
+    assert_eq!(as_vault(&raw, deleting), as_vault(&op, created));
+    assert_eq!(s.next().get_pending("c9", None).await.status(), 404);
+    assert_eq!(s.next().delete_pending("c9", None).await.status(), 404);
+    s.next().assert_views_rebuild_identically().await;
 }
 
-#[tokio::test]
-async fn s10_manual_create_with_unknown_or_no_issuer() {
-    let app = TestApp::spawn().await;
+pub async fn s10(s: &Steps) {
     for (name, policy) in [
         (
             "c10a",
@@ -303,13 +378,13 @@ async fn s10_manual_create_with_unknown_or_no_issuer() {
             json!({"x509_props": {"subject": "CN=MyCertSubject1"}}),
         ),
     ] {
-        let r = app.create(name, json!({"policy": policy})).await;
+        let r = s.next().create(name, json!({"policy": policy})).await;
         assert_eq!(r.status(), 202);
         assert!(r.headers()["location"].to_str().unwrap().contains(&format!(
             "/certificates/{name}/pending?api-version={API}&request_id="
         )));
         assert_eq!(
-            body(&app, r).await,
+            body(r).await,
             pending_body(
                 name,
                 json!({"name": "Unknown"}),
@@ -319,15 +394,14 @@ async fn s10_manual_create_with_unknown_or_no_issuer() {
             )
         );
     }
-    app.assert_views_rebuild_identically().await;
+    s.next().assert_views_rebuild_identically().await;
 }
 
-#[tokio::test]
-async fn s11_merge_after_manual_create_returns_201_with_the_bundle() {
-    let app = TestApp::spawn().await;
+pub async fn s11(s: &Steps) {
     let ca = OutsideCa::new();
-    let op = app.create_manual("mycert1").await;
+    let op = s.next().create_manual("mycert1").await;
     let x5c = ca.sign(op["csr"].as_str().unwrap());
+    let app = s.next();
     let r = app.merge("mycert1", x5c.clone()).await;
     assert_eq!(r.status(), 201);
     assert_eq!(
@@ -373,7 +447,7 @@ async fn s11_merge_after_manual_create_returns_201_with_the_bundle() {
         "/certificates/mycert1/",
         &format!("/certificates/mycert1/{version}"),
     ] {
-        let r = app.send(reqwest::Method::GET, path, None).await;
+        let r = s.next().send(reqwest::Method::GET, path, None).await;
         assert_eq!(r.status(), 200, "{path}");
     }
     let mut expected = pending_body(
@@ -385,8 +459,8 @@ async fn s11_merge_after_manual_create_returns_201_with_the_bundle() {
     );
     expected["target"] = json!("https://vault/certificates/mycert1");
     assert_eq!(
-        body(&app, app.get_pending("mycert1", None).await).await,
+        body(s.next().get_pending("mycert1", None).await).await,
         expected
     );
-    app.assert_views_rebuild_identically().await;
+    s.next().assert_views_rebuild_identically().await;
 }
