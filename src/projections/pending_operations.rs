@@ -75,7 +75,7 @@ impl Column for OperationStatus {
 /// binds its field of the same name, as the field's type says ([`Column`]).
 macro_rules! view_table {
     (
-        $row:ty in $name:literal, key: [$($key:ident),+], order: $order:literal,
+        $row:ident in $name:literal, key: [$($key:ident),+], order: $order:literal,
         columns: [$($col:ident),+ $(,)?]
     ) => {
         impl super::sql::Table for $row {
