@@ -308,81 +308,34 @@ mod tests {
     #[test]
     fn every_domain_error_has_its_status_and_code() {
         let s = || String::from("x");
-        assert_eq!(mapped(DomainError::InvalidName(s())), (400, "BadParameter"));
-        assert_eq!(
-            mapped(DomainError::InvalidPolicy(s())),
-            (400, "BadParameter")
-        );
-        assert_eq!(
-            mapped(DomainError::BadParameter(s())),
-            (400, "BadParameter")
-        );
-        assert_eq!(mapped(DomainError::PendingInProgress), (409, "Forbidden"));
-        assert_eq!(
-            mapped(DomainError::PendingNotFound { name: s() }),
-            (404, "PendingCertificateNotFound")
-        );
-        assert_eq!(
-            mapped(DomainError::NotInProgress { status: s() }),
-            (400, "BadParameter")
-        );
-        assert_eq!(
-            mapped(DomainError::MergeForbidden { issuer: s() }),
-            (403, "Forbidden")
-        );
-        assert_eq!(
-            mapped(DomainError::AlreadyCompleted { name: s() }),
-            (409, "Conflict")
-        );
-        assert_eq!(
-            mapped(DomainError::InvalidChain(s())),
-            (400, "BadParameter")
-        );
-        assert_eq!(
-            mapped(DomainError::CertificateNotFound { name: s() }),
-            (404, "CertificateNotFound")
-        );
-        assert_eq!(
-            mapped(DomainError::IssuerNotFound { name: s() }),
-            (404, "CertificateIssuerNotFound")
-        );
-        assert_eq!(
-            mapped(DomainError::UnknownProvider {
-                provider: s(),
-                known: s()
-            }),
-            (400, "BadParameter")
-        );
-        assert_eq!(mapped(DomainError::PolicyRequired), (400, "BadParameter"));
-        assert_eq!(
-            mapped(DomainError::ApprovalNotApplicable(s())),
-            (400, "BadParameter")
-        );
-        assert_eq!(
-            mapped(DomainError::CertificateDeleted { name: s() }),
-            (409, "Conflict")
-        );
-        assert_eq!(
-            mapped(DomainError::CertificateExists { name: s() }),
-            (409, "Conflict")
-        );
-        assert_eq!(
-            mapped(DomainError::DeletedCertificateNotFound { name: s() }),
-            (404, "CertificateNotFound")
-        );
-        assert_eq!(
-            mapped(DomainError::ContactsNotFound),
-            (404, "ContactsNotFound")
-        );
-        assert_eq!(
-            mapped(DomainError::SecretNotFound { name: s() }),
-            (404, "SecretNotFound")
-        );
-        assert_eq!(
-            mapped(DomainError::KeyNotFound { name: s() }),
-            (404, "KeyNotFound")
-        );
-        assert_eq!(mapped(DomainError::SecretDisabled), (403, "Forbidden"));
+        #[rustfmt::skip]
+        let cases = [
+            (400, "BadParameter", DomainError::InvalidName(s())),
+            (400, "BadParameter", DomainError::InvalidPolicy(s())),
+            (400, "BadParameter", DomainError::BadParameter(s())),
+            (409, "Forbidden", DomainError::PendingInProgress),
+            (404, "PendingCertificateNotFound", DomainError::PendingNotFound { name: s() }),
+            (400, "BadParameter", DomainError::NotInProgress { status: s() }),
+            (403, "Forbidden", DomainError::MergeForbidden { issuer: s() }),
+            (409, "Conflict", DomainError::AlreadyCompleted { name: s() }),
+            (400, "BadParameter", DomainError::InvalidChain(s())),
+            (404, "CertificateNotFound", DomainError::CertificateNotFound { name: s() }),
+            (404, "CertificateIssuerNotFound", DomainError::IssuerNotFound { name: s() }),
+            (400, "BadParameter", DomainError::UnknownProvider { provider: s(), known: s() }),
+            (400, "BadParameter", DomainError::PolicyRequired),
+            (400, "BadParameter", DomainError::ApprovalNotApplicable(s())),
+            (409, "Conflict", DomainError::CertificateDeleted { name: s() }),
+            (409, "Conflict", DomainError::CertificateExists { name: s() }),
+            (404, "CertificateNotFound", DomainError::DeletedCertificateNotFound { name: s() }),
+            (404, "ContactsNotFound", DomainError::ContactsNotFound),
+            (404, "SecretNotFound", DomainError::SecretNotFound { name: s() }),
+            (404, "KeyNotFound", DomainError::KeyNotFound { name: s() }),
+            (403, "Forbidden", DomainError::SecretDisabled),
+        ];
+        for (status, code, error) in cases {
+            let what = format!("{error:?}");
+            assert_eq!(mapped(error), (status, code), "{what}");
+        }
     }
 
     #[test]

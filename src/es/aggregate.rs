@@ -72,41 +72,59 @@ pub trait Views: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
 }
 
+/// The impl of a stateful aggregate, whose kind, state, event and view share one variant
+/// name: its state folds its events with the state's own `apply`, `decide` is the body
+/// given over the parameters named, and items after a `;` (`released_keys`) join the impl.
+/// A macro, not default methods: the variants differ in type.
+macro_rules! stateful_aggregate {
+    (
+        $aggregate:ident: $state:ty, $event:ty, $command:ty, $context:ty,
+        |$s:ident, $name:ident, $cmd:ident, $ctx:ident| $decide:expr
+        $(; $($more:tt)*)?
+    ) => {
+        impl Aggregate for $aggregate {
+            type State = $state;
+            type Event = $event;
+            type Command = $command;
+            type Context = $context;
+            const KIND: StreamKind = StreamKind::$aggregate;
+
+            fn apply(state: &mut $state, event: &$event, at: i64) {
+                state.apply(event, at)
+            }
+
+            fn decide(
+                $s: &$state,
+                $name: &str,
+                $cmd: $command,
+                $ctx: &$context,
+            ) -> Result<Vec<$event>, DomainError> {
+                $decide
+            }
+
+            $($($more)*)?
+
+            fn view(state: &$state) -> StateRef<'_> {
+                StateRef::$aggregate(state)
+            }
+
+            fn wrap(event: $event) -> DomainEvent {
+                DomainEvent::$aggregate(event)
+            }
+        }
+    };
+}
+
 /// A certificate (Key Vault `CertificateBundle` with its pending operation).
 pub struct Certificate;
 
-impl Aggregate for Certificate {
-    type State = CertificateState;
-    type Event = CertificateEvent;
-    type Command = CertificateCommand;
-    type Context = ();
-    const KIND: StreamKind = StreamKind::Certificate;
-
-    fn apply(state: &mut CertificateState, event: &CertificateEvent, at: i64) {
-        state.apply(event, at)
-    }
-
-    fn decide(
-        state: &CertificateState,
-        name: &str,
-        command: CertificateCommand,
-        _: &(),
-    ) -> Result<Vec<CertificateEvent>, DomainError> {
-        certificate::decide(state, name, command)
-    }
-
+stateful_aggregate!(
+    Certificate: CertificateState, CertificateEvent, CertificateCommand, (),
+    |state, name, command, _context| certificate::decide(state, name, command);
     fn released_keys(before: &CertificateState, events: &[CertificateEvent]) -> Vec<String> {
         certificate::released_keys(before, events)
     }
-
-    fn view(state: &CertificateState) -> StateRef<'_> {
-        StateRef::Certificate(state)
-    }
-
-    fn wrap(event: CertificateEvent) -> DomainEvent {
-        DomainEvent::Certificate(event)
-    }
-}
+);
 
 /// An issuer object (Key Vault `IssuerBundle`).
 pub struct Issuer;
@@ -114,66 +132,18 @@ pub struct Issuer;
 /// The provider names an issuer may name on this server.
 pub struct KnownProviders(pub Vec<String>);
 
-impl Aggregate for Issuer {
-    type State = IssuerState;
-    type Event = IssuerEvent;
-    type Command = IssuerCommand;
-    type Context = KnownProviders;
-    const KIND: StreamKind = StreamKind::Issuer;
-
-    fn apply(state: &mut IssuerState, event: &IssuerEvent, at: i64) {
-        state.apply(event, at)
-    }
-
-    fn decide(
-        state: &IssuerState,
-        _name: &str,
-        command: IssuerCommand,
-        known: &KnownProviders,
-    ) -> Result<Vec<IssuerEvent>, DomainError> {
-        issuer::decide(state, command, &known.0)
-    }
-
-    fn view(state: &IssuerState) -> StateRef<'_> {
-        StateRef::Issuer(state)
-    }
-
-    fn wrap(event: IssuerEvent) -> DomainEvent {
-        DomainEvent::Issuer(event)
-    }
-}
+stateful_aggregate!(
+    Issuer: IssuerState, IssuerEvent, IssuerCommand, KnownProviders,
+    |state, _name, command, known| issuer::decide(state, command, &known.0)
+);
 
 /// A vault's certificate contacts (Key Vault `Contacts`).
 pub struct Contacts;
 
-impl Aggregate for Contacts {
-    type State = ContactsState;
-    type Event = ContactsEvent;
-    type Command = ContactsCommand;
-    type Context = ();
-    const KIND: StreamKind = StreamKind::Contacts;
-
-    fn apply(state: &mut ContactsState, event: &ContactsEvent, at: i64) {
-        state.apply(event, at)
-    }
-
-    fn decide(
-        state: &ContactsState,
-        _name: &str,
-        command: ContactsCommand,
-        _: &(),
-    ) -> Result<Vec<ContactsEvent>, DomainError> {
-        contacts::decide(state, command)
-    }
-
-    fn view(state: &ContactsState) -> StateRef<'_> {
-        StateRef::Contacts(state)
-    }
-
-    fn wrap(event: ContactsEvent) -> DomainEvent {
-        DomainEvent::Contacts(event)
-    }
-}
+stateful_aggregate!(
+    Contacts: ContactsState, ContactsEvent, ContactsCommand, (),
+    |state, _name, command, _context| contacts::decide(state, command)
+);
 
 /// Audit records: facts about access, appended as they are recorded.
 pub struct Audit;

@@ -2,6 +2,7 @@
 //! stored. Creating and revoking one is a command (an audit record appended through
 //! `execute`, with the table write as its effect), like tokens.
 
+use super::credentials::{self, Credentials};
 use super::storage::{on_conn, Conn};
 
 /// A stored client, without its secret's hash.
@@ -42,20 +43,15 @@ pub(crate) async fn insert(
     row: &ClientRow,
     secret_sha256: &str,
 ) -> Result<bool, sqlx::Error> {
-    let done = on_conn!(conn, |c| sqlx::query(
-        r#"INSERT INTO clients (name, client_id, role, secret_sha256, created_at)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT DO NOTHING"#,
-    )
-    .bind(&row.name)
-    .bind(&row.client_id)
-    .bind(&row.role)
-    .bind(secret_sha256)
-    .bind(&row.created_at)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    Ok(done > 0)
+    let columns = ["name", "client_id", "role", "secret_sha256", "created_at"];
+    let values: [&str; 5] = [
+        row.name.as_str(),
+        &row.client_id,
+        &row.role,
+        secret_sha256,
+        &row.created_at,
+    ];
+    credentials::insert(conn, Credentials::Clients, &columns, &values).await
 }
 
 /// Every client, by name.

@@ -37,6 +37,31 @@ pub async fn active_role(
         .await)
 }
 
+/// Stores a credential of `kind`, its text `values` in `columns`; false when the name (or
+/// another unique column) is taken.
+pub(crate) async fn insert(
+    conn: &mut Conn<'_>,
+    kind: Credentials,
+    columns: &[&str],
+    values: &[&str],
+) -> Result<bool, sqlx::Error> {
+    let marks: Vec<String> = (1..=values.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
+        kind.table(),
+        columns.join(", "),
+        marks.join(", ")
+    );
+    let done = on_conn!(conn, |c| {
+        let mut q = sqlx::query(&sql);
+        for v in values {
+            q = q.bind(*v);
+        }
+        q.execute(c).await.map(|r| r.rows_affected())
+    })?;
+    Ok(done > 0)
+}
+
 /// Revokes the active credential `name`; false when no active one has that name.
 pub(crate) async fn revoke(
     conn: &mut Conn<'_>,

@@ -2,6 +2,7 @@
 //! and revoking one is a command (an audit record appended through `execute`, with the
 //! table write as its effect), so token changes are in the hash chain.
 
+use super::credentials::{self, Credentials};
 use super::storage::{on_conn, Conn};
 
 /// A stored token, without its hash.
@@ -34,18 +35,14 @@ pub(crate) async fn insert(
     sha256: &str,
     at: &str,
 ) -> Result<bool, sqlx::Error> {
-    let done = on_conn!(conn, |c| sqlx::query(
-        r#"INSERT INTO tokens (name, role, sha256, created_at) VALUES ($1, $2, $3, $4)
-           ON CONFLICT DO NOTHING"#,
+    let columns = ["name", "role", "sha256", "created_at"];
+    credentials::insert(
+        conn,
+        Credentials::Tokens,
+        &columns,
+        &[name, role, sha256, at],
     )
-    .bind(name)
-    .bind(role)
-    .bind(sha256)
-    .bind(at)
-    .execute(c)
     .await
-    .map(|r| r.rows_affected()))?;
-    Ok(done > 0)
 }
 
 /// Every token, by name.

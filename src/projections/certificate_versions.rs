@@ -9,7 +9,7 @@ use crate::domain::certificate::{CertificateState, VersionInfo};
 use crate::es::storage::{on_conn, Conn};
 use crate::es::StreamId;
 
-use super::sql::{self, Table, Val};
+use super::pending_operations::view_table;
 
 /// A row of `certificate_versions`.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
@@ -32,34 +32,10 @@ pub struct VersionRow {
     pub updated: i64,
 }
 
-impl Table for VersionRow {
-    const NAME: &'static str = "certificate_versions";
-    const KEY: &'static [&'static str] = &["vault", "name_key", "version"];
-    const COLUMNS: &'static [&'static str] = &[
-        "vault", "name_key", "version", "seq", "key_id", "cer", "chain", "x5t", "nbf", "exp",
-        "enabled", "tags", "created", "updated",
-    ];
-    const ORDER: &'static str = "vault, name_key, seq";
-
-    fn values(&self) -> Result<Vec<Val<'_>>, sqlx::Error> {
-        Ok(vec![
-            Val::Text(&self.vault),
-            Val::Text(&self.name_key),
-            Val::Text(&self.version),
-            Val::Int(self.seq),
-            Val::Text(&self.key_id),
-            Val::Text(&self.cer),
-            sql::json(&self.chain.0)?,
-            Val::Text(&self.x5t),
-            Val::Int(self.nbf),
-            Val::Int(self.exp),
-            Val::Bool(self.enabled),
-            sql::json(&self.tags.0)?,
-            Val::Int(self.created),
-            Val::Int(self.updated),
-        ])
-    }
-}
+view_table!(VersionRow in "certificate_versions", key: [vault, name_key, version],
+    order: "vault, name_key, seq",
+    columns: [vault, name_key, version, seq, key_id, cer, chain, x5t, nbf, exp, enabled, tags,
+        created, updated]);
 
 /// The row of one version.
 pub fn version_row(stream: &StreamId, seq: usize, v: &VersionInfo) -> VersionRow {

@@ -2,10 +2,12 @@
 //! soft-delete marks, and the reads that join it with its current version (lists,
 //! lifetime actions, scheduled purges).
 
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
 use sqlx::types::Json;
 
 use super::certificate_versions::VersionRow;
-use super::sql::{self, Table, Val};
+use super::pending_operations::view_table;
 use crate::domain::certificate::CertificateState;
 use crate::domain::policy::Policy;
 use crate::es::storage::{on_conn, Conn};
@@ -27,40 +29,9 @@ pub struct CertificateRow {
     pub preserve_cert_order: Option<bool>,
 }
 
-impl Table for CertificateRow {
-    const NAME: &'static str = "certificates";
-    const KEY: &'static [&'static str] = &["vault", "name_key"];
-    const COLUMNS: &'static [&'static str] = &[
-        "vault",
-        "name_key",
-        "name",
-        "policy",
-        "policy_created",
-        "policy_updated",
-        "current_version",
-        "deleted_date",
-        "scheduled_purge_date",
-        "recoverable_days",
-        "preserve_cert_order",
-    ];
-    const ORDER: &'static str = "vault, name_key";
-
-    fn values(&self) -> Result<Vec<Val<'_>>, sqlx::Error> {
-        Ok(vec![
-            Val::Text(&self.vault),
-            Val::Text(&self.name_key),
-            Val::Text(&self.name),
-            sql::json(&self.policy.0)?,
-            Val::Int(self.policy_created),
-            Val::Int(self.policy_updated),
-            Val::OptText(self.current_version.as_deref()),
-            Val::OptInt(self.deleted_date),
-            Val::OptInt(self.scheduled_purge_date),
-            Val::OptInt(self.recoverable_days),
-            Val::OptBool(self.preserve_cert_order),
-        ])
-    }
-}
+view_table!(CertificateRow in "certificates", key: [vault, name_key], order: "vault, name_key",
+    columns: [vault, name_key, name, policy, policy_created, policy_updated, current_version,
+        deleted_date, scheduled_purge_date, recoverable_days, preserve_cert_order]);
 
 /// The listed form of a stream's state: its certificate row and its latest version's row,
 /// as the views hold them after the state's events were projected.
@@ -145,36 +116,31 @@ pub async fn list(
     after: &str,
     limit: i64,
 ) -> Result<Vec<ListedCertificate>, sqlx::Error> {
-    const PAGE: &str = r#"SELECT * FROM certificates
+    // The page's certificates, once for their rows and once to join their current versions.
+    const PAGE: &str = r#"FROM certificates
            WHERE vault = $1 AND name_key > $2
              AND (deleted_date IS NOT NULL) = $3
              AND ($4 = TRUE OR current_version IS NOT NULL)
            ORDER BY name_key LIMIT $5"#;
-    let rows: Vec<CertificateRow> = on_conn!(conn, |c| sqlx::query_as(PAGE)
-        .bind(vault)
-        .bind(after)
-        .bind(deleted)
-        .bind(include_pending)
-        .bind(limit)
-        .fetch_all(c)
-        .await)?;
-    let versions: Vec<VersionRow> = on_conn!(conn, |c| sqlx::query_as(
+    macro_rules! page {
+        ($sql:expr) => {
+            on_conn!(conn, |c| sqlx::query_as(&$sql)
+                .bind(vault)
+                .bind(after)
+                .bind(deleted)
+                .bind(include_pending)
+                .bind(limit)
+                .fetch_all(c)
+                .await)
+        };
+    }
+    let rows: Vec<CertificateRow> = page!(format!("SELECT * {PAGE}"))?;
+    let versions: Vec<VersionRow> = page!(format!(
         r#"SELECT v.* FROM certificate_versions v
-           JOIN (SELECT name_key, current_version FROM certificates
-                 WHERE vault = $1 AND name_key > $2
-                   AND (deleted_date IS NOT NULL) = $3
-                   AND ($4 = TRUE OR current_version IS NOT NULL)
-                 ORDER BY name_key LIMIT $5) p
+           JOIN (SELECT name_key, current_version {PAGE}) p
              ON v.name_key = p.name_key AND v.version = p.current_version
-           WHERE v.vault = $1"#,
-    )
-    .bind(vault)
-    .bind(after)
-    .bind(deleted)
-    .bind(include_pending)
-    .bind(limit)
-    .fetch_all(c)
-    .await)?;
+           WHERE v.vault = $1"#
+    ))?;
     let mut versions: std::collections::HashMap<String, VersionRow> = versions
         .into_iter()
         .map(|v| (v.name_key.clone(), v))
@@ -219,14 +185,24 @@ pub struct CurrentVersionRow {
 
 /// Every live certificate that has a current version.
 pub async fn current_versions(conn: &mut Conn<'_>) -> Result<Vec<CurrentVersionRow>, sqlx::Error> {
-    on_conn!(conn, |c| sqlx::query_as::<_, CurrentVersionRow>(
-        r#"SELECT c.vault, c.name, c.policy, v.version, v.nbf, v.exp
+    live_current(conn, "c.vault, c.name, c.policy, v.version, v.nbf, v.exp").await
+}
+
+/// `columns` of every live certificate joined with its current version, by vault and name.
+pub(super) async fn live_current<T>(
+    conn: &mut Conn<'_>,
+    columns: &str,
+) -> Result<Vec<T>, sqlx::Error>
+where
+    T: Send + Unpin + for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow>,
+{
+    let sql = format!(
+        r#"SELECT {columns}
            FROM certificates c
            JOIN certificate_versions v
              ON v.vault = c.vault AND v.name_key = c.name_key AND v.version = c.current_version
            WHERE c.deleted_date IS NULL
-           ORDER BY c.vault, c.name_key"#,
-    )
-    .fetch_all(c)
-    .await)
+           ORDER BY c.vault, c.name_key"#
+    );
+    on_conn!(conn, |c| sqlx::query_as::<_, T>(&sql).fetch_all(c).await)
 }

@@ -3,7 +3,7 @@
 
 use sqlx::types::Json;
 
-use super::sql::{self, Table, Val};
+use super::pending_operations::view_table;
 use crate::domain::contacts::{Contact, ContactsState};
 use crate::es::storage::{on_conn, Conn};
 use crate::es::StreamId;
@@ -16,20 +16,8 @@ pub struct ContactsRow {
     pub updated: i64,
 }
 
-impl Table for ContactsRow {
-    const NAME: &'static str = "certificate_contacts";
-    const KEY: &'static [&'static str] = &["vault"];
-    const COLUMNS: &'static [&'static str] = &["vault", "contacts", "updated"];
-    const ORDER: &'static str = "vault";
-
-    fn values(&self) -> Result<Vec<Val<'_>>, sqlx::Error> {
-        Ok(vec![
-            Val::Text(&self.vault),
-            sql::json(&self.contacts.0)?,
-            Val::Int(self.updated),
-        ])
-    }
-}
+view_table!(ContactsRow in "certificate_contacts", key: [vault], order: "vault",
+    columns: [vault, contacts, updated]);
 
 /// The row a vault's contacts show, if it has some.
 pub fn row(stream: &StreamId, state: &ContactsState) -> Option<ContactsRow> {

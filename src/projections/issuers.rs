@@ -2,7 +2,7 @@
 
 use sqlx::types::Json;
 
-use super::sql::{self, Table, Val};
+use super::pending_operations::view_table;
 use crate::domain::issuer::IssuerState;
 use crate::es::storage::{on_conn, Conn};
 use crate::es::StreamId;
@@ -22,41 +22,9 @@ pub struct IssuerRow {
     pub updated: i64,
 }
 
-impl Table for IssuerRow {
-    const NAME: &'static str = "issuers";
-    const KEY: &'static [&'static str] = &["vault", "name_key"];
-    const COLUMNS: &'static [&'static str] = &[
-        "vault",
-        "name_key",
-        "name",
-        "provider",
-        "account_id",
-        "password_set",
-        "org_details",
-        "enabled",
-        "created",
-        "updated",
-    ];
-    const ORDER: &'static str = "vault, name_key";
-
-    fn values(&self) -> Result<Vec<Val<'_>>, sqlx::Error> {
-        Ok(vec![
-            Val::Text(&self.vault),
-            Val::Text(&self.name_key),
-            Val::Text(&self.name),
-            Val::Text(&self.provider),
-            Val::OptText(self.account_id.as_deref()),
-            Val::Bool(self.password_set),
-            match &self.org_details {
-                Some(o) => sql::json(&o.0)?,
-                None => Val::OptJson(None),
-            },
-            Val::Bool(self.enabled),
-            Val::Int(self.created),
-            Val::Int(self.updated),
-        ])
-    }
-}
+view_table!(IssuerRow in "issuers", key: [vault, name_key], order: "vault, name_key",
+    columns: [vault, name_key, name, provider, account_id, password_set, org_details, enabled,
+        created, updated]);
 
 /// The row an issuer's state shows, if it exists.
 pub fn row(stream: &StreamId, state: &IssuerState) -> Option<IssuerRow> {
@@ -81,13 +49,7 @@ pub async fn get(
     vault: &str,
     name_key: &str,
 ) -> Result<Option<IssuerRow>, sqlx::Error> {
-    on_conn!(conn, |c| sqlx::query_as::<_, IssuerRow>(
-        "SELECT * FROM issuers WHERE vault = $1 AND name_key = $2"
-    )
-    .bind(vault)
-    .bind(name_key)
-    .fetch_optional(c)
-    .await)
+    super::pending_operations::by_stream::<IssuerRow>(conn, vault, name_key).await
 }
 
 /// A page of a vault's issuers, by name, after `after_key`.

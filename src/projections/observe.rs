@@ -63,16 +63,7 @@ async fn snapshot_in(conn: &mut Conn<'_>) -> Result<MetricsSnapshot, sqlx::Error
     )
     .fetch_one(c)
     .await)?;
-    let expiries = on_conn!(conn, |c| sqlx::query_as::<_, CertificateExpiry>(
-        r#"SELECT c.vault, c.name, v.exp
-             FROM certificates c
-             JOIN certificate_versions v
-               ON v.vault = c.vault AND v.name_key = c.name_key AND v.version = c.current_version
-            WHERE c.deleted_date IS NULL
-            ORDER BY c.vault, c.name_key"#,
-    )
-    .fetch_all(c)
-    .await)?;
+    let expiries = super::certificates::live_current(conn, "c.vault, c.name, v.exp").await?;
     let head_position: i64 = on_conn!(conn, |c| sqlx::query_scalar(
         "SELECT COALESCE(MAX(position), 0) FROM events"
     )

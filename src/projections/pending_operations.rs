@@ -1,11 +1,97 @@
 //! The `pending_operations` view: each certificate's pending object (Key Vault
 //! `CertificateOperation`), one row per certificate that has one.
 
+use sqlx::types::Json;
+
 use crate::domain::certificate::{CertificateState, OperationStatus};
 use crate::es::storage::{on_conn, Conn};
 use crate::es::StreamId;
 
-use super::sql::{Table, Val};
+use super::sql::{self, Table, Val};
+
+/// A view row's field as the value its column binds: each field's type says how.
+pub(super) trait Column {
+    fn val(&self) -> Result<Val<'_>, sqlx::Error>;
+}
+
+impl Column for String {
+    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
+        Ok(Val::Text(self))
+    }
+}
+
+impl Column for Option<String> {
+    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
+        Ok(Val::OptText(self.as_deref()))
+    }
+}
+
+impl Column for i64 {
+    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
+        Ok(Val::Int(*self))
+    }
+}
+
+impl Column for Option<i64> {
+    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
+        Ok(Val::OptInt(*self))
+    }
+}
+
+impl Column for bool {
+    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
+        Ok(Val::Bool(*self))
+    }
+}
+
+impl Column for Option<bool> {
+    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
+        Ok(Val::OptBool(*self))
+    }
+}
+
+impl<T: serde::Serialize> Column for Json<T> {
+    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
+        sql::json(&self.0)
+    }
+}
+
+impl<T: serde::Serialize> Column for Option<Json<T>> {
+    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
+        match self {
+            Some(j) => sql::json(&j.0),
+            None => Ok(Val::OptJson(None)),
+        }
+    }
+}
+
+impl Column for OperationStatus {
+    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
+        Ok(Val::Text(self.as_str()))
+    }
+}
+
+/// The [`Table`] of a view row, from its columns named once, in order (the key first): each
+/// binds its field of the same name, as the field's type says ([`Column`]).
+macro_rules! view_table {
+    (
+        $row:ident in $name:literal, key: [$($key:ident),+], order: $order:literal,
+        columns: [$($col:ident),+ $(,)?]
+    ) => {
+        impl super::sql::Table for $row {
+            const NAME: &'static str = $name;
+            const KEY: &'static [&'static str] = &[$(stringify!($key)),+];
+            const COLUMNS: &'static [&'static str] = &[$(stringify!($col)),+];
+            const ORDER: &'static str = $order;
+
+            fn values(&self) -> Result<Vec<super::sql::Val<'_>>, sqlx::Error> {
+                use super::pending_operations::Column as _;
+                Ok(vec![$(self.$col.val()?),+])
+            }
+        }
+    };
+}
+pub(super) use view_table;
 
 /// A row of `pending_operations`.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
@@ -38,60 +124,10 @@ fn status_text<S: serde::Serializer>(s: &OperationStatus, ser: S) -> Result<S::O
     ser.serialize_str(s.as_str())
 }
 
-impl Table for PendingRow {
-    const NAME: &'static str = "pending_operations";
-    const KEY: &'static [&'static str] = &["vault", "name_key"];
-    const COLUMNS: &'static [&'static str] = &[
-        "vault",
-        "name_key",
-        "name",
-        "request_id",
-        "issuer_name",
-        "issuer_cty",
-        "issuer_ct",
-        "provider",
-        "approval_required",
-        "approved",
-        "key_id",
-        "public_key",
-        "csr",
-        "cancellation_requested",
-        "status",
-        "error_code",
-        "error_message",
-        "validity_months",
-        "target_version",
-        "created_at",
-        "updated_at",
-    ];
-    const ORDER: &'static str = "vault, name_key";
-
-    fn values(&self) -> Result<Vec<Val<'_>>, sqlx::Error> {
-        Ok(vec![
-            Val::Text(&self.vault),
-            Val::Text(&self.name_key),
-            Val::Text(&self.name),
-            Val::Text(&self.request_id),
-            Val::Text(&self.issuer_name),
-            Val::OptText(self.issuer_cty.as_deref()),
-            Val::OptBool(self.issuer_ct),
-            Val::OptText(self.provider.as_deref()),
-            Val::Bool(self.approval_required),
-            Val::Bool(self.approved),
-            Val::Text(&self.key_id),
-            Val::Text(&self.public_key),
-            Val::Text(&self.csr),
-            Val::Bool(self.cancellation_requested),
-            Val::Text(self.status.as_str()),
-            Val::OptText(self.error_code.as_deref()),
-            Val::OptText(self.error_message.as_deref()),
-            Val::Int(self.validity_months),
-            Val::OptText(self.target_version.as_deref()),
-            Val::Int(self.created_at),
-            Val::Int(self.updated_at),
-        ])
-    }
-}
+view_table!(PendingRow in "pending_operations", key: [vault, name_key], order: "vault, name_key",
+    columns: [vault, name_key, name, request_id, issuer_name, issuer_cty, issuer_ct, provider,
+        approval_required, approved, key_id, public_key, csr, cancellation_requested, status,
+        error_code, error_message, validity_months, target_version, created_at, updated_at]);
 
 /// The row a certificate's state shows, if it has a pending object.
 pub fn row(stream: &StreamId, state: &CertificateState) -> Option<PendingRow> {
@@ -131,13 +167,25 @@ pub async fn get(
     vault: &str,
     name_key: &str,
 ) -> Result<Option<PendingRow>, sqlx::Error> {
-    on_conn!(conn, |c| sqlx::query_as::<_, PendingRow>(
-        "SELECT * FROM pending_operations WHERE vault = $1 AND name_key = $2"
-    )
-    .bind(vault)
-    .bind(name_key)
-    .fetch_optional(c)
-    .await)
+    by_stream::<PendingRow>(conn, vault, name_key).await
+}
+
+/// The row of `T`'s view that one stream shows (the views with a row a stream read their
+/// row alike: by vault and name key).
+pub(super) async fn by_stream<T: Table>(
+    conn: &mut Conn<'_>,
+    vault: &str,
+    name_key: &str,
+) -> Result<Option<T>, sqlx::Error> {
+    let sql = format!(
+        "SELECT * FROM {} WHERE vault = $1 AND name_key = $2",
+        T::NAME
+    );
+    on_conn!(conn, |c| sqlx::query_as::<_, T>(&sql)
+        .bind(vault)
+        .bind(name_key)
+        .fetch_optional(c)
+        .await)
 }
 
 /// Requests that need a provider's action: in progress, backed by a provider, and either

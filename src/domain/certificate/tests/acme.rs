@@ -28,13 +28,7 @@ fn a_request_gets_one_acme_order_only() {
     let state = given(&[
         created("ca", "r1", Some("acme"), false),
         order_placed("r1"),
-        CertificateEvent::IssuanceFailed {
-            request_id: "r1".into(),
-            error: OperationError {
-                code: CODE_ISSUER_ERROR.into(),
-                message: "no".into(),
-            },
-        },
+        failed("r1", CODE_ISSUER_ERROR, "no"),
         created("ca", "r2", Some("acme"), false),
     ]);
     assert_eq!(
@@ -60,9 +54,7 @@ fn acme_steps_are_refused_once_the_request_is_no_longer_in_progress() {
     let state = given(&[
         created("ca", "r1", Some("acme"), false),
         order_placed("r1"),
-        CertificateEvent::CancellationRequested {
-            request_id: "r1".into(),
-        },
+        cancellation_requested("r1"),
         CertificateEvent::IssuanceCancelled {
             request_id: "r1".into(),
             error: OperationError {
@@ -84,13 +76,7 @@ fn acme_steps_are_refused_once_the_request_is_no_longer_in_progress() {
 
 #[test]
 fn a_lifetime_action_fires_once_per_version() {
-    let state = given(&[
-        created("Self", "r1", None, false),
-        CertificateEvent::IssuanceCompleted {
-            request_id: "r1".into(),
-            certificate: record("v1", "k1"),
-        },
-    ]);
+    let state = given(&[created("Self", "r1", None, false), completed("r1")]);
     let cmd = || CertificateCommand::RecordLifetimeAction {
         version: "v1".into(),
         action: crate::domain::policy::ActionType::AutoRenew,

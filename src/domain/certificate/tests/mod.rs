@@ -98,6 +98,37 @@ pub(super) fn create_cmd(
     }))
 }
 
+/// The worker issued `request_id`'s version "v1" (key "k1").
+pub(super) fn completed(request_id: &str) -> CertificateEvent {
+    CertificateEvent::IssuanceCompleted {
+        request_id: request_id.into(),
+        certificate: record("v1", "k1"),
+    }
+}
+
+/// `request_id` failed with `code` and `message`.
+pub(super) fn failed(request_id: &str, code: &str, message: &str) -> CertificateEvent {
+    CertificateEvent::IssuanceFailed {
+        request_id: request_id.into(),
+        error: OperationError {
+            code: code.into(),
+            message: message.into(),
+        },
+    }
+}
+
+/// The caller asked to cancel `request_id`.
+pub(super) fn cancellation_requested(request_id: &str) -> CertificateEvent {
+    CertificateEvent::CancellationRequested {
+        request_id: request_id.into(),
+    }
+}
+
+/// The caller's cancellation of the current request.
+pub(super) fn cancel() -> CertificateCommand {
+    CertificateCommand::RequestCancellation { request_id: None }
+}
+
 pub(super) fn given(events: &[CertificateEvent]) -> CertificateState {
     CertificateState::from_events(events)
 }

@@ -51,13 +51,7 @@ fn create_while_in_progress_is_refused_s6() {
 fn create_over_a_failed_request_overwrites_it_s5() {
     let history = [
         created("issuer1", "r1", Some("local-ca"), false),
-        CertificateEvent::IssuanceFailed {
-            request_id: "r1".into(),
-            error: OperationError {
-                code: CODE_ISSUER_ERROR.into(),
-                message: "no".into(),
-            },
-        },
+        failed("r1", CODE_ISSUER_ERROR, "no"),
     ];
     let events = then(&history, create_cmd("issuer1", provider(), None)).expect("accepted");
     let mut all = history.to_vec();
@@ -79,48 +73,26 @@ fn create_naming_a_missing_or_disabled_issuer_is_a_bad_parameter() {
 fn cancellation_of_a_request_in_progress_is_recorded_s8() {
     let events = then(
         &[created("issuer1", "r1", Some("local-ca"), false)],
-        CertificateCommand::RequestCancellation { request_id: None },
+        cancel(),
     )
     .expect("accepted");
-    assert_eq!(
-        events,
-        vec![CertificateEvent::CancellationRequested {
-            request_id: "r1".into()
-        }]
-    );
+    assert_eq!(events, vec![cancellation_requested("r1")]);
 }
 
 #[test]
 fn cancellation_twice_records_nothing_more() {
     let history = [
         created("issuer1", "r1", Some("local-ca"), false),
-        CertificateEvent::CancellationRequested {
-            request_id: "r1".into(),
-        },
+        cancellation_requested("r1"),
     ];
-    assert_eq!(
-        then(
-            &history,
-            CertificateCommand::RequestCancellation { request_id: None }
-        ),
-        Ok(vec![])
-    );
+    assert_eq!(then(&history, cancel()), Ok(vec![]));
 }
 
 #[test]
 fn cancellation_when_not_in_progress_is_refused_s8() {
-    let history = [
-        created("Self", "r1", None, false),
-        CertificateEvent::IssuanceCompleted {
-            request_id: "r1".into(),
-            certificate: record("v1", "k1"),
-        },
-    ];
+    let history = [created("Self", "r1", None, false), completed("r1")];
     assert!(matches!(
-        then(
-            &history,
-            CertificateCommand::RequestCancellation { request_id: None }
-        ),
+        then(&history, cancel()),
         Err(DomainError::NotInProgress { .. })
     ));
 }
@@ -207,13 +179,7 @@ fn merge_on_an_issuer_request_in_progress_is_forbidden_s7() {
 fn merge_after_an_issuer_request_failed_is_allowed_s7() {
     let history = [
         created("issuer1", "r1", Some("local-ca"), false),
-        CertificateEvent::IssuanceFailed {
-            request_id: "r1".into(),
-            error: OperationError {
-                code: CODE_ISSUER_ERROR.into(),
-                message: "x".into(),
-            },
-        },
+        failed("r1", CODE_ISSUER_ERROR, "x"),
     ];
     assert!(then(&history, merge("r1", "k1")).is_ok());
 }

@@ -25,9 +25,7 @@ fn worker_completion_takes_the_pending_key_and_attributes() {
 fn worker_completion_after_a_cancellation_request_honours_the_cancellation() {
     let history = [
         created("issuer1", "r1", Some("local-ca"), false),
-        CertificateEvent::CancellationRequested {
-            request_id: "r1".into(),
-        },
+        cancellation_requested("r1"),
     ];
     let events = then(
         &history,
@@ -85,13 +83,7 @@ fn worker_acting_on_a_replaced_or_finished_request_is_refused() {
         ),
         Err(DomainError::PendingNotFound { .. })
     ));
-    let done = [
-        created("Self", "r1", None, false),
-        CertificateEvent::IssuanceCompleted {
-            request_id: "r1".into(),
-            certificate: record("v1", "k1"),
-        },
-    ];
+    let done = [created("Self", "r1", None, false), completed("r1")];
     assert!(matches!(
         then(
             &done,
