@@ -25,6 +25,7 @@ use crate::service::{Core, Providers, Services};
 use crate::worker::Worker;
 use sqlx::{SqliteConnection, SqlitePool};
 
+mod https;
 mod material;
 mod migrate;
 mod storage;
@@ -305,26 +306,13 @@ impl Application {
         } else {
             settings.server.workers
         };
-        let limits = &settings.limits;
-        let server = actix_web::HttpServer::new(move || {
-            actix_web::App::new()
-                .app_data(data.clone())
-                .wrap(actix_web::middleware::from_fn(http::stamp::stamp))
-                .configure(http::routes::configure)
-        })
-        .workers(workers)
-        .backlog(limits.backlog)
-        .max_connections(limits.max_connections)
-        .max_connection_rate(limits.max_connection_rate)
-        .tls_handshake_timeout(Duration::from_millis(limits.tls_handshake_timeout_ms))
-        .client_request_timeout(Duration::from_millis(limits.client_request_timeout_ms))
-        .client_disconnect_timeout(Duration::from_millis(limits.client_disconnect_timeout_ms))
-        .keep_alive(match limits.keep_alive_seconds {
-            0 => actix_web::http::KeepAlive::Disabled,
-            s => actix_web::http::KeepAlive::Timeout(Duration::from_secs(s)),
-        })
-        .listen_openssl(listener, acceptor)?
-        .run();
+        let server = https::serve(
+            listener,
+            https::acceptor(acceptor)?,
+            &settings.limits,
+            workers,
+            data,
+        )?;
 
         let worker_task = if settings.worker.enabled {
             let (tx, rx) = tokio::sync::watch::channel(false);

@@ -27,6 +27,7 @@ pub mod secrets;
 pub mod stamp;
 pub mod ui;
 pub mod vaults;
+pub mod wire;
 
 use std::sync::Arc;
 

@@ -34,4 +34,5 @@ mod restart;
 mod scenarios;
 mod seed;
 mod views;
+mod wire;
 mod worker;
