@@ -9,6 +9,8 @@
 //! tail leaves a valid shorter chain: only a head kept elsewhere (`verify --expect-head`)
 //! detects that. This module never decodes events: it hashes the stored text as it is.
 
+use futures_util::TryStreamExt;
+
 use super::storage::{on_conn, Conn, Session};
 
 /// The hash a chain starts from.
@@ -250,6 +252,61 @@ pub struct Range {
     pub upto: Option<i64>,
 }
 
+/// The state of a walk along the chain.
+struct Walk {
+    range: Range,
+    expect: Option<String>,
+    prev_pos: i64,
+    prev: [u8; 32],
+    out: Verification,
+}
+
+impl Walk {
+    /// Checks the next row; false once the walk is over (a broken row, or past the range).
+    fn check(&mut self, row: ChainRow) -> bool {
+        if self.range.upto.is_some_and(|u| row.position > u) {
+            return false;
+        }
+        let fail = |reason: String| {
+            Some(Broken {
+                position: row.position,
+                reason,
+            })
+        };
+        let Some(stored) = row.hash.as_deref() else {
+            self.out.broken = fail("the row is not sealed (its hash is missing)".into());
+            return false;
+        };
+        if row.position != self.prev_pos + 1 {
+            self.out.broken = fail(format!(
+                "the row before it is missing (position {} is followed by {}): rows were deleted",
+                self.prev_pos, row.position
+            ));
+            return false;
+        }
+        let expected = link(&self.prev, &row);
+        if parse_hash(stored) != Some(expected) {
+            self.out.broken = fail(
+                "the hash does not match the row and its predecessor: this row was edited, \
+                 inserted or moved, or the row before it was replaced"
+                    .into(),
+            );
+            return false;
+        }
+        self.out.rows += 1;
+        if self.expect.as_deref() == Some(stored) {
+            self.out.expected_head_at = Some(row.position);
+        }
+        self.prev = expected;
+        self.prev_pos = row.position;
+        self.out.head = Some(Head {
+            position: row.position,
+            hash: row.hash.unwrap_or_default(),
+        });
+        true
+    }
+}
+
 /// Walks the chain over `range` and reports the first row that does not hold: a missing
 /// or wrong hash, or a gap in positions (rows deleted). With `expect_head`, also reports
 /// whether a row with that hash was seen.
@@ -261,7 +318,7 @@ pub async fn verify(
     let mut conn = session.conn();
     let conn = &mut conn;
     let mut out = Verification::default();
-    let (mut prev_pos, mut prev) = if range.after > 0 {
+    let (prev_pos, prev) = if range.after > 0 {
         let row: Option<(i64, Option<String>)> = on_conn!(conn, |c| {
             sqlx::query_as(
             "SELECT position, hash FROM events WHERE position <= $1 ORDER BY position DESC LIMIT 1",
@@ -286,54 +343,32 @@ pub async fn verify(
     } else {
         (0, GENESIS)
     };
-    let expect = expect_head.map(str::to_ascii_lowercase);
-    let mut after = prev_pos;
-    'walk: loop {
-        let rows = read_rows(conn, after, 2000).await?;
-        if rows.is_empty() {
-            break;
+    let mut walk = Walk {
+        range,
+        expect: expect_head.map(str::to_ascii_lowercase),
+        prev_pos,
+        prev,
+        out,
+    };
+    // One streamed scan: the engine reads the next rows while this task hashes the last
+    // ones (SQLite steps on its own worker thread, PostgreSQL sends ahead on the socket).
+    let sql = format!(
+        "SELECT {COLUMNS} FROM events WHERE position > $1 AND position <= $2 ORDER BY position"
+    );
+    let sql = conn.sql(&sql);
+    let upto = range.upto.unwrap_or(i64::MAX);
+    on_conn!(conn, |c| {
+        let mut rows = sqlx::query_as::<_, ChainRow>(&sql)
+            .bind(walk.prev_pos)
+            .bind(upto)
+            .fetch(c);
+        while let Some(row) = rows.try_next().await? {
+            if !walk.check(row) {
+                break;
+            }
         }
-        for row in rows {
-            if range.upto.is_some_and(|u| row.position > u) {
-                break 'walk;
-            }
-            after = row.position;
-            let fail = |reason: String| Broken {
-                position: row.position,
-                reason,
-            };
-            let Some(stored) = row.hash.as_deref() else {
-                out.broken = Some(fail("the row is not sealed (its hash is missing)".into()));
-                break 'walk;
-            };
-            let expected = link(&prev, &row);
-            if row.position != prev_pos + 1 {
-                out.broken = Some(fail(format!(
-                    "the row before it is missing (position {prev_pos} is followed by {}): rows were deleted",
-                    row.position
-                )));
-                break 'walk;
-            }
-            if parse_hash(stored) != Some(expected) {
-                out.broken = Some(fail(
-                    "the hash does not match the row and its predecessor: this row was edited, \
-                     inserted or moved, or the row before it was replaced"
-                        .into(),
-                ));
-                break 'walk;
-            }
-            out.rows += 1;
-            if expect.as_deref() == Some(stored) {
-                out.expected_head_at = Some(row.position);
-            }
-            prev = expected;
-            prev_pos = row.position;
-            out.head = Some(Head {
-                position: row.position,
-                hash: stored.to_owned(),
-            });
-        }
-    }
+    });
+    let mut out = walk.out;
     if out.broken.is_some() {
         out.head = None;
     }

@@ -234,6 +234,7 @@ pub async fn append<E: serde::Serialize>(
         }
         sql.push(')');
     }
+    let sql = conn.sql(&sql);
     conn.begin_statement().await?;
     let result = on_conn!(conn, |c| {
         let mut q = sqlx::query(&sql);
@@ -280,14 +281,30 @@ struct AnyEventRow {
     actor: String,
 }
 
+/// A page of stored events, read but not decoded yet (see [`read_streams`]): decoding
+/// is left to the caller, so that it can overlap with reading the next page.
+pub struct RawEvents(Vec<AnyEventRow>);
+
+impl RawEvents {
+    /// The stream id and version of the page's last event: where the next page starts.
+    pub fn last_key(&self) -> Option<(String, i64)> {
+        self.0.last().map(|r| (r.stream_id.clone(), r.version))
+    }
+
+    /// Decodes every event of the page.
+    pub fn decode(self) -> Result<Vec<StoredEvent>, StoreError> {
+        decode_rows(self.0)
+    }
+}
+
 /// Reads the events of every stream, stream by stream in order of stream id and version,
-/// `limit` at a time after `after` (a stream id and version). Every event is decoded, so a
-/// rebuild proves the whole log still reads.
+/// `limit` at a time after `after` (a stream id and version). Every event is decoded (by
+/// [`RawEvents::decode`]), so a rebuild proves the whole log still reads.
 pub async fn read_streams(
     conn: &mut Conn<'_>,
     after: Option<&(String, i64)>,
     limit: i64,
-) -> Result<Vec<StoredEvent>, StoreError> {
+) -> Result<RawEvents, StoreError> {
     let (stream, version) = after.map_or(("", 0), |(s, v)| (s.as_str(), *v));
     let rows: Vec<AnyEventRow> = on_conn!(conn, |c| sqlx::query_as(
         r#"SELECT position, stream_id, version, event_type, schema_version, payload,
@@ -301,7 +318,7 @@ pub async fn read_streams(
     .bind(limit)
     .fetch_all(c)
     .await)?;
-    decode_rows(rows)
+    Ok(RawEvents(rows))
 }
 
 fn decode_rows(rows: Vec<AnyEventRow>) -> Result<Vec<StoredEvent>, StoreError> {

@@ -199,26 +199,22 @@ impl Pending {
     }
 }
 
-/// Resets every view and writes it again from the events, one stream at a time. The caller
-/// owns the transaction. Returns the number of events replayed.
-pub async fn rebuild(conn: &mut Conn<'_>) -> Result<u64, StoreError> {
-    reset(conn).await?;
-    let mut count = 0;
-    let mut after: Option<(String, i64)> = None;
-    let mut current: Option<(StreamId, Folded)> = None;
-    let mut pending = Pending::default();
-    // Streams are read whole and in order of their id, so one state is held at a time.
-    loop {
-        let batch = store::read_streams(conn, after.as_ref(), 5000).await?;
-        let Some(last) = batch.last() else { break };
-        after = Some((last.stream.to_string(), last.version));
-        for e in batch {
-            count += 1;
-            let same = current.as_ref().is_some_and(|(s, _)| *s == e.stream);
+/// The stream being folded by a rebuild, and the rows of the streams folded before it.
+#[derive(Default)]
+struct Replay {
+    current: Option<(StreamId, Folded)>,
+    pending: Pending,
+    count: u64,
+}
+
+impl Replay {
+    /// Decodes a page of events and folds them into their streams' states.
+    fn fold(&mut self, page: store::RawEvents) -> Result<(), StoreError> {
+        for e in page.decode()? {
+            self.count += 1;
+            let same = self.current.as_ref().is_some_and(|(s, _)| *s == e.stream);
             if !same {
-                if let Some((s, f)) = current.take() {
-                    pending.add(&s, &f);
-                }
+                self.finish_stream();
                 let folded = match e.stream.kind {
                     StreamKind::Certificate => Folded::Certificate(Box::default()),
                     StreamKind::Issuer => Folded::Issuer(IssuerState::default()),
@@ -226,10 +222,10 @@ pub async fn rebuild(conn: &mut Conn<'_>) -> Result<u64, StoreError> {
                     // Audit records change no view.
                     StreamKind::Audit => Folded::None,
                 };
-                current = Some((e.stream.clone(), folded));
+                self.current = Some((e.stream.clone(), folded));
             }
             let at = e.unix();
-            if let Some((_, folded)) = current.as_mut() {
+            if let Some((_, folded)) = self.current.as_mut() {
                 match (folded, &e.event) {
                     (Folded::Certificate(s), DomainEvent::Certificate(ev)) => s.apply(ev, at),
                     (Folded::Issuer(s), DomainEvent::Issuer(ev)) => s.apply(ev, at),
@@ -238,15 +234,47 @@ pub async fn rebuild(conn: &mut Conn<'_>) -> Result<u64, StoreError> {
                 }
             }
         }
-        if pending.len() >= 2000 {
-            pending.flush(conn).await?;
+        Ok(())
+    }
+
+    /// Turns the stream folded so far into its rows.
+    fn finish_stream(&mut self) {
+        if let Some((s, f)) = self.current.take() {
+            self.pending.add(&s, &f);
         }
     }
-    if let Some((s, f)) = current.take() {
-        pending.add(&s, &f);
+}
+
+/// Resets every view and writes it again from the events, one stream at a time. The caller
+/// owns the transaction. Returns the number of events replayed.
+pub async fn rebuild(conn: &mut Conn<'_>) -> Result<u64, StoreError> {
+    rebuild_paged(conn, 5000).await
+}
+
+/// [`rebuild`], reading the events `page` at a time (small pages put streams across page
+/// boundaries, which tests need).
+pub async fn rebuild_paged(conn: &mut Conn<'_>, page_size: i64) -> Result<u64, StoreError> {
+    reset(conn).await?;
+    let mut replay = Replay::default();
+    // Streams are read whole and in order of their id, so one state is held at a time.
+    // Each page is decoded and folded while the engine reads the next one (SQLite on its
+    // worker thread, PostgreSQL on the server), so reading and decoding overlap.
+    let mut page = store::read_streams(conn, None, page_size).await?;
+    while let Some(after) = page.last_key() {
+        let (next, folded) =
+            futures_util::future::join(store::read_streams(conn, Some(&after), page_size), async {
+                replay.fold(page)
+            })
+            .await;
+        folded?;
+        page = next?;
+        if replay.pending.len() >= 2000 {
+            replay.pending.flush(conn).await?;
+        }
     }
-    pending.flush(conn).await?;
-    Ok(count)
+    replay.finish_stream();
+    replay.pending.flush(conn).await?;
+    Ok(replay.count)
 }
 
 /// Renders every view as lines of JSON, one per row, for comparison.

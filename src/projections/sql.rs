@@ -66,22 +66,43 @@ macro_rules! bind_vals {
                 Val::Bool(b) => q.bind(*b),
                 Val::OptBool(b) => q.bind(*b),
                 // As JSON, not text: PostgreSQL keeps these columns as `jsonb`.
-                Val::Json(s) => q.bind(sqlx::types::Json(raw_json(s)?)),
-                Val::OptJson(s) => q.bind(
-                    s.as_deref()
-                        .map(raw_json)
-                        .transpose()?
-                        .map(sqlx::types::Json),
-                ),
+                Val::Json(s) => q.bind(JsonText(s)),
+                Val::OptJson(s) => q.bind(s.as_deref().map(JsonText)),
             };
         }
         q
     }};
 }
 
-/// Serialized JSON as it is, to bind as a JSON value.
-fn raw_json(s: &str) -> Result<&serde_json::value::RawValue, sqlx::Error> {
-    serde_json::from_str(s).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+/// JSON text serialized by [`json`], bound as it is, without parsing it again: text on
+/// SQLite, a `jsonb` value on PostgreSQL (which checks it).
+struct JsonText<'a>(&'a str);
+
+impl Type<Sqlite> for JsonText<'_> {
+    fn type_info() -> SqliteTypeInfo {
+        <str as Type<Sqlite>>::type_info()
+    }
+}
+
+impl<'q> Encode<'q, Sqlite> for JsonText<'q> {
+    fn encode_by_ref(&self, buf: &mut Vec<SqliteArgumentValue<'q>>) -> Result<IsNull, BoxDynError> {
+        <&str as Encode<'q, Sqlite>>::encode(self.0, buf)
+    }
+}
+
+impl Type<Postgres> for JsonText<'_> {
+    fn type_info() -> PgTypeInfo {
+        <sqlx::types::Json<()> as Type<Postgres>>::type_info()
+    }
+}
+
+impl Encode<'_, Postgres> for JsonText<'_> {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        // The `jsonb` binary format: a version byte (1), then the JSON text.
+        buf.push(1);
+        buf.extend_from_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
 }
 
 fn placeholders(from: usize, n: usize) -> String {
@@ -120,6 +141,7 @@ pub fn insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
 /// Writes `row`, replacing the row with its key.
 pub async fn upsert<T: Table>(conn: &mut Conn<'_>, row: &T) -> Result<(), sqlx::Error> {
     let sql = upsert_sql(T::NAME, T::COLUMNS, T::KEY);
+    let sql = conn.sql(&sql);
     let vals = row.values()?;
     on_conn!(conn, |c| bind_vals!(sqlx::query(&sql), &vals)
         .execute(c)
@@ -133,6 +155,7 @@ pub async fn insert_all<T: Table>(conn: &mut Conn<'_>, rows: &[T]) -> Result<(),
     let per_statement = (900 / T::COLUMNS.len()).max(1);
     for chunk in rows.chunks(per_statement) {
         let sql = insert_sql(T::NAME, T::COLUMNS, chunk.len());
+        let sql = conn.sql(&sql);
         let mut vals = Vec::with_capacity(chunk.len() * T::COLUMNS.len());
         for r in chunk {
             vals.extend(r.values()?);
@@ -154,6 +177,7 @@ pub async fn delete<T: Table>(conn: &mut Conn<'_>, key: &[Val<'_>]) -> Result<()
         .map(|(i, c)| format!("{c} = ${}", i + 1))
         .collect();
     let sql = format!("DELETE FROM {} WHERE {}", T::NAME, clauses.join(" AND "));
+    let sql = conn.sql(&sql);
     on_conn!(conn, |c| bind_vals!(sqlx::query(&sql), key)
         .execute(c)
         .await

@@ -56,6 +56,15 @@ impl Conn<'_> {
         }
     }
 
+    /// `sql` (written with `$n` placeholders) as this engine prepares it fastest: see
+    /// [`positional`].
+    pub fn sql<'s>(&self, sql: &'s str) -> std::borrow::Cow<'s, str> {
+        match self {
+            Conn::Sqlite(_) => positional(sql),
+            Conn::Postgres(_) => std::borrow::Cow::Borrowed(sql),
+        }
+    }
+
     /// Which engine this connection is on.
     pub fn engine(&self) -> Engine {
         match self {
@@ -63,6 +72,49 @@ impl Conn<'_> {
             Conn::Postgres(_) => Engine::Postgres,
         }
     }
+}
+
+/// `sql` as SQLite should prepare it: `$1, $2, ...` numbered placeholders, each used once
+/// and in order, become anonymous `?` (the same binding). SQLite keeps named and numbered
+/// parameters in a list it walks for every parameter sqlx binds, so a statement of `n`
+/// numbered parameters costs `n²/2` steps per execution; anonymous ones cost nothing. Any
+/// other use of placeholders (one bound twice, out of order) is left as it is.
+pub fn positional(sql: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let bytes = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len());
+    let (mut next, mut i, mut copied) = (1usize, 0usize, 0usize);
+    let mut quote: Option<u8> = None;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if b == b'\'' || b == b'"' => quote = Some(b),
+            None if b == b'$' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                let digits = bytes[i + 1..]
+                    .iter()
+                    .take_while(|d| d.is_ascii_digit())
+                    .count();
+                if sql[i + 1..i + 1 + digits].parse::<usize>().ok() != Some(next) {
+                    return Cow::Borrowed(sql);
+                }
+                out.push_str(&sql[copied..i]);
+                out.push('?');
+                next += 1;
+                i += 1 + digits;
+                copied = i;
+                continue;
+            }
+            None => {}
+        }
+        i += 1;
+    }
+    if next == 1 {
+        return Cow::Borrowed(sql);
+    }
+    out.push_str(&sql[copied..]);
+    Cow::Owned(out)
 }
 
 /// The storage engines.
@@ -331,5 +383,39 @@ pub fn classify(e: &sqlx::Error) -> Failure {
         sqlx::Error::Io(_) => Failure::Unavailable,
         sqlx::Error::PoolTimedOut => Failure::Busy,
         _ => Failure::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::positional;
+
+    #[test]
+    fn numbered_placeholders_in_order_become_anonymous() {
+        assert_eq!(
+            positional("INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"),
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"
+        );
+        assert_eq!(
+            positional("SELECT 1 WHERE a = $1 AND b = $2 LIMIT $3"),
+            "SELECT 1 WHERE a = ? AND b = ? LIMIT ?"
+        );
+        // Placeholders inside literals are text; `$` not before a digit is not a placeholder.
+        assert_eq!(
+            positional("SELECT json_extract(x, '$.a'), '$1' FROM t WHERE a = $1"),
+            "SELECT json_extract(x, '$.a'), '$1' FROM t WHERE a = ?"
+        );
+        assert_eq!(positional("SELECT 1"), "SELECT 1");
+    }
+
+    #[test]
+    fn placeholders_bound_twice_or_out_of_order_are_kept() {
+        for sql in [
+            "SELECT 1 WHERE a > $1 OR (a = $1 AND b > $2)",
+            "SELECT 1 WHERE a = $2 AND b = $1",
+            "SELECT 1 WHERE a = $1 AND b = $3",
+        ] {
+            assert_eq!(positional(sql), sql);
+        }
     }
 }

@@ -91,8 +91,11 @@ impl SqliteStorage {
                 })?;
         MIGRATOR.run(&mut writer).await?;
         let _ = sqlx::Connection::close(writer).await;
+        // A connection to a local file does not go stale: no ping (a round trip to the
+        // connection's worker thread) before each lease.
         let readers = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect_with(connect_options(&path).read_only(true))
             .await
             .map_err(|source| OpenError::Db {
