@@ -326,6 +326,9 @@ pub struct WorkerSettings {
     pub enabled: bool,
     pub interval_ms: u64,
     pub batch: i64,
+    /// How long a replica's lease on a job lasts unless renewed, in seconds: how soon
+    /// another replica takes over the jobs of one that died.
+    pub lease_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]

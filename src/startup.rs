@@ -241,8 +241,9 @@ impl Application {
                 "seeded"
             );
         }
-        let challenges = ChallengeStore::default();
+        let challenges = ChallengeStore::new(services.core.es.clone());
         let worker = Worker::new(services.clone(), ca.clone(), settings.worker.batch)
+            .with_lease_seconds(settings.worker.lease_seconds)
             .with_acme(Arc::new(crate::worker::acme::AcmeDriver::new(
                 services.operations.clone(),
                 keys,

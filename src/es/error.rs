@@ -22,6 +22,10 @@ pub enum ExecError {
     /// The batch's transaction could not begin or commit; nothing of it was committed.
     #[error("the write transaction failed: {message}")]
     Commit { failure: Failure, message: String },
+    /// The worker's lease on the job this command belongs to was taken over (it expired
+    /// and another replica claimed it): nothing was written.
+    #[error("the lease on {job} is no longer held")]
+    LeaseLost { job: String },
     /// The writer has stopped (the server is shutting down).
     #[error("the writer is not running")]
     Stopped,

@@ -16,11 +16,12 @@ use super::aggregate::{Aggregate, Views};
 use super::envelope::{EventMeta, StreamId};
 use super::error::ExecError;
 use super::keys::{self, SealedKey};
-use super::storage::Storage;
+use super::storage::{Conn, Storage};
 use super::store::{self, StoreError};
 use super::tokens;
 use super::writer::{Batch, Writer};
 use crate::domain::DomainError;
+use futures_util::future::BoxFuture;
 
 /// A stream's state and version, loaded when a command was prepared.
 pub struct Loaded<A: Aggregate> {
@@ -59,6 +60,9 @@ pub enum Effect {
     },
     /// Revoke an active OAuth client (refused when none has that name).
     RevokeClient { name: String },
+    /// Refuse the command, writing nothing, unless this worker lease is still held (added
+    /// by [`EventStore::execute`] to every command run under a held lease).
+    Fence(super::leases::Fence),
 }
 
 /// A command for [`EventStore::execute`].
@@ -136,16 +140,45 @@ impl EventStore {
         load::<A>(&mut pooled.conn(), stream).await
     }
 
-    /// Runs `command` through the pipeline and answers once it committed.
+    /// Runs `command` through the pipeline and answers once it committed. Under a held
+    /// worker lease the command is fenced by it.
     pub async fn execute<A: Aggregate>(
         &self,
-        command: Command<A>,
+        mut command: Command<A>,
         context: Arc<A::Context>,
     ) -> Result<Executed<A>, ExecError> {
+        if let Some(fence) = super::leases::held() {
+            command.effects.push(Effect::Fence(fence));
+        }
         let views = self.views.clone();
         self.writer
             .submit(move |batch| Box::pin(run::<A>(batch, command, context, views)))
             .await
+    }
+}
+
+impl EventStore {
+    /// Runs `work`, a write that is not an event (a lease, an HTTP-01 answer), and returns
+    /// once it committed: on SQLite through the writer (the only write lock, sharing its
+    /// group commit), on PostgreSQL on a pooled connection (no append lock needed).
+    pub async fn side_write<T, F>(&self, work: F) -> Result<T, ExecError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(Conn<'c>) -> BoxFuture<'c, Result<T, sqlx::Error>> + Send + 'static,
+    {
+        match self.storage {
+            Storage::Sqlite(_) => {
+                self.writer
+                    .submit(move |batch| {
+                        Box::pin(async move { work(batch.conn()).await.map_err(ExecError::from) })
+                    })
+                    .await
+            }
+            Storage::Postgres(_) => {
+                let mut pooled = self.storage.acquire().await?;
+                Ok(work(pooled.conn()).await?)
+            }
+        }
     }
 }
 
@@ -301,6 +334,11 @@ async fn apply_effect(
                     row.name
                 ))
                 .into());
+            }
+        }
+        Effect::Fence(fence) => {
+            if !super::leases::check(conn, &fence).await? {
+                return Err(ExecError::LeaseLost { job: fence.job });
             }
         }
         Effect::RevokeClient { name } => {

@@ -12,6 +12,7 @@ pub mod envelope;
 pub mod error;
 pub mod execute;
 pub mod keys;
+pub mod leases;
 pub mod storage;
 pub mod store;
 pub mod tokens;

@@ -2,12 +2,19 @@
 //! through the same services as HTTP (never writing views itself); fires lifetime actions;
 //! purges deleted certificates at the end of their retention. It keeps no state of its
 //! own, so after a restart it picks up where the views say it was.
+//!
+//! Each request is driven under a lease on its certificate ([`request_job`]), and each
+//! sweep (scheduled purges, lifetime actions) under one lease for the whole sweep
+//! ([`PURGE_SWEEP`], [`LIFETIME_SWEEP`]): a sweep is a few reads and, rarely, a command,
+//! so per-item leases would cost two writes per certificate looked at for nothing, while
+//! one lease keeps two replicas from posting the same webhook twice. See [`crate::es::leases`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::ProviderKind;
 use crate::domain::names::ObjectName;
+use crate::es::leases::Leases;
 use crate::projections::pending_operations::PendingRow;
 use crate::service::local_ca::LocalCa;
 use crate::service::{Caller, ServiceError, Services};
@@ -19,6 +26,20 @@ mod local_ca;
 /// The actor name recorded on the worker's events.
 pub const ACTOR: &str = "worker";
 
+/// The lease of the scheduled-purge sweep.
+pub const PURGE_SWEEP: &str = "sweep:purge";
+/// The lease of the lifetime-action sweep.
+pub const LIFETIME_SWEEP: &str = "sweep:lifetime";
+
+/// The lease a pending request is driven under: one per certificate (one request at a
+/// time each), so the table holds at most a row per certificate.
+pub fn request_job(vault: &str, name: &str) -> String {
+    format!("certificate:{vault}/{name}")
+}
+
+/// How long a lease lasts by default (`worker.lease_seconds`).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
 /// Drives provider-backed requests.
 #[derive(Clone)]
 pub struct Worker {
@@ -27,14 +48,17 @@ pub struct Worker {
     batch: i64,
     acme: Option<Arc<acme::AcmeDriver>>,
     webhook: Option<(reqwest::Client, String)>,
+    leases: Leases,
 }
 
 impl Worker {
     /// A worker over the services and the built-in CA, taking `batch` requests a round.
     pub fn new(services: Services, ca: Arc<LocalCa>, batch: i64) -> Self {
+        let leases = Leases::for_process(services.core.es.clone(), DEFAULT_LEASE);
         Worker {
             services,
             ca,
+            leases,
             batch: batch.max(1),
             acme: None,
             webhook: None,
@@ -53,6 +77,24 @@ impl Worker {
         self
     }
 
+    /// The same worker, its leases lasting `seconds` unless renewed.
+    pub fn with_lease_seconds(mut self, seconds: u64) -> Self {
+        self.leases = self.leases.with_ttl(Duration::from_secs(seconds.max(1)));
+        self
+    }
+
+    /// The same worker, claiming its leases as `leases` (tests: several holders in one
+    /// process).
+    pub fn with_leases(mut self, leases: Leases) -> Self {
+        self.leases = leases;
+        self
+    }
+
+    /// The leases this worker claims.
+    pub fn leases(&self) -> &Leases {
+        &self.leases
+    }
+
     /// The ACME driver, if any (tests read its retry count).
     pub fn acme(&self) -> Option<&acme::AcmeDriver> {
         self.acme.as_deref()
@@ -65,18 +107,37 @@ impl Worker {
             .operations
             .awaiting_provider(self.batch)
             .await?;
-        let mut moved = self.services.deleted.purge_due(ACTOR).await?;
+        let purge = self.services.deleted.purge_due(ACTOR);
+        let mut moved = self
+            .leases
+            .run(PURGE_SWEEP, purge)
+            .await?
+            .transpose()?
+            .unwrap_or(0);
         for row in rows {
-            match self.drive(&row).await {
-                Ok(true) => moved += 1,
-                Ok(false) => {}
+            let job = request_job(&row.vault, &row.name);
+            match self.leases.run(&job, self.drive(&row)).await {
+                // Another replica drives it now.
+                Ok(None) => {}
+                Ok(Some(Ok(true))) => moved += 1,
+                Ok(Some(Ok(false))) => {}
+                Ok(Some(Err(e))) => tracing::warn!(
+                    certificate = %row.name, request_id = %row.request_id, error = %e,
+                    "could not drive a pending request; will retry"
+                ),
                 Err(e) => tracing::warn!(
                     certificate = %row.name, request_id = %row.request_id, error = %e,
                     "could not drive a pending request; will retry"
                 ),
             }
         }
-        moved += lifetime::run_due(&self.services, &self.webhook).await?;
+        let sweep = lifetime::run_due(&self.services, &self.webhook);
+        moved += self
+            .leases
+            .run(LIFETIME_SWEEP, sweep)
+            .await?
+            .transpose()?
+            .unwrap_or(0);
         Ok(moved)
     }
 

@@ -364,13 +364,13 @@ async fn cancellation_mid_order_deactivates_and_ends_cancelled() {
 }
 
 /// A running `certbroker serve` on a config file; SIGKILLed and reaped on drop.
-struct Binary {
+pub(crate) struct Binary {
     child: std::process::Child,
     address: String,
 }
 
 impl Binary {
-    fn start(data_dir: &Path, config: &Path, halt_after: Option<&str>) -> Binary {
+    pub(crate) fn start(data_dir: &Path, config: &Path, halt_after: Option<&str>) -> Binary {
         use std::io::{BufRead, BufReader};
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_certbroker"));
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -397,12 +397,12 @@ impl Binary {
     }
 
     /// SIGKILL: no shutdown code runs.
-    fn kill_9(mut self) {
+    pub(crate) fn kill_9(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         client: &reqwest::Client,
         method: reqwest::Method,

@@ -29,6 +29,7 @@ mod ops_binary;
 mod pebble;
 mod races;
 mod raw;
+mod replica_takeover;
 mod replicas;
 mod restart;
 mod scenarios;

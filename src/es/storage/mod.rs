@@ -65,6 +65,15 @@ impl Conn<'_> {
         }
     }
 
+    /// An SQL expression for now, in milliseconds since the Unix epoch, by the database's
+    /// clock.
+    pub fn now_ms(&self) -> &'static str {
+        match self {
+            Conn::Sqlite(_) => sqlite::NOW_MS,
+            Conn::Postgres(_) => postgres::NOW_MS,
+        }
+    }
+
     /// Which engine this connection is on.
     pub fn engine(&self) -> Engine {
         match self {

@@ -91,6 +91,38 @@ pub async fn begin_read(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         .map(|_| ())
 }
 
+/// Milliseconds since the Unix epoch by the database's clock (leases): one clock for
+/// every replica, whatever their own clocks say.
+pub const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+/// Makes sure a lease row exists (free: epoch 0, expired) so that the claim can lock it.
+pub const ENSURE_LEASE_SQL: &str = "INSERT INTO job_leases (job, holder, epoch, expires_at) \
+     VALUES ($1, '', 0, 0) ON CONFLICT (job) DO NOTHING";
+
+/// Claims a lease row that is free, expired or already `$2`'s, skipping it when another
+/// transaction holds it locked (a replica claiming it now, or its holder appending under
+/// it): `FOR UPDATE SKIP LOCKED`, so claimers never queue behind each other. Bumps the
+/// epoch unless `$2` still holds it. Binds: job, holder, ttl ms. Returns the epoch.
+pub fn claim_lease_sql() -> String {
+    format!(
+        r#"UPDATE job_leases SET
+             epoch = CASE WHEN job_leases.holder = $2 AND job_leases.expires_at > {NOW_MS}
+                          THEN job_leases.epoch ELSE job_leases.epoch + 1 END,
+             holder = $2,
+             expires_at = {NOW_MS} + $3
+           FROM (SELECT job FROM job_leases
+                 WHERE job = $1 AND (holder = $2 OR expires_at <= {NOW_MS})
+                 FOR UPDATE SKIP LOCKED) AS free
+           WHERE job_leases.job = free.job
+           RETURNING job_leases.epoch"#
+    )
+}
+
+/// The fencing check inside an append transaction: the row stays locked until commit, so
+/// no replica takes the job over between the check and the commit.
+pub const FENCE_SQL: &str =
+    "SELECT epoch FROM job_leases WHERE job = $1 AND holder = $2 AND epoch = $3 FOR UPDATE";
+
 /// `(column #>> '{a,b}')`: the text at `path` in a `jsonb` column. `path` is made of
 /// identifiers the code names, never of input.
 pub fn json_text(column: &str, path: &[&str]) -> String {

@@ -191,6 +191,28 @@ pub async fn read_cells(
     }
     Ok(out)
 }
+/// Milliseconds since the Unix epoch by the database's clock (leases).
+pub const NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+
+/// Claims a lease in one upsert (the writer holds the only write lock, so nothing can
+/// interleave): takes the row when it is free, expired or already `$2`'s, bumping the
+/// epoch unless `$2` still holds it. Binds: job, holder, ttl ms. Returns the epoch.
+pub fn claim_lease_sql() -> String {
+    format!(
+        r#"INSERT INTO job_leases (job, holder, epoch, expires_at) VALUES ($1, $2, 1, {NOW_MS} + $3)
+           ON CONFLICT (job) DO UPDATE SET
+             epoch = CASE WHEN job_leases.holder = excluded.holder AND job_leases.expires_at > {NOW_MS}
+                          THEN job_leases.epoch ELSE job_leases.epoch + 1 END,
+             holder = excluded.holder,
+             expires_at = excluded.expires_at
+           WHERE job_leases.holder = excluded.holder OR job_leases.expires_at <= {NOW_MS}
+           RETURNING epoch"#
+    )
+}
+
+/// The fencing check inside an append transaction (which holds the only write lock).
+pub const FENCE_SQL: &str =
+    "SELECT epoch FROM job_leases WHERE job = $1 AND holder = $2 AND epoch = $3";
 
 /// `json_extract(column, '$.a.b')`: the text at `path` in a JSON text column. `path` is
 /// made of identifiers the code names, never of input.

@@ -118,6 +118,18 @@ impl AcmeDriver {
         Ok(())
     }
 
+    /// Renews the lease this request is driven under before a call to the CA; fails
+    /// (nothing more is sent) when another replica took the request over.
+    async fn renew_lease(&self) -> Result<(), Failure> {
+        match crate::es::leases::renew_held().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Failure::Internal(anyhow::anyhow!(
+                "another replica took this request over; it drives the order now"
+            ))),
+            Err(e) => Err(Failure::Internal(e.into())),
+        }
+    }
+
     /// Seconds from the request's creation until now: an ACME issuance's whole time.
     fn since_request(&self, row: &PendingRow) -> f64 {
         (self.operations.0.clock.now().timestamp() - row.created_at).max(0) as f64
@@ -149,6 +161,7 @@ impl AcmeDriver {
             .map_err(|e| Failure::Internal(e.into()))?;
         let Some(order_url) = progress.order_url.clone() else {
             let ids = identifiers(&csr)?;
+            self.renew_lease().await?;
             let started = Instant::now();
             let order = with_retry!(self.retrier(dir), account.new_order(&NewOrder::new(&ids)))?;
             crate::metrics::acme_step("order", started.elapsed().as_secs_f64());
@@ -162,12 +175,15 @@ impl AcmeDriver {
             let status = order.state().status;
             match status {
                 OrderStatus::Pending => {
+                    self.renew_lease().await?;
                     let started = Instant::now();
                     let tokens = self.answer_challenges(&mut order, dir).await?;
                     let polled =
                         with_retry!(self.retrier(dir), order.poll_ready(&self.poll_policy()));
                     for t in &tokens {
-                        self.challenges.remove(t);
+                        if let Err(e) = self.challenges.remove(t).await {
+                            tracing::warn!(error = %e, "could not withdraw an HTTP-01 answer");
+                        }
                     }
                     let polled = polled?;
                     crate::metrics::acme_step("authorization", started.elapsed().as_secs_f64());
@@ -180,6 +196,7 @@ impl AcmeDriver {
                         .await?;
                 }
                 OrderStatus::Ready => {
+                    self.renew_lease().await?;
                     let started = Instant::now();
                     with_retry!(self.retrier(dir), order.finalize_csr(&csr))?;
                     crate::metrics::acme_step("finalize", started.elapsed().as_secs_f64());
@@ -191,6 +208,7 @@ impl AcmeDriver {
                         // Finalized before a crash, but the event was not recorded.
                         self.record(job, AcmeStep::Finalized).await?;
                     }
+                    self.renew_lease().await?;
                     let started = Instant::now();
                     let pem = with_retry!(
                         self.retrier(dir),
@@ -277,7 +295,9 @@ impl AcmeDriver {
             };
             let token = challenge.token.clone();
             self.challenges
-                .put(&token, challenge.key_authorization().as_str().to_owned());
+                .put(&token, challenge.key_authorization().as_str())
+                .await
+                .map_err(|e| Failure::Internal(e.into()))?;
             tokens.push(token);
             with_retry!(self.retrier(dir), challenge.set_ready())?;
         }
