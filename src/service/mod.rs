@@ -4,6 +4,7 @@
 //! checks) first, then goes through the one pipeline, `es::EventStore::execute`; queries
 //! read the views. Services are the only writers; they never render HTTP.
 
+pub mod acme_accounts;
 pub mod audit;
 pub mod backup;
 pub mod certificates;

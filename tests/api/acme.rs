@@ -100,15 +100,17 @@ pub fn openssl_verifies(root_pem: &str, chain_pem: &str, leaf_pem: &str) -> bool
     out.status.success()
 }
 
-/// The ACME account certbroker registered at `pebble`, restored from its sealed file.
+/// The ACME account certbroker registered at `pebble`, restored from its sealed credentials
+/// in the database.
 async fn pebble_account(app: &TestApp, pebble: &Pebble) -> instant_acme::Account {
     let keys = certbroker::service::keystore::KeyStore::open("", &app.data_dir).unwrap();
-    let (path, aad) = certbroker::worker::acme::account_file(
-        &app.data_dir,
-        "pebble",
-        &pebble.ports.directory_url(),
-    );
-    let creds = keys.unseal(&aad, &std::fs::read(path).unwrap()).unwrap();
+    let (id, aad) = certbroker::worker::acme::account_id("pebble", &pebble.ports.directory_url());
+    let sealed: String = sqlx::query_scalar("SELECT sealed FROM acme_accounts WHERE account = $1")
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let creds = keys.unseal(&aad, &hex::decode(sealed).unwrap()).unwrap();
     let http =
         certbroker::worker::acme::http_client(Some(&std::fs::read(&pebble.tls_ca_file).unwrap()))
             .unwrap();
@@ -182,6 +184,48 @@ async fn acme_issuer_completes_a_request_against_pebble_and_the_chain_verifies_t
         &chain,
         &leaf
     ));
+    app.assert_views_rebuild_identically().await;
+}
+
+#[tokio::test]
+async fn an_account_sealed_in_a_file_by_an_earlier_version_is_imported_once_and_used() {
+    let pebble = Pebble::start(PebblePorts::pick(), PebbleOptions::default()).await;
+    let app = TestApp::spawn_with(|s| use_pebble(s, &pebble)).await;
+    // An account registered and sealed into `<data_dir>/acme` the way earlier versions did.
+    let directory_url = pebble.ports.directory_url();
+    let http =
+        certbroker::worker::acme::http_client(Some(&std::fs::read(&pebble.tls_ca_file).unwrap()))
+            .unwrap();
+    let (legacy, creds) = instant_acme::Account::builder_with_http(http)
+        .create(
+            &instant_acme::NewAccount {
+                contact: &[],
+                terms_of_service_agreed: true,
+                only_return_existing: false,
+            },
+            directory_url.clone(),
+            None,
+        )
+        .await
+        .unwrap();
+    let keys = certbroker::service::keystore::KeyStore::open("", &app.data_dir).unwrap();
+    let (id, aad) = certbroker::worker::acme::account_id("pebble", &directory_url);
+    let file = app
+        .data_dir
+        .join("acme")
+        .join(format!("{id}.account.sealed"));
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let sealed = keys
+        .seal(&aad, &serde_json::to_vec(&creds).unwrap())
+        .unwrap();
+    std::fs::write(&file, sealed).unwrap();
+
+    app.put_issuer("acme-issuer", "pebble").await;
+    create_acme(&app, "imported", "imported.example.com").await;
+    let done = drive_until_settled(&app, "imported").await;
+    assert_eq!(done["status"], "completed", "{done}\n{}", pebble.log());
+    assert_eq!(pebble_account(&app, &pebble).await.id(), legacy.id());
+    assert!(!file.exists(), "the file is removed once imported");
     app.assert_views_rebuild_identically().await;
 }
 
@@ -329,12 +373,14 @@ async fn cancellation_mid_order_deactivates_and_ends_cancelled() {
         event_types(&app, "cancelme").await.last().unwrap(),
         "AcmeOrderPlaced"
     );
-    let order_url: String = sqlx::query_scalar(
-        "SELECT json_extract(payload, '$.order_url') FROM events WHERE event_type = 'AcmeOrderPlaced'",
+    let placed: String = sqlx::query_scalar(
+        "SELECT CAST(payload AS TEXT) FROM events WHERE event_type = 'AcmeOrderPlaced'",
     )
     .fetch_one(&app.pool)
     .await
     .unwrap();
+    let placed: Value = serde_json::from_str(&placed).unwrap();
+    let order_url = placed["order_url"].as_str().unwrap().to_owned();
     let mut before = pebble_account(&app, &pebble)
         .await
         .order(order_url.clone())
@@ -393,6 +439,8 @@ impl Binary {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }
         };
+        // Keep reading, so the server never writes into a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
         Binary { child, address }
     }
 

@@ -4,8 +4,8 @@
 //! Every step is an event on the certificate's stream (account, order URL, valid
 //! authorizations, finalization, download), so after a crash the worker resumes the order
 //! it recorded instead of placing a second one. The request's own CSR (and so its key) is
-//! what the CA signs. The account's credentials are sealed under the master key in
-//! `<data_dir>/acme`. Split by noun: [`account`], [`order`] (driving), [`http`] (the
+//! what the CA signs. The account's credentials are sealed under the master key in the
+//! database. Split by noun: [`account`], [`order`] (driving), [`http`] (the
 //! transport), [`retry`], [`problem`] (judging failures).
 
 pub mod account;
@@ -22,11 +22,12 @@ use std::sync::Arc;
 
 use instant_acme::Account;
 
-pub use account::account_file;
+pub use account::account_id;
 pub use faults::HALT_AFTER_ENV;
 pub use http::http_client;
 
 use crate::config::AcmeSettings;
+use crate::service::acme_accounts::AcmeAccounts;
 use crate::service::challenges::ChallengeStore;
 use crate::service::keystore::KeyStore;
 use crate::service::operations::Operations;
@@ -38,12 +39,14 @@ pub struct AcmeDriver {
     data_dir: PathBuf,
     settings: AcmeSettings,
     challenges: ChallengeStore,
+    account_store: AcmeAccounts,
     accounts: tokio::sync::Mutex<HashMap<String, Account>>,
     retries: AtomicU64,
 }
 
 impl AcmeDriver {
-    /// A driver publishing HTTP-01 answers into `challenges`.
+    /// A driver publishing HTTP-01 answers into `challenges`, keeping its accounts in the
+    /// database of `operations`.
     pub fn new(
         operations: Operations,
         keys: Arc<KeyStore>,
@@ -52,6 +55,7 @@ impl AcmeDriver {
         challenges: ChallengeStore,
     ) -> Self {
         AcmeDriver {
+            account_store: AcmeAccounts::new(operations.0.es.clone()),
             operations,
             keys,
             data_dir,
