@@ -55,22 +55,23 @@ soak: setup
 	bash scripts/fuzz.sh long
 	bash scripts/fault-figures.sh
 
-# The integration suite (tests/api) again, on PostgreSQL: a throwaway cluster
-# (scripts/pg.sh), each test on a database of its own. The ACME tests that drive Pebble run
-# on SQLite only (one Pebble on a fixed port). Then the Python SDK suite on the same cluster.
+# The integration suite (tests/api, the Pebble tests too) and the Rust SDK suite
+# (tests/sdk_rust) again, on PostgreSQL: a throwaway cluster (scripts/pg.sh), each server on
+# a database of its own. Then the Python, JavaScript and az CLI suites on the same cluster.
 test-postgres: setup
 	bash scripts/pg.sh start
 	CERTBROKER_TEST_STORAGE_URL="$$(bash scripts/pg.sh url)" $(CARGO) test --locked $(FEATURES) \
-		--test api -- --test-threads=4 --skip pebble --skip acme; \
+		--test api --test sdk_rust -- --test-threads=4; \
 		status=$$?; [ $$status != 0 ] || $(MAKE) sdk-postgres; \
 		status2=$$?; bash scripts/pg.sh stop; [ $$status = 0 ] && [ $$status2 = 0 ]
 
-# The Python SDK suite on PostgreSQL alone: each of its servers on a fresh database of the
-# throwaway cluster (scripts/pg.sh start keeps a running one; stop is safe twice). The binary
-# is the one the test build made (scripts/sdk-python.sh builds it only when missing).
+# The client suites (Python, JavaScript, az CLI) on PostgreSQL alone: each of their servers
+# on a fresh database of the throwaway cluster (scripts/pg.sh start keeps a running one; stop
+# is safe twice). The binary is the one the test build made (built only when missing).
 sdk-postgres: setup
 	bash scripts/pg.sh start
-	CERTBROKER_SDK_STORAGE_URL="$$(bash scripts/pg.sh url)" bash scripts/sdk-python.sh; \
+	export CERTBROKER_SDK_STORAGE_URL="$$(bash scripts/pg.sh url)"; bash scripts/sdk-python.sh \
+		&& bash scripts/sdk-js.sh && bash scripts/sdk-az.sh; \
 		status=$$?; bash scripts/pg.sh stop; exit $$status
 
 # The operator console in headless Chromium alone (tests/ui).

@@ -91,4 +91,5 @@ az keyvault certificate show --id "https://$VAULT.vault.localhost:$PORT/certific
 check "$WORK/show.json" "j['name'] == 'manual' and j['x509ThumbprintHex']" "show --id"
 az keyvault certificate delete --vault-name "$VAULT" -n web > "$WORK/delete.json"
 check "$WORK/delete.json" "j['recoveryId'].endswith('/deletedcertificates/web')" "delete"
+check_certbroker
 echo "az CLI recipe: all checks passed"

@@ -30,3 +30,4 @@ export NODE_EXTRA_CA_CERTS=$WORK/data/tls/ca.pem
 export NODE_PATH=$DEPS/node_modules
 unset AZURE_CLIENT_ID AZURE_CLIENT_SECRET AZURE_TENANT_ID AZURE_FEDERATED_TOKEN_FILE MSI_ENDPOINT MSI_SECRET
 node --test --test-concurrency=1 "$@" tests/sdk/js/
+check_certbroker

@@ -1,6 +1,8 @@
 # Sourced by the client suites (scripts/sdk-js.sh, scripts/sdk-az.sh): starts one real
 # `certbroker serve` for the suite on a fresh data directory, with the plain-HTTP
 # managed-identity listener, and stops it (and removes the data) when the script exits.
+# `check_certbroker` (at the end of a suite) stops it and runs `rebuild --check` and `verify`
+# on what the suite left: the views rebuild identically and the chain is unbroken.
 # `start_certbroker NAME` sets WORK (the temp dir; data in $WORK/data), TOKEN (the admin
 # token, also the identity header), MI_PORT (the managed-identity port), URL (https://...)
 # and SERVER_PID. The binary is $CERTBROKER_BIN, else <cargo target dir>/debug/certbroker.
@@ -44,4 +46,12 @@ start_certbroker() {
 stop_certbroker() {
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
   if [ -z "${KEEP_SDK_DATA:-}" ]; then rm -rf "$WORK"; else echo "data kept in $WORK"; fi
+}
+
+check_certbroker() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  SERVER_PID=
+  local tool="$CERTBROKER_BIN --data-dir $WORK/data"
+  CERTBROKER__STORAGE__URL=$STORAGE_URL CERTBROKER__LOG__LEVEL=warn $tool rebuild --check
+  CERTBROKER__STORAGE__URL=$STORAGE_URL CERTBROKER__LOG__LEVEL=warn $tool verify
 }

@@ -27,6 +27,10 @@ use openssl::pkey::{PKey, Private};
 use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName};
 use openssl::x509::{X509Name, X509Req, X509};
 
+#[path = "../common/storage.rs"]
+#[allow(dead_code)]
+mod storage;
+
 pub const TOKEN: &str = "test-token";
 
 /// The smallest `TokenCredential`: one fixed token, valid for an hour.
@@ -54,6 +58,8 @@ pub struct Vault {
     pub client: CertificateClient,
     pub secrets: SecretClient,
     data_dir: PathBuf,
+    /// `storage.url`: empty for SQLite.
+    storage_url: String,
     pub trust_pem: String,
     _dir: tempfile::TempDir,
 }
@@ -70,8 +76,10 @@ impl Vault {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::for_test(dir.path());
         settings.worker.enabled = true;
+        settings.storage.url = certbroker::config::Secret::new(storage::fresh_storage_url().await);
         tweak(&mut settings);
         let data_dir = settings.storage.data_dir.clone();
+        let storage_url = settings.storage.url.expose().clone();
         let app = Application::build(settings).await.unwrap();
         let url = format!("https://127.0.0.1:{}", app.port());
         let identity_port = app.identity_port();
@@ -94,6 +102,7 @@ impl Vault {
             client,
             secrets,
             data_dir,
+            storage_url,
             trust_pem,
             _dir: dir,
         }
@@ -132,7 +141,9 @@ impl Vault {
     /// Dumps every view, rebuilds from the events in a rolled-back transaction, and asserts
     /// the rebuilt views equal the live ones.
     pub async fn assert_views_rebuild_identically(&self) {
-        let (_pool, mut conn) = certbroker::startup::open_database(&self.data_dir)
+        let mut settings = Settings::for_test(&self.data_dir);
+        settings.storage.url = certbroker::config::Secret::new(self.storage_url.clone());
+        let (_storage, mut conn) = certbroker::startup::open_tool_database(&settings)
             .await
             .unwrap();
         let report = certbroker::projections::rebuild_command(&mut conn, true)
