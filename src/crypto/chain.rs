@@ -10,7 +10,7 @@ use super::encoding::{
 };
 use super::path::order_leaf_first;
 use super::pkcs12::{pkcs12_certs, read_pkcs12, Pkcs12Failure, UNSUPPORTED_PKCS12};
-use super::x509::{format_time, info_of, parse_cert, parse_cert_block, CertInfo};
+use super::x509::{asn1_to_unix, format_time, info_of, parse_cert, parse_cert_block, CertInfo};
 use super::{invalid, Result};
 
 /// Most certificates a merge may carry.
@@ -142,6 +142,12 @@ fn parse_entry(index: usize, entry: &str) -> Result<Vec<X509>> {
 /// ordered leaf first). Returns the DER certificates in order, at most
 /// [`MAX_CHAIN_LEN`]. Errors name the entry (`x5c[2] ...`).
 pub fn parse_x5c(entries: &[String]) -> Result<Vec<Vec<u8>>> {
+    to_ders(&parse_x5c_certs(entries)?)
+}
+
+/// [`parse_x5c`], keeping the decoded certificates (merge checks them without decoding
+/// them again).
+pub fn parse_x5c_certs(entries: &[String]) -> Result<Vec<X509>> {
     if entries.is_empty() {
         return Err(invalid(
             "x5c is empty: the merge request must hold at least one certificate.",
@@ -156,26 +162,31 @@ pub fn parse_x5c(entries: &[String]) -> Result<Vec<Vec<u8>>> {
             )));
         }
     }
+    Ok(certs)
+}
+
+/// The DER encodings of `certs`, in order.
+pub fn to_ders(certs: &[X509]) -> Result<Vec<Vec<u8>>> {
     Ok(certs
         .iter()
         .map(|c| c.to_der())
         .collect::<std::result::Result<Vec<_>, _>>()?)
 }
 
-/// Checks a chain (DER, leaf first) against a pending request: the leaf's public key must
-/// be the pending key (SubjectPublicKeyInfo DER), each certificate must be signed by the
-/// next, and the leaf must be valid at `now`. No trust anchor is required. Returns the
-/// leaf's [`CertInfo`].
+/// A certificate's validity, Unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validity {
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
+/// Checks a chain (DER, leaf first) against a pending request: see [`verify_merge_certs`].
+/// Returns the leaf's [`CertInfo`].
 pub fn verify_merge_chain(
     chain: &[Vec<u8>],
     pending_public_key_der: &[u8],
     now: i64,
 ) -> Result<CertInfo> {
-    if chain.is_empty() {
-        return Err(invalid(
-            "x5c is empty: the merge request must hold at least one certificate.",
-        ));
-    }
     let certs = chain
         .iter()
         .enumerate()
@@ -183,8 +194,25 @@ pub fn verify_merge_chain(
             parse_cert(der).map_err(|r| invalid(format!("x5c[{i}] is not a certificate: {r}.")))
         })
         .collect::<Result<Vec<_>>>()?;
+    verify_merge_certs(&certs, pending_public_key_der, now)?;
+    info_of(&certs[0])
+}
+
+/// Checks decoded certificates (leaf first) against a pending request: the leaf's public
+/// key must be the pending key (SubjectPublicKeyInfo DER), each certificate must be signed
+/// by the next, and the leaf must be valid at `now`. No trust anchor is required. Returns
+/// the leaf's validity.
+pub fn verify_merge_certs(
+    certs: &[X509],
+    pending_public_key_der: &[u8],
+    now: i64,
+) -> Result<Validity> {
+    let Some(leaf) = certs.first() else {
+        return Err(invalid(
+            "x5c is empty: the merge request must hold at least one certificate.",
+        ));
+    };
     let pending = openssl::pkey::PKey::public_key_from_der(pending_public_key_der)?;
-    let leaf = &certs[0];
     let leaf_matches = leaf.public_key().is_ok_and(|k| k.public_eq(&pending));
     if !leaf_matches {
         return Err(invalid(
@@ -204,20 +232,23 @@ pub fn verify_merge_chain(
             )));
         }
     }
-    let info = info_of(leaf)?;
-    if now < info.not_before {
+    let validity = Validity {
+        not_before: asn1_to_unix(leaf.not_before())?,
+        not_after: asn1_to_unix(leaf.not_after())?,
+    };
+    if now < validity.not_before {
         return Err(invalid(format!(
             "The certificate is not yet valid: it is valid from {} to {}.",
-            format_time(info.not_before),
-            format_time(info.not_after)
+            format_time(validity.not_before),
+            format_time(validity.not_after)
         )));
     }
-    if now > info.not_after {
+    if now > validity.not_after {
         return Err(invalid(format!(
             "The certificate has expired: it was valid from {} to {}.",
-            format_time(info.not_before),
-            format_time(info.not_after)
+            format_time(validity.not_before),
+            format_time(validity.not_after)
         )));
     }
-    Ok(info)
+    Ok(validity)
 }

@@ -51,8 +51,19 @@ pub fn generate_key(spec: &KeySpec) -> Result<PKey<Private>> {
 /// Generates an EC key through the `EC_KEY` API (much faster to re-encode on OpenSSL 3
 /// than keys made through the provider API).
 pub(crate) fn generate_ec(curve: Curve) -> Result<PKey<Private>> {
+    Ok(PKey::from_ec_key(EcKey::generate(ec_group(curve)?)?)?)
+}
+
+/// The group of `curve`, built once per process: building one costs more than a P-256
+/// key pair's generation on OpenSSL 3.
+fn ec_group(curve: Curve) -> Result<&'static EcGroup> {
+    static GROUPS: [std::sync::OnceLock<EcGroup>; 4] = [const { std::sync::OnceLock::new() }; 4];
+    let cell = &GROUPS[curve as usize];
+    if let Some(g) = cell.get() {
+        return Ok(g);
+    }
     let group = EcGroup::from_curve_name(curve_nid(curve))?;
-    Ok(PKey::from_ec_key(EcKey::generate(&group)?)?)
+    Ok(cell.get_or_init(|| group))
 }
 
 /// Re-homes a decoded EC key on the `EC_KEY` API, where OpenSSL 3 encodes and signs with

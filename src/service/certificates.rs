@@ -90,17 +90,31 @@ pub fn version_record(key_id: &str, chain: &[Vec<u8>]) -> Result<VersionRecord, 
         .first()
         .ok_or_else(|| ServiceError::Internal("empty certificate chain".into()))?;
     let info = crypto::x509::cert_info(leaf)?;
-    Ok(VersionRecord {
+    let validity = crypto::chain::Validity {
+        not_before: info.not_before,
+        not_after: info.not_after,
+    };
+    Ok(version_record_of(key_id, chain, validity))
+}
+
+/// [`version_record`] for a chain whose leaf's validity is known (a merge just checked it).
+pub fn version_record_of(
+    key_id: &str,
+    chain: &[Vec<u8>],
+    validity: crypto::chain::Validity,
+) -> VersionRecord {
+    let leaf = &chain[0];
+    VersionRecord {
         version: new_id(),
         key_id: key_id.to_owned(),
         cer: STANDARD.encode(leaf),
         chain: chain[1..].iter().map(|c| STANDARD.encode(c)).collect(),
         x5t: URL_SAFE_NO_PAD.encode(crypto::seal::sha1(leaf)),
-        nbf: info.not_before,
-        exp: info.not_after,
+        nbf: validity.not_before,
+        exp: validity.not_after,
         enabled: true,
         tags: BTreeMap::new(),
-    })
+    }
 }
 
 /// The certificates service.

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use super::certificates::{version_record, view_after, CertificateView, Certificates};
+use super::certificates::{
+    version_record, version_record_of, view_after, CertificateView, Certificates,
+};
 use super::{blocking, Caller, Core, ServiceError};
 use crate::crypto;
 use crate::domain::certificate::{
@@ -167,9 +169,11 @@ impl Operations {
         let now = self.0.clock.now().timestamp();
         let key_id = pending.key_id.clone();
         let record = blocking("chain check", move || {
-            let chain = crypto::chain::parse_x5c(&x5c)?;
-            crypto::chain::verify_merge_chain(&chain, &public, now)?;
-            version_record(&key_id, &chain)
+            // Each certificate decoded once: decoding dominates a merge's cost.
+            let certs = crypto::chain::parse_x5c_certs(&x5c)?;
+            let validity = crypto::chain::verify_merge_certs(&certs, &public, now)?;
+            let chain = crypto::chain::to_ders(&certs)?;
+            Ok(version_record_of(&key_id, &chain, validity))
         })
         .await?;
         let command = CertificateCommand::Merge(Box::new(MergeRequest {
