@@ -214,7 +214,6 @@ impl Application {
         };
         let issuer = Arc::new(token_issuer(&settings, &keys, clock.clone())?);
         let services = Services::new(Core {
-            es,
             key_pool: Arc::new(crate::service::keypool::KeyPool::start(
                 keys.clone(),
                 &settings.keys,
@@ -228,6 +227,8 @@ impl Application {
             }),
             retention_days: settings.soft_delete.retention_days,
             adjustable_clock,
+            pending_cache: crate::service::operations::pending_cache(&es),
+            es,
         });
         if !settings.seed.file.is_empty() {
             let file = Path::new(&settings.seed.file);

@@ -120,6 +120,11 @@ impl EventStore {
         &self.storage
     }
 
+    /// The writer's batch count, for caches of reads (see [`super::cache`]).
+    pub fn generation(&self) -> super::cache::Generation {
+        self.writer.generation()
+    }
+
     /// Proves the writer takes the write lock and answers: submits a job that runs one
     /// statement touching nothing (readiness).
     pub async fn probe(&self) -> Result<(), ExecError> {

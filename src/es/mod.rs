@@ -5,6 +5,7 @@
 
 pub mod aggregate;
 pub mod audit;
+pub mod cache;
 pub mod chain;
 pub mod clients;
 pub mod credentials;

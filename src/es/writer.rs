@@ -18,6 +18,7 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
+use super::cache::Generation;
 use super::chain::{self, Tail};
 use super::error::ExecError;
 use super::storage::{classify, Conn, Failure, Owned, Session, Storage};
@@ -50,6 +51,7 @@ struct Job {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Job>,
+    generation: Generation,
 }
 
 impl Writer {
@@ -61,8 +63,21 @@ impl Writer {
     ) -> Result<(Self, tokio::task::JoinHandle<()>), sqlx::Error> {
         let owned = storage.connect_writer().await?;
         let (tx, rx) = mpsc::channel::<Job>(1024);
-        let handle = tokio::spawn(run(storage.clone(), owned, rx, max_batch.max(1)));
-        Ok((Writer { tx }, handle))
+        let generation = Generation::default();
+        let handle = tokio::spawn(run(
+            storage.clone(),
+            owned,
+            rx,
+            max_batch.max(1),
+            generation.clone(),
+        ));
+        Ok((Writer { tx, generation }, handle))
+    }
+
+    /// The count of batches this writer ended, bumped before their callers are answered
+    /// (see [`super::cache`]).
+    pub fn generation(&self) -> Generation {
+        self.generation.clone()
     }
 
     /// Runs `work` inside the writer's transaction and returns its result once the batch it
@@ -106,7 +121,13 @@ fn commit_error(e: &sqlx::Error) -> ExecError {
     }
 }
 
-async fn run(storage: Storage, mut owned: Owned, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+async fn run(
+    storage: Storage,
+    mut owned: Owned,
+    mut rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    generation: Generation,
+) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < max_batch {
@@ -116,7 +137,7 @@ async fn run(storage: Storage, mut owned: Owned, mut rx: mpsc::Receiver<Job>, ma
             }
         }
         let healthy;
-        (owned, healthy) = run_batch(owned, jobs).await;
+        (owned, healthy) = run_batch(owned, jobs, &generation).await;
         if !healthy {
             // A database server that restarted or failed over dropped the connection: the
             // next batch gets a new one (its callers were told this one failed).
@@ -131,7 +152,7 @@ async fn run(storage: Storage, mut owned: Owned, mut rx: mpsc::Receiver<Job>, ma
 
 /// Runs one batch and answers its callers; returns the connection for the next batch and
 /// whether it still looks usable.
-async fn run_batch(mut owned: Owned, jobs: Vec<Job>) -> (Owned, bool) {
+async fn run_batch(mut owned: Owned, jobs: Vec<Job>, generation: &Generation) -> (Owned, bool) {
     let started = std::time::Instant::now();
     let size = jobs.len();
     let begun = match owned.begin_write().await {
@@ -144,6 +165,7 @@ async fn run_batch(mut owned: Owned, jobs: Vec<Job>) -> (Owned, bool) {
             tracing::error!(error = %e, "could not begin the write transaction");
             let _ = owned.exec("ROLLBACK").await;
             let err = commit_error(&e);
+            generation.bump();
             for job in jobs {
                 let _ = job.reply.send(Err(err.clone()));
             }
@@ -244,6 +266,8 @@ async fn run_batch(mut owned: Owned, jobs: Vec<Job>) -> (Owned, bool) {
             tracing::error!(error = %e, "write transaction failed; its commands were not committed")
         }
     }
+    // Before any caller hears of this batch, what was cached before it is stale.
+    generation.bump();
     for (reply, outcome) in done {
         let answer = match (&committed, outcome) {
             (Ok(()), outcome) => outcome,

@@ -169,6 +169,8 @@ pub struct Core {
     pub retention_days: i64,
     /// The clock admins may move (`clock.adjustable`), the same one as `clock`.
     pub adjustable_clock: Option<Arc<crate::clock::AdjustableClock>>,
+    /// Pending objects served from memory between writes (SQLite: one process writes).
+    pub pending_cache: Option<Arc<operations::PendingCache>>,
 }
 
 impl Core {

@@ -21,8 +21,23 @@ use crate::domain::names::ObjectName;
 use crate::domain::policy::ActionType;
 use crate::domain::DomainError;
 use crate::es::aggregate::Certificate;
-use crate::es::StreamId;
+use crate::es::cache::ReadCache;
+use crate::es::storage::Storage;
+use crate::es::{EventStore, StreamId};
 use crate::projections::pending_operations::{self, PendingRow};
+
+/// Pending objects by (vault, name key), as last read (`None`: there was none).
+pub type PendingCache = ReadCache<(String, String), Option<PendingRow>>;
+
+/// How many pending objects [`PendingCache`] holds.
+const PENDING_CACHE_CAPACITY: usize = 4096;
+
+/// A cache of pending objects for `es`, when it is the only writer of its database
+/// (SQLite): other replicas' writes on PostgreSQL would not end this process's batches.
+pub fn pending_cache(es: &EventStore) -> Option<Arc<PendingCache>> {
+    matches!(es.storage(), Storage::Sqlite(_))
+        .then(|| Arc::new(ReadCache::new(es.generation(), PENDING_CACHE_CAPACITY)))
+}
 
 /// The operations service.
 #[derive(Clone)]
@@ -63,10 +78,21 @@ impl Operations {
         name: &ObjectName,
         request_id: Option<&str>,
     ) -> Result<PendingRow, ServiceError> {
-        let mut reader = self.0.reader().await?;
-        pending_operations::get(&mut reader.conn(), vault, &name.key())
-            .await?
-            .filter(|p| request_id.is_none_or(|r| r == p.request_id))
+        let key = (vault.to_owned(), name.key());
+        let cached = self.0.pending_cache.as_ref().and_then(|c| c.get(&key));
+        let row = match cached {
+            Some(row) => row,
+            None => {
+                let read_at = self.0.pending_cache.as_ref().map(|c| c.generation());
+                let mut reader = self.0.reader().await?;
+                let row = pending_operations::get(&mut reader.conn(), vault, &key.1).await?;
+                if let (Some(cache), Some(at)) = (&self.0.pending_cache, read_at) {
+                    cache.fill(key, at, row.clone());
+                }
+                row
+            }
+        };
+        row.filter(|p| request_id.is_none_or(|r| r == p.request_id))
             .ok_or_else(|| pending_not_found(name))
     }
 

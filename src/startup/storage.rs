@@ -128,7 +128,6 @@ pub async fn open_services(settings: &Settings) -> anyhow::Result<Services> {
     let storage = open_storage(settings).await?;
     let (es, _writer) = open_event_store(&storage, settings.storage.max_batch).await?;
     Ok(Services::new(Core {
-        es,
         key_pool: Arc::new(crate::service::keypool::KeyPool::empty(keys.clone())),
         keys,
         clock: Arc::new(SystemClock),
@@ -139,6 +138,8 @@ pub async fn open_services(settings: &Settings) -> anyhow::Result<Services> {
         }),
         retention_days: settings.soft_delete.retention_days,
         adjustable_clock: None,
+        pending_cache: crate::service::operations::pending_cache(&es),
+        es,
     }))
 }
 
