@@ -105,28 +105,27 @@ impl Leases {
             .es
             .side_write(move |mut conn| {
                 Box::pin(async move {
-                    let epoch: Option<i64> = match conn.engine() {
-                        Engine::Sqlite => on_conn!(&mut conn, |c| {
-                            sqlx::query_scalar::<_, i64>(&sqlite::claim_lease_sql())
+                    // PostgreSQL's claim locks an existing row (SKIP LOCKED), so the row is
+                    // made first; SQLite's claim is one upsert.
+                    let claim = match conn.engine() {
+                        Engine::Sqlite => sqlite::claim_lease_sql(),
+                        Engine::Postgres => {
+                            on_conn!(&mut conn, |c| sqlx::query(postgres::ENSURE_LEASE_SQL)
                                 .bind(&job)
-                                .bind(&holder)
-                                .bind(ttl)
-                                .fetch_optional(c)
+                                .execute(c)
                                 .await
-                        })?,
-                        Engine::Postgres => on_conn!(&mut conn, |c| {
-                            sqlx::query(postgres::ENSURE_LEASE_SQL)
-                                .bind(&job)
-                                .execute(&mut *c)
-                                .await?;
-                            sqlx::query_scalar::<_, i64>(&postgres::claim_lease_sql())
-                                .bind(&job)
-                                .bind(&holder)
-                                .bind(ttl)
-                                .fetch_optional(c)
-                                .await
-                        })?,
+                                .map(|_| ()))?;
+                            postgres::claim_lease_sql()
+                        }
                     };
+                    let epoch: Option<i64> = on_conn!(&mut conn, |c| {
+                        sqlx::query_scalar::<_, i64>(&claim)
+                            .bind(&job)
+                            .bind(&holder)
+                            .bind(ttl)
+                            .fetch_optional(c)
+                            .await
+                    })?;
                     Ok(epoch.map(|epoch| Fence { job, holder, epoch }))
                 })
             })
