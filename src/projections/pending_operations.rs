@@ -177,11 +177,8 @@ pub(super) async fn by_stream<T: Table>(
     vault: &str,
     name_key: &str,
 ) -> Result<Option<T>, sqlx::Error> {
-    let sql = format!(
-        "SELECT * FROM {} WHERE vault = $1 AND name_key = $2",
-        T::NAME
-    );
-    on_conn!(conn, |c| sqlx::query_as::<_, T>(&sql)
+    let sql = super::sql::by_stream_sql::<T>(conn.engine());
+    on_conn!(conn, |c| sqlx::query_as::<_, T>(sql)
         .bind(vault)
         .bind(name_key)
         .fetch_optional(c)

@@ -10,7 +10,7 @@ use sqlx::sqlite::{SqliteArgumentValue, SqliteRow, SqliteTypeInfo, SqliteValueRe
 use sqlx::{Decode, Encode, Postgres, Sqlite, Type};
 
 use crate::domain::certificate::OperationStatus;
-use crate::es::storage::{on_conn, Conn};
+use crate::es::storage::{on_conn, Conn, Engine};
 
 /// One column value of a view row, as bound to a statement.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,12 +138,65 @@ pub fn insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
     )
 }
 
+/// The statements a view runs, by what they do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Statement {
+    Upsert,
+    /// An insert of this many rows.
+    Insert(usize),
+    /// A delete by this many leading key columns.
+    Delete(usize),
+    /// The row of one stream (by vault and name key).
+    ByStream,
+}
+
+/// The text of `statement` on `table` for `engine`, built once per process: a command
+/// writes several rows and a rebuild thousands, and building the text (placeholders, the
+/// SQLite spelling of them) cost more than binding the values. The set is bounded: a few
+/// statements per table, and inserts of at most a statement's rows.
+fn statement_sql(
+    table: &'static str,
+    statement: Statement,
+    engine: Engine,
+    build: impl FnOnce() -> String,
+) -> &'static str {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Key = (&'static str, Statement, Engine);
+    static BUILT: OnceLock<Mutex<HashMap<Key, &'static str>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let key = (table, statement, engine);
+    if let Some(sql) = built.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return sql;
+    }
+    let sql = build();
+    let sql = match engine {
+        Engine::Sqlite => crate::es::storage::positional(&sql).into_owned(),
+        Engine::Postgres => sql,
+    };
+    let mut built = built.lock().unwrap_or_else(|p| p.into_inner());
+    built
+        .entry(key)
+        .or_insert_with(|| Box::leak(sql.into_boxed_str()))
+}
+
+/// `SELECT * FROM {table} WHERE vault = $1 AND name_key = $2`, as `engine` runs it.
+pub fn by_stream_sql<T: Table>(engine: Engine) -> &'static str {
+    statement_sql(T::NAME, Statement::ByStream, engine, || {
+        format!(
+            "SELECT * FROM {} WHERE vault = $1 AND name_key = $2",
+            T::NAME
+        )
+    })
+}
+
 /// Writes `row`, replacing the row with its key.
 pub async fn upsert<T: Table>(conn: &mut Conn<'_>, row: &T) -> Result<(), sqlx::Error> {
-    let sql = upsert_sql(T::NAME, T::COLUMNS, T::KEY);
-    let sql = conn.sql(&sql);
+    let sql = statement_sql(T::NAME, Statement::Upsert, conn.engine(), || {
+        upsert_sql(T::NAME, T::COLUMNS, T::KEY)
+    });
     let vals = row.values()?;
-    on_conn!(conn, |c| bind_vals!(sqlx::query(&sql), &vals)
+    on_conn!(conn, |c| bind_vals!(sqlx::query(sql), &vals)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
@@ -154,13 +207,17 @@ pub async fn upsert<T: Table>(conn: &mut Conn<'_>, row: &T) -> Result<(), sqlx::
 pub async fn insert_all<T: Table>(conn: &mut Conn<'_>, rows: &[T]) -> Result<(), sqlx::Error> {
     let per_statement = (900 / T::COLUMNS.len()).max(1);
     for chunk in rows.chunks(per_statement) {
-        let sql = insert_sql(T::NAME, T::COLUMNS, chunk.len());
-        let sql = conn.sql(&sql);
+        let sql = statement_sql(
+            T::NAME,
+            Statement::Insert(chunk.len()),
+            conn.engine(),
+            || insert_sql(T::NAME, T::COLUMNS, chunk.len()),
+        );
         let mut vals = Vec::with_capacity(chunk.len() * T::COLUMNS.len());
         for r in chunk {
             vals.extend(r.values()?);
         }
-        on_conn!(conn, |c| bind_vals!(sqlx::query(&sql), &vals)
+        on_conn!(conn, |c| bind_vals!(sqlx::query(sql), &vals)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
@@ -170,15 +227,16 @@ pub async fn insert_all<T: Table>(conn: &mut Conn<'_>, rows: &[T]) -> Result<(),
 
 /// Deletes the rows whose leading key columns equal `key`.
 pub async fn delete<T: Table>(conn: &mut Conn<'_>, key: &[Val<'_>]) -> Result<(), sqlx::Error> {
-    let clauses: Vec<String> = T::KEY
-        .iter()
-        .take(key.len())
-        .enumerate()
-        .map(|(i, c)| format!("{c} = ${}", i + 1))
-        .collect();
-    let sql = format!("DELETE FROM {} WHERE {}", T::NAME, clauses.join(" AND "));
-    let sql = conn.sql(&sql);
-    on_conn!(conn, |c| bind_vals!(sqlx::query(&sql), key)
+    let sql = statement_sql(T::NAME, Statement::Delete(key.len()), conn.engine(), || {
+        let clauses: Vec<String> = T::KEY
+            .iter()
+            .take(key.len())
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ${}", i + 1))
+            .collect();
+        format!("DELETE FROM {} WHERE {}", T::NAME, clauses.join(" AND "))
+    });
+    on_conn!(conn, |c| bind_vals!(sqlx::query(sql), key)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;

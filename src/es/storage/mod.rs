@@ -127,7 +127,7 @@ pub fn positional(sql: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The storage engines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Engine {
     Sqlite,
     Postgres,
