@@ -78,13 +78,13 @@ enum Command {
     /// Manage bearer tokens with roles (only their SHA-256 is stored).
     Token {
         #[command(subcommand)]
-        command: TokenCommand,
+        command: CredentialCommand,
     },
     /// Manage OAuth clients with roles, for client-credentials logins (EnvironmentCredential,
     /// `az login --service-principal`): only the SHA-256 of the secret is stored.
     Client {
         #[command(subcommand)]
-        command: ClientCommand,
+        command: CredentialCommand,
     },
     /// Copy the SQLite database of the data directory to an empty PostgreSQL database (the
     /// server stopped): events with their hashes, sealed keys, tokens, clients and settings;
@@ -96,9 +96,10 @@ enum Command {
     },
 }
 
+/// What `token` and `client` do with their credentials.
 #[derive(Subcommand)]
-enum ClientCommand {
-    /// Make a client; its client id and secret are printed once.
+enum CredentialCommand {
+    /// Make one: its secret (a token; a client's id and secret) is printed once.
     Create {
         #[arg(long)]
         name: String,
@@ -106,9 +107,10 @@ enum ClientCommand {
         #[arg(long)]
         role: certbroker::http::roles::Role,
     },
-    /// List clients (names, client ids, roles, dates; never secrets).
+    /// List them (names, roles, dates, client ids; never secrets).
     List,
-    /// Revoke a client: it gets no more tokens, and those it has stop working at once.
+    /// Revoke one: it stops working at once (a client gets no more tokens, and those it
+    /// has stop working).
     Revoke {
         #[arg(long)]
         name: String,
@@ -147,25 +149,6 @@ struct EventsArgs {
 enum Format {
     Table,
     Json,
-}
-
-#[derive(Subcommand)]
-enum TokenCommand {
-    /// Make a token; it is printed once.
-    Create {
-        #[arg(long)]
-        name: String,
-        /// reader, operator, officer or admin.
-        #[arg(long)]
-        role: certbroker::http::roles::Role,
-    },
-    /// List tokens (names, roles, dates; never the tokens).
-    List,
-    /// Revoke a token: it stops working at once.
-    Revoke {
-        #[arg(long)]
-        name: String,
-    },
 }
 
 fn settings(cli: &Cli) -> anyhow::Result<Settings> {
@@ -449,13 +432,13 @@ async fn events(owned: &mut impl Session, args: EventsArgs) -> anyhow::Result<Ex
 /// Token names the server gives itself or its configured tokens.
 const RESERVED_TOKEN_NAMES: &[&str] = &["static", "dev", "anonymous", "worker", "cli", "seed"];
 
-async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<ExitCode> {
+async fn token(settings: &Settings, command: CredentialCommand) -> anyhow::Result<ExitCode> {
     use certbroker::service::Caller;
     let services = certbroker::startup::open_services(settings).await?;
     let tokens = &services.tokens;
     let caller = Caller::system(certbroker::DEFAULT_VAULT, "cli");
     match command {
-        TokenCommand::List => {
+        CredentialCommand::List => {
             println!(
                 "{:<24}  {:<9}  {:<27}  REVOKED_AT",
                 "NAME", "ROLE", "CREATED_AT"
@@ -471,7 +454,7 @@ async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<Exi
             }
             Ok(ExitCode::SUCCESS)
         }
-        TokenCommand::Create { name, role } => {
+        CredentialCommand::Create { name, role } => {
             if !valid_name(&name) {
                 eprintln!("certbroker: a token name is 1-64 letters, digits, '-', '_' or '.'");
                 return Ok(ExitCode::from(2));
@@ -490,7 +473,7 @@ async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<Exi
                 "a token with that name exists",
             )
         }
-        TokenCommand::Revoke { name } => answer(
+        CredentialCommand::Revoke { name } => answer(
             tokens.revoke(&caller, &name).await,
             || println!("revoked"),
             "no active token has that name",
@@ -541,13 +524,13 @@ fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
-async fn client(settings: &Settings, command: ClientCommand) -> anyhow::Result<ExitCode> {
+async fn client(settings: &Settings, command: CredentialCommand) -> anyhow::Result<ExitCode> {
     use certbroker::service::Caller;
     let services = certbroker::startup::open_services(settings).await?;
     let clients = &services.clients;
     let caller = Caller::system(certbroker::DEFAULT_VAULT, "cli");
     match command {
-        ClientCommand::List => {
+        CredentialCommand::List => {
             println!(
                 "{:<24}  {:<36}  {:<9}  {:<27}  REVOKED_AT",
                 "NAME", "CLIENT_ID", "ROLE", "CREATED_AT"
@@ -564,7 +547,7 @@ async fn client(settings: &Settings, command: ClientCommand) -> anyhow::Result<E
             }
             Ok(ExitCode::SUCCESS)
         }
-        ClientCommand::Create { name, role } => {
+        CredentialCommand::Create { name, role } => {
             if !valid_name(&name) {
                 eprintln!("certbroker: a client name is 1-64 letters, digits, '-', '_' or '.'");
                 return Ok(ExitCode::from(2));
@@ -580,7 +563,7 @@ async fn client(settings: &Settings, command: ClientCommand) -> anyhow::Result<E
             };
             answer(created, shown, "a client with that name exists")
         }
-        ClientCommand::Revoke { name } => answer(
+        CredentialCommand::Revoke { name } => answer(
             clients.revoke(&caller, &name).await,
             || println!("revoked"),
             "no active client has that name",
