@@ -1,6 +1,7 @@
 //! `certbroker migrate-storage --to postgres://...` (run when the suite runs on PostgreSQL):
-//! a SQLite data directory with a history of every kind of event the server writes without
-//! an outside CA moves to a fresh PostgreSQL database with the same head; the target
+//! a SQLite data directory with a history of every kind of event the server writes (an
+//! ACME order at real Pebble included) moves to a fresh PostgreSQL database with the same
+//! head and the ACME account; the target
 //! rebuilds and verifies clean, a server on it serves the certificates, their keys (with the
 //! same master key) and the tokens and clients made on the source; a second run refuses.
 
@@ -13,14 +14,20 @@ use certbroker::config::Secret;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::acme::drive_until_settled;
+use crate::acme::{drive_until_settled, use_pebble};
 use crate::audit_chain::certbroker;
 use crate::helpers::{fresh_storage_url, on_postgres, OutsideCa, TestApp};
 use crate::kv_certificates::{create_self, get, send};
 use crate::kv_import::{import, key_and_cert, pkcs12};
+use crate::pebble::{Pebble, PebbleOptions, PebblePorts};
 
-/// The event types the history below must hold (all but the ACME ones, which need Pebble).
+/// The event types the history below must hold.
 const KINDS: &[&str] = &[
+    "AcmeAccountRegistered",
+    "AcmeOrderPlaced",
+    "AcmeAuthorizationValid",
+    "AcmeOrderFinalized",
+    "AcmeCertificateDownloaded",
     "PendingCreated",
     "CancellationRequested",
     "IssuanceApproved",
@@ -272,13 +279,32 @@ async fn a_sqlite_history_of_every_kind_moves_to_postgres_with_the_same_head() {
     if !on_postgres() {
         return; // the target is a PostgreSQL database
     }
+    let pebble = Pebble::start(PebblePorts::pick(), PebbleOptions::default()).await;
     let source = TestApp::spawn_with(|s| {
         s.storage.url = Secret::new(String::new());
         s.clock.adjustable = true;
+        use_pebble(s, &pebble);
     })
     .await;
     assert_eq!(source.storage_url, "");
     let (kept, revoked) = write_history(&source).await;
+    // An order at an ACME CA: the account and every step of the order are in the history.
+    assert_eq!(
+        source.put_issuer("acme-issuer", "pebble").await.status(),
+        200
+    );
+    let r = source
+        .create(
+            "acmed",
+            json!({"policy": {"key_props": {"kty": "EC"},
+                "x509_props": {"subject": "CN=acmed.example.com",
+                               "sans": {"dns_names": ["acmed.example.com"]}},
+                "issuer": {"name": "acme-issuer"}}}),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let done = drive_until_settled(&source, "acmed").await;
+    assert_eq!(done["status"], "completed", "{done}");
     let kinds: BTreeSet<String> = sqlx::query_scalar("SELECT DISTINCT event_type FROM events")
         .fetch_all(&source.pool)
         .await
@@ -331,7 +357,7 @@ async fn a_sqlite_history_of_every_kind_moves_to_postgres_with_the_same_head() {
     assert!(!src_views.is_empty());
     assert_eq!(src_views, dst_views);
     let on_target = crate::helpers::any_pool(&target, &source.data_dir).await;
-    for table in ["keys", "tokens", "clients", "meta"] {
+    for table in ["keys", "tokens", "clients", "meta", "acme_accounts"] {
         let (from, to) = (
             count(&source.pool, table).await,
             count(&on_target, table).await,
@@ -352,6 +378,7 @@ async fn a_sqlite_history_of_every_kind_moves_to_postgres_with_the_same_head() {
         .await
     };
     for name in [
+        "acmed",
         "merged",
         "local",
         "imported",
