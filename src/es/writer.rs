@@ -184,6 +184,9 @@ async fn run_batch(mut owned: Owned, jobs: Vec<Job>, generation: &Generation) ->
     // rolls back, which is the same thing, for two statements fewer.
     let alone = size == 1;
     let mut refused_alone = false;
+    // The savepoint of the last job that went through is released together with the next
+    // job's savepoint being made (one round trip), or by COMMIT itself.
+    let mut open_savepoint = false;
     for job in jobs {
         if let Some(e) = &broken {
             let _ = job.reply.send(Err(e.clone()));
@@ -198,7 +201,13 @@ async fn run_batch(mut owned: Owned, jobs: Vec<Job>, generation: &Generation) ->
             done.push((job.reply, outcome));
             continue;
         }
-        if let Err(e) = batch.owned.exec("SAVEPOINT job").await {
+        let begin = if open_savepoint {
+            batch.owned.exec_many("RELEASE job; SAVEPOINT job").await
+        } else {
+            batch.owned.exec("SAVEPOINT job").await
+        };
+        open_savepoint = false;
+        if let Err(e) = begin {
             let err = commit_error(&e);
             broken = Some(err.clone());
             let _ = job.reply.send(Err(err));
@@ -209,18 +218,14 @@ async fn run_batch(mut owned: Owned, jobs: Vec<Job>, generation: &Generation) ->
             .catch_unwind()
             .await
             .unwrap_or(Err(ExecError::Panicked));
-        let end = if outcome.is_ok() {
-            batch.owned.exec("RELEASE job").await
+        if outcome.is_ok() {
+            open_savepoint = true;
         } else {
             batch.tail = tail;
             batch.versions = versions;
-            match batch.owned.exec("ROLLBACK TO job").await {
-                Ok(()) => batch.owned.exec("RELEASE job").await,
-                Err(e) => Err(e),
+            if let Err(e) = batch.owned.exec_many("ROLLBACK TO job; RELEASE job").await {
+                broken = Some(commit_error(&e));
             }
-        };
-        if let Err(e) = end {
-            broken = Some(commit_error(&e));
         }
         done.push((job.reply, outcome));
     }
@@ -278,4 +283,60 @@ async fn run_batch(mut owned: Owned, jobs: Vec<Job>, generation: &Generation) ->
         let _ = reply.send(answer);
     }
     (owned, healthy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::es::storage::on_conn;
+
+    async fn put(batch: &mut Batch, key: &str) -> Result<(), ExecError> {
+        let mut conn = batch.conn();
+        on_conn!(&mut conn, |c| sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, 'x')"
+        )
+        .bind(key)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_failed_job_in_a_batch_undoes_only_its_own_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open_sqlite(dir.path()).await.unwrap();
+        let (writer, _task) = Writer::spawn(&storage, 16).await.unwrap();
+        let before = batch_stats().0;
+        // Queued before the writer task runs (one thread): the four jobs share one batch.
+        let job = |key: &'static str, fail: bool| {
+            writer.submit(move |batch| {
+                Box::pin(async move {
+                    put(batch, key).await?;
+                    if fail {
+                        return Err(ExecError::Internal("refused".into()));
+                    }
+                    Ok(())
+                })
+            })
+        };
+        let (a, b, c, d) = tokio::join!(
+            job("w-a", false),
+            job("w-b", true),
+            job("w-c", false),
+            job("w-d", true)
+        );
+        assert!(a.is_ok() && c.is_ok(), "{a:?} {c:?}");
+        assert!(b.is_err() && d.is_err());
+        assert!(batch_stats().0 > before);
+        let mut reader = storage.acquire().await.unwrap();
+        let mut conn = reader.conn();
+        let keys: Vec<String> = on_conn!(&mut conn, |c| sqlx::query_scalar(
+            "SELECT key FROM meta WHERE key LIKE 'w-%' ORDER BY key"
+        )
+        .fetch_all(c)
+        .await)
+        .unwrap();
+        assert_eq!(keys, ["w-a", "w-c"]);
+    }
 }

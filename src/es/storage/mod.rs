@@ -186,6 +186,23 @@ pub trait Session: Send {
             on_conn!(&mut conn, |c| sqlx::query(sql).execute(c).await.map(|_| ()))
         }
     }
+
+    /// Runs several statements without parameters (`A; B`) in one round trip to the
+    /// engine: on SQLite one hop to sqlx's worker thread instead of one per statement.
+    fn exec_many<'a>(
+        &'a mut self,
+        sql: &'a str,
+    ) -> impl std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'a {
+        async move {
+            use sqlx::Executor;
+            match self.conn() {
+                // sqlx runs each statement of an unbound query in turn, on its worker.
+                Conn::Sqlite(c) => sqlx::query(sql).execute(c).await.map(|_| ()),
+                // A string without arguments goes as one simple-protocol query.
+                Conn::Postgres(c) => c.execute(sql).await.map(|_| ()),
+            }
+        }
+    }
 }
 
 impl Session for SqliteConnection {
