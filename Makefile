@@ -99,6 +99,7 @@ bench: setup
 	$(CARGO) bench --locked --bench audit
 	$(CARGO) bench --locked --bench keypool
 	$(CARGO) bench --locked --bench acme
+	$(CARGO) bench --locked --bench scale
 	$(MAKE) bench-replicas
 
 # PostgreSQL on 1 and 3 replicas (benches/replicas.rs), on a throwaway cluster with fsync on.

@@ -9,14 +9,10 @@ use certbroker::service::keypool::KeyPool;
 use serde_json::json;
 
 mod common;
+use common::percentile;
 
 /// Key sizes measured, each with the pool size of the warm server and the rounds taken.
 const SIZES: &[(u32, usize)] = &[(2048, 8), (3072, 4), (4096, 2)];
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i].as_secs_f64() * 1000.0
-}
 
 async fn create(client: &reqwest::Client, url: String, bits: u32) -> Duration {
     let start = Instant::now();

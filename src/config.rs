@@ -558,7 +558,7 @@ impl Settings {
             ));
         }
         for name in self.keys.pool.keys() {
-            if crate::service::keypool::KEY_TYPES
+            if crate::domain::policy::KEY_TYPES
                 .iter()
                 .all(|(n, _)| n != name)
             {

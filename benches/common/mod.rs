@@ -83,3 +83,10 @@ where
     }
     start.elapsed()
 }
+
+/// The `p` quantile (0 to 1) of `sorted`, in milliseconds.
+#[allow(dead_code)]
+pub fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1000.0
+}

@@ -62,15 +62,20 @@ pub enum StateRef<'a> {
 /// The views, written in the command's transaction: the projections register one
 /// implementation at start-up, and the rebuild uses the same one.
 pub trait Views: Send + Sync + 'static {
-    /// Brings the views of `stream` from what `before` showed to what `after` shows.
-    fn sync<'a>(
-        &'a self,
-        conn: &'a mut Conn<'_>,
-        stream: &'a StreamId,
-        before: StateRef<'a>,
-        after: StateRef<'a>,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+    /// Brings the views of the change's stream from what it showed before to what it shows
+    /// after.
+    fn sync<'a>(&'a self, conn: &'a mut Conn<'_>, change: Change<'a>) -> Synced<'a>;
 }
+
+/// One stream's state before and after a command, as the views see it.
+pub struct Change<'a> {
+    pub stream: &'a StreamId,
+    pub before: StateRef<'a>,
+    pub after: StateRef<'a>,
+}
+
+/// What [`Views::sync`] returns.
+pub type Synced<'a> = BoxFuture<'a, Result<(), sqlx::Error>>;
 
 /// The impl of a stateful aggregate, whose kind, state, event and view share one variant
 /// name: its state folds its events with the state's own `apply`, `decide` is the body

@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use super::aggregate::{Aggregate, Views};
+use super::aggregate::{Aggregate, Change, Views};
 use super::envelope::{EventMeta, StreamId};
 use super::error::ExecError;
 use super::keys::{self, SealedKey};
@@ -274,9 +274,12 @@ async fn run<A: Aggregate>(
     for e in &events {
         A::apply(&mut after, e, at);
     }
-    views
-        .sync(&mut conn, &stream, A::view(&before), A::view(&after))
-        .await?;
+    let change = Change {
+        stream: &stream,
+        before: A::view(&before),
+        after: A::view(&after),
+    };
+    views.sync(&mut conn, change).await?;
     for key_id in A::released_keys(&before, &events) {
         keys::delete(&mut conn, &key_id).await?;
     }

@@ -20,7 +20,7 @@ pub mod tokens;
 pub mod upcast;
 pub mod writer;
 
-pub use aggregate::{Aggregate, StateRef, Views};
+pub use aggregate::{Aggregate, Change, StateRef, Synced, Views};
 pub use envelope::{DomainEvent, EventMeta, StoredEvent, StreamId};
 pub use error::ExecError;
 pub use execute::{Command, Effect, EventStore, Executed, Loaded};

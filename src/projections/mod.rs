@@ -18,15 +18,13 @@ mod sql;
 
 use std::collections::BTreeSet;
 
-use futures_util::future::BoxFuture;
-
 use crate::domain::certificate::CertificateState;
 use crate::domain::contacts::ContactsState;
 use crate::domain::issuer::IssuerState;
 use crate::es::envelope::StreamKind;
 use crate::es::storage::{on_conn, Conn, Session};
 use crate::es::store::{self, StoreError};
-use crate::es::{DomainEvent, StateRef, StreamId, Views};
+use crate::es::{Change, DomainEvent, StateRef, StreamId, Synced, Views};
 use certificate_versions::VersionRow;
 use certificates::CertificateRow;
 use contacts::ContactsRow;
@@ -97,13 +95,12 @@ impl View {
 pub struct Registry;
 
 impl Views for Registry {
-    fn sync<'a>(
-        &'a self,
-        conn: &'a mut Conn<'_>,
-        stream: &'a StreamId,
-        before: StateRef<'a>,
-        after: StateRef<'a>,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+    fn sync<'a>(&'a self, conn: &'a mut Conn<'_>, change: Change<'a>) -> Synced<'a> {
+        let Change {
+            stream,
+            before,
+            after,
+        } = change;
         Box::pin(async move {
             let vault_key = [Val::Text(&stream.vault)];
             let key = [Val::Text(&stream.vault), Val::Text(&stream.name_key)];

@@ -15,28 +15,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use super::keystore::{KeyStore, PreparedKey};
 use super::ServiceError;
 use crate::config::KeySettings;
-use crate::domain::policy::{Curve, KeySpec};
-
-/// Every key type name `keys.pool` accepts, with the key it stands for.
-pub const KEY_TYPES: &[(&str, KeySpec)] = &[
-    ("rsa-2048", KeySpec::Rsa { bits: 2048 }),
-    ("rsa-3072", KeySpec::Rsa { bits: 3072 }),
-    ("rsa-4096", KeySpec::Rsa { bits: 4096 }),
-    ("ec-p256", KeySpec::Ec { curve: Curve::P256 }),
-    ("ec-p384", KeySpec::Ec { curve: Curve::P384 }),
-    ("ec-p521", KeySpec::Ec { curve: Curve::P521 }),
-    (
-        "ec-p256k",
-        KeySpec::Ec {
-            curve: Curve::P256K,
-        },
-    ),
-];
-
-/// The `keys.pool` name of a key type.
-pub fn type_name(spec: &KeySpec) -> Option<&'static str> {
-    KEY_TYPES.iter().find(|(_, s)| s == spec).map(|(n, _)| *n)
-}
+use crate::domain::policy::{type_name, KeySpec, KEY_TYPES};
 
 struct Slot {
     name: &'static str,
@@ -234,6 +213,7 @@ mod tests {
     use std::collections::{BTreeMap, HashSet};
 
     use super::*;
+    use crate::domain::policy::Curve;
 
     fn pool(sizes: &[(&str, usize)], threads: usize) -> KeyPool {
         let settings = KeySettings {

@@ -73,12 +73,7 @@ impl Keys {
         name: &ObjectName,
     ) -> Result<(ListedCertificate, KeyView), ServiceError> {
         let not_found = || key_not_found(name.as_str(), None);
-        let listed = self
-            .0
-            .listed(vault, name, true)
-            .await?
-            .ok_or_else(not_found)?;
-        let version = listed.version.clone().ok_or_else(not_found)?;
+        let (listed, version) = self.0.deleted_with_version(vault, name, not_found).await?;
         let key = key_view(&listed, &version)?;
         Ok((listed, key))
     }

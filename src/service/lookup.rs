@@ -19,6 +19,22 @@ impl Core {
         Ok(view::get(&mut reader.conn(), vault, &name.key(), deleted).await?)
     }
 
+    /// A soft-deleted certificate with a version (what its secret and key views need), or
+    /// `not_found()`.
+    pub(crate) async fn deleted_with_version(
+        &self,
+        vault: &str,
+        name: &ObjectName,
+        not_found: impl Fn() -> ServiceError,
+    ) -> Result<(ListedCertificate, VersionRow), ServiceError> {
+        let listed = self
+            .listed(vault, name, true)
+            .await?
+            .ok_or_else(&not_found)?;
+        let version = listed.version.clone().ok_or_else(not_found)?;
+        Ok((listed, version))
+    }
+
     /// A live certificate with its version `version` (or the current one).
     pub(crate) async fn listed_version(
         &self,

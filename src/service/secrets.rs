@@ -97,10 +97,8 @@ impl Secrets {
         vault: &str,
         name: &ObjectName,
     ) -> Result<ListedCertificate, ServiceError> {
-        self.0
-            .listed(vault, name, true)
-            .await?
-            .filter(|c| c.version.is_some())
-            .ok_or_else(|| secret_not_found(name.as_str(), None))
+        let not_found = || secret_not_found(name.as_str(), None);
+        let (listed, _) = self.0.deleted_with_version(vault, name, not_found).await?;
+        Ok(listed)
     }
 }

@@ -95,6 +95,27 @@ pub enum KeySpec {
     Ec { curve: Curve },
 }
 
+/// Every key type name `keys.pool` accepts, with the key it stands for.
+pub const KEY_TYPES: &[(&str, KeySpec)] = &[
+    ("rsa-2048", KeySpec::Rsa { bits: 2048 }),
+    ("rsa-3072", KeySpec::Rsa { bits: 3072 }),
+    ("rsa-4096", KeySpec::Rsa { bits: 4096 }),
+    ("ec-p256", KeySpec::Ec { curve: Curve::P256 }),
+    ("ec-p384", KeySpec::Ec { curve: Curve::P384 }),
+    ("ec-p521", KeySpec::Ec { curve: Curve::P521 }),
+    (
+        "ec-p256k",
+        KeySpec::Ec {
+            curve: Curve::P256K,
+        },
+    ),
+];
+
+/// The `keys.pool` name of a key type.
+pub fn type_name(spec: &KeySpec) -> Option<&'static str> {
+    KEY_TYPES.iter().find(|(_, s)| s == spec).map(|(n, _)| *n)
+}
+
 /// Key Vault `KeyProperties` (`key_props`), with defaults filled in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyProperties {
