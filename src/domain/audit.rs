@@ -13,7 +13,8 @@ pub struct RefusalError {
 
 /// Everything the audit stream records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "event_type")]
+// Stored as the `event_type` column beside the variant's fields (`es::store::encode`):
+// serde's external tag is what lets a payload decode straight into its variant.
 pub enum AuditEvent {
     /// A request was refused before or instead of changing anything: no or a wrong token
     /// (401), a role that does not cover the operation (403), too many requests without a

@@ -17,7 +17,8 @@ pub struct Contact {
 
 /// Events of the contacts stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "event_type")]
+// Stored as the `event_type` column beside the variant's fields (`es::store::encode`):
+// serde's external tag is what lets a payload decode straight into its variant.
 pub enum ContactsEvent {
     /// `SetCertificateContacts`: the full list now in force.
     ContactsSet { contacts: Vec<Contact> },

@@ -12,7 +12,8 @@ pub type OrgDetails = serde_json::Value;
 
 /// Events of an issuer object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "event_type")]
+// Stored as the `event_type` column beside the variant's fields (`es::store::encode`):
+// serde's external tag is what lets a payload decode straight into its variant.
 pub enum IssuerEvent {
     /// PUT or PATCH `/certificates/issuers/{name}`: the issuer's full state after the change.
     IssuerSet {

@@ -42,13 +42,16 @@ pub fn encode<E: serde::Serialize>(event: &E) -> Result<(String, String), StoreE
         position: 0,
         reason,
     };
-    let mut value = serde_json::to_value(event).map_err(|e| corrupt(e.to_string()))?;
-    let event_type = value
-        .as_object_mut()
-        .and_then(|o| o.remove("event_type"))
-        .and_then(|t| t.as_str().map(str::to_owned))
-        .ok_or_else(|| corrupt("event without a type".into()))?;
-    Ok((event_type, value.to_string()))
+    // Events are externally tagged (`{"Variant": {fields}}`): the tag is the type column,
+    // the fields the payload.
+    let value = serde_json::to_value(event).map_err(|e| corrupt(e.to_string()))?;
+    match value {
+        Value::Object(o) if o.len() == 1 => {
+            let (event_type, fields) = o.into_iter().next().expect("one entry");
+            Ok((event_type, fields.to_string()))
+        }
+        _ => Err(corrupt("event without a type".into())),
+    }
 }
 
 fn decode<E: serde::de::DeserializeOwned>(
@@ -59,34 +62,27 @@ fn decode<E: serde::de::DeserializeOwned>(
 ) -> Result<E, StoreError> {
     let corrupt = |reason: String| StoreError::Corrupt { position, reason };
     if !needs_upcast(event_type, schema_version) {
-        // The payload is already in the current schema: put the tag back in the text and
-        // decode it in one pass, without building a JSON tree first.
-        let body = payload.trim_start();
-        let rest = body
-            .strip_prefix('{')
-            .ok_or_else(|| corrupt("payload is not an object".into()))?;
+        // The payload is already in the current schema: wrap it in its tag and decode it
+        // in one pass, straight into its variant, without building a JSON tree first.
+        if !payload.trim_start().starts_with('{') {
+            return Err(corrupt("payload is not an object".into()));
+        }
         let tag = serde_json::to_string(event_type).map_err(|e| corrupt(e.to_string()))?;
-        let sep = if rest.trim_start().starts_with('}') {
-            ""
-        } else {
-            ","
-        };
-        let mut text = String::with_capacity(body.len() + tag.len() + 16);
-        text.push_str("{\"event_type\":");
+        let mut text = String::with_capacity(payload.len() + tag.len() + 3);
+        text.push('{');
         text.push_str(&tag);
-        text.push_str(sep);
-        text.push_str(rest);
+        text.push(':');
+        text.push_str(payload);
+        text.push('}');
         return serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()));
     }
     let value: Value = serde_json::from_str(payload).map_err(|e| corrupt(e.to_string()))?;
-    let mut value = upcast(event_type, schema_version, value);
-    match value.as_object_mut() {
-        Some(o) => {
-            o.insert("event_type".into(), Value::String(event_type.to_owned()));
-        }
-        None => return Err(corrupt("payload is not an object".into())),
+    if !value.is_object() {
+        return Err(corrupt("payload is not an object".into()));
     }
-    serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))
+    let value = upcast(event_type, schema_version, value);
+    let tagged = Value::Object([(event_type.to_owned(), value)].into_iter().collect());
+    serde_json::from_value(tagged).map_err(|e| corrupt(e.to_string()))
 }
 
 /// Decodes a row's event for its stream kind.
@@ -370,6 +366,13 @@ mod tests {
             let decoded: ContactsEvent = decode(1, &event_type, 1, &spaced).expect("decodes");
             assert_eq!(decoded, event);
         }
+        // The stored shape: the type apart, the payload the variant's fields alone.
+        let (event_type, payload) =
+            encode(&ContactsEvent::ContactsSet { contacts: vec![] }).expect("encodes");
+        assert_eq!(
+            (event_type.as_str(), payload.as_str()),
+            ("ContactsSet", r#"{"contacts":[]}"#)
+        );
         for bad in ["", "[]", "{", "{\"contacts\": 3}"] {
             assert!(
                 decode::<ContactsEvent>(7, "ContactsSet", 1, bad).is_err(),

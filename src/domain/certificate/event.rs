@@ -40,7 +40,8 @@ pub struct VersionRecord {
 
 /// Everything that can happen to a certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "event_type")]
+// Stored as the `event_type` column beside the variant's fields (`es::store::encode`):
+// serde's external tag is what lets a payload decode straight into its variant.
 // Events are decoded one at a time and moved, never stored in bulk arrays; boxing the
 // policy would only add an allocation per decode.
 #[allow(clippy::large_enum_variant)]
