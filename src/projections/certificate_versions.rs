@@ -9,33 +9,31 @@ use crate::domain::certificate::{CertificateState, VersionInfo};
 use crate::es::storage::{on_conn, Conn};
 use crate::es::StreamId;
 
-use super::pending_operations::view_table;
+use super::row::view_table;
 
-/// A row of `certificate_versions`.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
-pub struct VersionRow {
-    pub vault: String,
-    pub name_key: String,
-    pub version: String,
-    pub seq: i64,
-    pub key_id: String,
-    /// Base64 DER of the leaf.
-    pub cer: String,
-    /// Base64 DER of the certificates above the leaf, nearest first.
-    pub chain: Json<Vec<String>>,
-    pub x5t: String,
-    pub nbf: i64,
-    pub exp: i64,
-    pub enabled: bool,
-    pub tags: Json<BTreeMap<String, String>>,
-    pub created: i64,
-    pub updated: i64,
+view_table! {
+    /// A row of `certificate_versions`.
+    #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+    struct VersionRow in "certificate_versions", key: [vault, name_key, version],
+        order: "vault, name_key, seq" {
+        vault: String,
+        name_key: String,
+        version: String,
+        seq: i64,
+        key_id: String,
+        /// Base64 DER of the leaf.
+        cer: String,
+        /// Base64 DER of the certificates above the leaf, nearest first.
+        chain: Json<Vec<String>>,
+        x5t: String,
+        nbf: i64,
+        exp: i64,
+        enabled: bool,
+        tags: Json<BTreeMap<String, String>>,
+        created: i64,
+        updated: i64,
+    }
 }
-
-view_table!(VersionRow in "certificate_versions", key: [vault, name_key, version],
-    order: "vault, name_key, seq",
-    columns: [vault, name_key, version, seq, key_id, cer, chain, x5t, nbf, exp, enabled, tags,
-        created, updated]);
 
 /// The row of one version.
 pub fn version_row(stream: &StreamId, seq: usize, v: &VersionInfo) -> VersionRow {

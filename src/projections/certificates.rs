@@ -7,31 +7,29 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::types::Json;
 
 use super::certificate_versions::VersionRow;
-use super::pending_operations::view_table;
+use super::row::view_table;
 use crate::domain::certificate::CertificateState;
 use crate::domain::policy::Policy;
 use crate::es::storage::{on_conn, Conn};
 use crate::es::StreamId;
 
-/// A row of `certificates`.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
-pub struct CertificateRow {
-    pub vault: String,
-    pub name_key: String,
-    pub name: String,
-    pub policy: Json<Policy>,
-    pub policy_created: i64,
-    pub policy_updated: i64,
-    pub current_version: Option<String>,
-    pub deleted_date: Option<i64>,
-    pub scheduled_purge_date: Option<i64>,
-    pub recoverable_days: Option<i64>,
-    pub preserve_cert_order: Option<bool>,
+view_table! {
+    /// A row of `certificates`.
+    #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+    struct CertificateRow in "certificates", key: [vault, name_key], order: "vault, name_key" {
+        vault: String,
+        name_key: String,
+        name: String,
+        policy: Json<Policy>,
+        policy_created: i64,
+        policy_updated: i64,
+        current_version: Option<String>,
+        deleted_date: Option<i64>,
+        scheduled_purge_date: Option<i64>,
+        recoverable_days: Option<i64>,
+        preserve_cert_order: Option<bool>,
+    }
 }
-
-view_table!(CertificateRow in "certificates", key: [vault, name_key], order: "vault, name_key",
-    columns: [vault, name_key, name, policy, policy_created, policy_updated, current_version,
-        deleted_date, scheduled_purge_date, recoverable_days, preserve_cert_order]);
 
 /// The listed form of a stream's state: its certificate row and its latest version's row,
 /// as the views hold them after the state's events were projected.

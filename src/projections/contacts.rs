@@ -3,21 +3,20 @@
 
 use sqlx::types::Json;
 
-use super::pending_operations::view_table;
+use super::row::view_table;
 use crate::domain::contacts::{Contact, ContactsState};
 use crate::es::storage::{on_conn, Conn};
 use crate::es::StreamId;
 
-/// A row of `certificate_contacts`.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
-pub struct ContactsRow {
-    pub vault: String,
-    pub contacts: Json<Vec<Contact>>,
-    pub updated: i64,
+view_table! {
+    /// A row of `certificate_contacts`.
+    #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+    struct ContactsRow in "certificate_contacts", key: [vault], order: "vault" {
+        vault: String,
+        contacts: Json<Vec<Contact>>,
+        updated: i64,
+    }
 }
-
-view_table!(ContactsRow in "certificate_contacts", key: [vault], order: "vault",
-    columns: [vault, contacts, updated]);
 
 /// The row a vault's contacts show, if it has some.
 pub fn row(stream: &StreamId, state: &ContactsState) -> Option<ContactsRow> {

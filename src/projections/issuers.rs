@@ -2,29 +2,27 @@
 
 use sqlx::types::Json;
 
-use super::pending_operations::view_table;
+use super::row::view_table;
 use crate::domain::issuer::IssuerState;
 use crate::es::storage::{on_conn, Conn};
 use crate::es::StreamId;
 
-/// A row of `issuers`.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
-pub struct IssuerRow {
-    pub vault: String,
-    pub name_key: String,
-    pub name: String,
-    pub provider: String,
-    pub account_id: Option<String>,
-    pub password_set: bool,
-    pub org_details: Option<Json<serde_json::Value>>,
-    pub enabled: bool,
-    pub created: i64,
-    pub updated: i64,
+view_table! {
+    /// A row of `issuers`.
+    #[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+    struct IssuerRow in "issuers", key: [vault, name_key], order: "vault, name_key" {
+        vault: String,
+        name_key: String,
+        name: String,
+        provider: String,
+        account_id: Option<String>,
+        password_set: bool,
+        org_details: Option<Json<serde_json::Value>>,
+        enabled: bool,
+        created: i64,
+        updated: i64,
+    }
 }
-
-view_table!(IssuerRow in "issuers", key: [vault, name_key], order: "vault, name_key",
-    columns: [vault, name_key, name, provider, account_id, password_set, org_details, enabled,
-        created, updated]);
 
 /// The row an issuer's state shows, if it exists.
 pub fn row(stream: &StreamId, state: &IssuerState) -> Option<IssuerRow> {

@@ -14,6 +14,7 @@ pub mod contacts;
 pub mod issuers;
 pub mod observe;
 pub mod pending_operations;
+mod row;
 mod sql;
 
 use std::collections::BTreeSet;

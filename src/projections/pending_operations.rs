@@ -1,133 +1,45 @@
 //! The `pending_operations` view: each certificate's pending object (Key Vault
 //! `CertificateOperation`), one row per certificate that has one.
 
-use sqlx::types::Json;
-
 use crate::domain::certificate::{CertificateState, OperationStatus};
 use crate::es::storage::{on_conn, Conn};
 use crate::es::StreamId;
 
-use super::sql::{self, Table, Val};
+use super::row::view_table;
+use super::sql::Table;
 
-/// A view row's field as the value its column binds: each field's type says how.
-pub(super) trait Column {
-    fn val(&self) -> Result<Val<'_>, sqlx::Error>;
-}
-
-impl Column for String {
-    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
-        Ok(Val::Text(self))
+view_table! {
+    /// A row of `pending_operations`.
+    #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+    struct PendingRow in "pending_operations", key: [vault, name_key], order: "vault, name_key" {
+        vault: String,
+        name_key: String,
+        name: String,
+        request_id: String,
+        issuer_name: String,
+        issuer_cty: Option<String>,
+        issuer_ct: Option<bool>,
+        provider: Option<String>,
+        approval_required: bool,
+        approved: bool,
+        key_id: String,
+        public_key: String,
+        csr: String,
+        cancellation_requested: bool,
+        #[serde(serialize_with = "status_text")]
+        status: OperationStatus,
+        error_code: Option<String>,
+        error_message: Option<String>,
+        validity_months: i64,
+        target_version: Option<String>,
+        created_at: i64,
+        updated_at: i64,
     }
-}
-
-impl Column for Option<String> {
-    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
-        Ok(Val::OptText(self.as_deref()))
-    }
-}
-
-impl Column for i64 {
-    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
-        Ok(Val::Int(*self))
-    }
-}
-
-impl Column for Option<i64> {
-    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
-        Ok(Val::OptInt(*self))
-    }
-}
-
-impl Column for bool {
-    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
-        Ok(Val::Bool(*self))
-    }
-}
-
-impl Column for Option<bool> {
-    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
-        Ok(Val::OptBool(*self))
-    }
-}
-
-impl<T: serde::Serialize> Column for Json<T> {
-    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
-        sql::json(&self.0)
-    }
-}
-
-impl<T: serde::Serialize> Column for Option<Json<T>> {
-    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
-        match self {
-            Some(j) => sql::json(&j.0),
-            None => Ok(Val::OptJson(None)),
-        }
-    }
-}
-
-impl Column for OperationStatus {
-    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
-        Ok(Val::Text(self.as_str()))
-    }
-}
-
-/// The [`Table`] of a view row, from its columns named once, in order (the key first): each
-/// binds its field of the same name, as the field's type says ([`Column`]).
-macro_rules! view_table {
-    (
-        $row:ident in $name:literal, key: [$($key:ident),+], order: $order:literal,
-        columns: [$($col:ident),+ $(,)?]
-    ) => {
-        impl super::sql::Table for $row {
-            const NAME: &'static str = $name;
-            const KEY: &'static [&'static str] = &[$(stringify!($key)),+];
-            const COLUMNS: &'static [&'static str] = &[$(stringify!($col)),+];
-            const ORDER: &'static str = $order;
-
-            fn values(&self) -> Result<Vec<super::sql::Val<'_>>, sqlx::Error> {
-                use super::pending_operations::Column as _;
-                Ok(vec![$(self.$col.val()?),+])
-            }
-        }
-    };
-}
-pub(super) use view_table;
-
-/// A row of `pending_operations`.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
-pub struct PendingRow {
-    pub vault: String,
-    pub name_key: String,
-    pub name: String,
-    pub request_id: String,
-    pub issuer_name: String,
-    pub issuer_cty: Option<String>,
-    pub issuer_ct: Option<bool>,
-    pub provider: Option<String>,
-    pub approval_required: bool,
-    pub approved: bool,
-    pub key_id: String,
-    pub public_key: String,
-    pub csr: String,
-    pub cancellation_requested: bool,
-    #[serde(serialize_with = "status_text")]
-    pub status: OperationStatus,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-    pub validity_months: i64,
-    pub target_version: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
 }
 
 fn status_text<S: serde::Serializer>(s: &OperationStatus, ser: S) -> Result<S::Ok, S::Error> {
     ser.serialize_str(s.as_str())
 }
-
-view_table!(PendingRow in "pending_operations", key: [vault, name_key], order: "vault, name_key",
-    columns: [vault, name_key, name, request_id, issuer_name, issuer_cty, issuer_ct, provider,
-        approval_required, approved, key_id, public_key, csr, cancellation_requested, status,
-        error_code, error_message, validity_months, target_version, created_at, updated_at]);
 
 /// The row a certificate's state shows, if it has a pending object.
 pub fn row(stream: &StreamId, state: &CertificateState) -> Option<PendingRow> {
