@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 mod common;
 use common::{percentile, run_clients};
@@ -153,16 +153,7 @@ async fn fill(client: &reqwest::Client, base: &str, from: usize, to: usize) -> f
     let took = run_clients(64, to - from, move |k| {
         let c = c.clone();
         let url = format!("{b}/certificates/{}/create?api-version=7.5", name(from + k));
-        async move {
-            let r = c
-                .post(url)
-                .bearer_auth("test-token")
-                .json(&json!({"policy": {"key_props": {"kty": "EC", "crv": "P-256"}, "x509_props": {"subject": "CN=scale.example.com"}, "issuer": {"name": "Self"}}}))
-                .send()
-                .await
-                .expect("send");
-            assert_eq!(r.status(), 202);
-        }
+        async move { common::create_ec(&c, url, "Self").await }
     })
     .await;
     (to - from) as f64 / took.as_secs_f64()
@@ -234,31 +225,13 @@ async fn main() {
     );
     let mut one = None;
     for clients in [1usize, 2, 4, 8, 16, 32, 64] {
-        let (c, b) = (client.clone(), base.clone());
-        let (b0, c0) = certbroker::es::writer::batch_stats();
-        let took = run_clients(clients, creates, move |i| {
-            let c = c.clone();
-            let url = format!("{b}/certificates/durable{clients}x{i}/create?api-version=7.5");
-            async move {
-                let r = c
-                    .post(url)
-                    .bearer_auth("test-token")
-                    .json(&json!({"policy": {"key_props": {"kty": "EC", "crv": "P-256"}, "x509_props": {"subject": "CN=durable.example.com"}, "issuer": {"name": "Unknown"}}}))
-                    .send()
-                    .await
-                    .expect("send");
-                assert_eq!(r.status(), 202);
-            }
-        })
-        .await;
-        let (b1, c1) = certbroker::es::writer::batch_stats();
-        let r = creates as f64 / took.as_secs_f64();
+        let (r, batch) = common::durable_creates(&client, &base, clients, creates).await;
         let one = *one.get_or_insert(r);
         println!(
             "{:<44} {:>10.0} {:>8.1} {:>12.2}",
             format!("{clients} clients"),
             r,
-            (c1 - c0) as f64 / (b1 - b0).max(1) as f64,
+            batch,
             r / one
         );
     }

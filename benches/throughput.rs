@@ -89,7 +89,10 @@ async fn main() {
     let n = common::operations(2000, 20);
     let dir = tempfile::tempdir().expect("tempdir");
     let (base, client) = common::start_server(dir.path()).await;
-    let url = move |p: &str| format!("{base}{p}?api-version=7.5");
+    let url = {
+        let base = base.clone();
+        move |p: &str| format!("{base}{p}?api-version=7.5")
+    };
 
     // 1. Key generation + CSR in-process (the same crypto the create handler runs).
     let spec = KeySpec::Ec { curve: Curve::P256 };
@@ -217,26 +220,8 @@ async fn main() {
     let raw = raw_sqlite_commits(dir.path(), n).await;
     let mut scale = Vec::new();
     for clients in [1usize, 16, 64] {
-        let (c, u) = (client.clone(), url.clone());
-        let (b0, c0) = certbroker::es::writer::batch_stats();
-        let time = run_clients(clients, n, move |i| {
-            let c = c.clone();
-            let u = u(&format!("/certificates/durable{clients}x{i}/create"));
-            async move {
-                let r = c
-                    .post(u)
-                    .bearer_auth("test-token")
-                    .json(&json!({"policy": {"key_props": {"kty": "EC", "crv": "P-256"}, "x509_props": {"subject": "CN=durable.example.com"}, "issuer": {"name": "Unknown"}}}))
-                    .send()
-                    .await
-                    .expect("send");
-                assert_eq!(r.status(), 202);
-            }
-        })
-        .await;
-        let (b1, c1) = certbroker::es::writer::batch_stats();
-        let batch = (c1 - c0) as f64 / (b1 - b0).max(1) as f64;
-        scale.push((clients, rate(n, time), batch));
+        let (per_second, batch) = common::durable_creates(&client, &base, clients, n).await;
+        scale.push((clients, per_second, batch));
     }
 
     println!("certbroker throughput (n={n}, {CONCURRENCY} concurrent HTTPS clients, one run)");

@@ -90,3 +90,45 @@ pub fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let i = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[i].as_secs_f64() * 1000.0
 }
+
+/// Creates one EC P-256 certificate through `url` (a `.../create?api-version=...` URL) with
+/// `issuer` (`Self` signs it at once, `Unknown` leaves it pending) and asserts the 202.
+#[allow(dead_code)]
+pub async fn create_ec(client: &reqwest::Client, url: String, issuer: &str) {
+    let r = client
+        .post(url)
+        .bearer_auth("test-token")
+        .json(&serde_json::json!({"policy": {
+            "key_props": {"kty": "EC", "crv": "P-256"},
+            "x509_props": {"subject": "CN=bench.example.com"},
+            "issuer": {"name": issuer}}}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 202);
+}
+
+/// Durable manual creates (EC P-256, issuer `Unknown`) of `n` new certificates
+/// (`durable{clients}x{i}`) on the server at `base` from `clients` clients at once: creates
+/// per second and the mean batch the writer's group commit reached meanwhile.
+#[allow(dead_code)]
+pub async fn durable_creates(
+    client: &reqwest::Client,
+    base: &str,
+    clients: usize,
+    n: usize,
+) -> (f64, f64) {
+    let (c, b) = (client.clone(), base.to_owned());
+    let (b0, c0) = certbroker::es::writer::batch_stats();
+    let took = run_clients(clients, n, move |i| {
+        let url = format!("{b}/certificates/durable{clients}x{i}/create?api-version=7.5");
+        let c = c.clone();
+        async move { create_ec(&c, url, "Unknown").await }
+    })
+    .await;
+    let (b1, c1) = certbroker::es::writer::batch_stats();
+    (
+        n as f64 / took.as_secs_f64(),
+        (c1 - c0) as f64 / (b1 - b0).max(1) as f64,
+    )
+}
