@@ -9,8 +9,6 @@
 //! tail leaves a valid shorter chain: only a head kept elsewhere (`verify --expect-head`)
 //! detects that. This module never decodes events: it hashes the stored text as it is.
 
-use futures_util::TryStreamExt;
-
 use super::storage::{on_conn, Conn, Session};
 
 /// The hash a chain starts from.
@@ -34,6 +32,67 @@ pub struct ChainRow {
     pub remote_addr: Option<String>,
     /// The stored hash (lowercase hex), `None` when not sealed yet.
     pub hash: Option<String>,
+}
+
+/// The chained columns of one row, borrowed: from a [`ChainRow`] or straight from the
+/// database row being read ([`verify`] hashes each row where the driver holds it).
+#[derive(Debug, Clone, Copy)]
+pub struct ChainCols<'a> {
+    pub position: i64,
+    pub stream_id: &'a str,
+    pub version: i64,
+    pub event_type: &'a str,
+    pub schema_version: i64,
+    pub payload: &'a str,
+    pub recorded_at: &'a str,
+    pub actor: &'a str,
+    pub client_request_id: Option<&'a str>,
+    pub remote_addr: Option<&'a str>,
+    pub hash: Option<&'a str>,
+}
+
+impl ChainRow {
+    /// The row's columns, borrowed.
+    pub fn cols(&self) -> ChainCols<'_> {
+        ChainCols {
+            position: self.position,
+            stream_id: &self.stream_id,
+            version: self.version,
+            event_type: &self.event_type,
+            schema_version: self.schema_version,
+            payload: &self.payload,
+            recorded_at: &self.recorded_at,
+            actor: &self.actor,
+            client_request_id: self.client_request_id.as_deref(),
+            remote_addr: self.remote_addr.as_deref(),
+            hash: self.hash.as_deref(),
+        }
+    }
+}
+
+impl<'a> ChainCols<'a> {
+    /// Reads the columns of a row selected as [`COLUMNS`] lists them, without copying.
+    fn from_row<R>(row: &'a R) -> Result<Self, sqlx::Error>
+    where
+        R: sqlx::Row,
+        usize: sqlx::ColumnIndex<R>,
+        i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+        &'a str: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    {
+        Ok(ChainCols {
+            position: row.try_get(0)?,
+            stream_id: row.try_get(1)?,
+            version: row.try_get(2)?,
+            event_type: row.try_get(3)?,
+            schema_version: row.try_get(4)?,
+            payload: row.try_get(5)?,
+            recorded_at: row.try_get(6)?,
+            actor: row.try_get(7)?,
+            client_request_id: row.try_get(8)?,
+            remote_addr: row.try_get(9)?,
+            hash: row.try_get(10)?,
+        })
+    }
 }
 
 /// The last sealed row: what an auditor keeps elsewhere to detect truncation.
@@ -79,7 +138,7 @@ pub fn encode_row(row: &ChainRow) -> Vec<u8> {
 }
 
 /// `SHA-256(prev ‖ encode_row(row))`.
-pub fn link(prev: &[u8; 32], row: &ChainRow) -> [u8; 32] {
+pub fn link(prev: &[u8; 32], row: &ChainCols<'_>) -> [u8; 32] {
     // The same bytes as `encode_row`, fed to the hash as they come instead of copied into
     // one buffer first (the payload is most of a row).
     fn text(h: &mut openssl::sha::Sha256, s: &str) {
@@ -100,15 +159,15 @@ pub fn link(prev: &[u8; 32], row: &ChainRow) -> [u8; 32] {
     h.update(&(ENCODING.len() as u64).to_be_bytes());
     h.update(ENCODING);
     h.update(&row.position.to_be_bytes());
-    text(&mut h, &row.stream_id);
+    text(&mut h, row.stream_id);
     h.update(&row.version.to_be_bytes());
-    text(&mut h, &row.event_type);
+    text(&mut h, row.event_type);
     h.update(&row.schema_version.to_be_bytes());
-    text(&mut h, &row.payload);
-    text(&mut h, &row.recorded_at);
-    text(&mut h, &row.actor);
-    opt(&mut h, row.client_request_id.as_deref());
-    opt(&mut h, row.remote_addr.as_deref());
+    text(&mut h, row.payload);
+    text(&mut h, row.recorded_at);
+    text(&mut h, row.actor);
+    opt(&mut h, row.client_request_id);
+    opt(&mut h, row.remote_addr);
     h.finish()
 }
 
@@ -131,7 +190,9 @@ pub async fn read_rows(
 }
 
 fn parse_hash(s: &str) -> Option<[u8; 32]> {
-    hex::decode(s).ok()?.as_slice().try_into().ok()
+    let mut out = [0; 32];
+    hex::decode_to_slice(s, &mut out).ok()?;
+    Some(out)
 }
 
 /// The last sealed row, if any.
@@ -183,7 +244,7 @@ async fn seal_after(conn: &mut Conn<'_>, tail: Tail) -> Result<u64, sqlx::Error>
     loop {
         let rows = read_rows(conn, after, BATCH).await?;
         for row in &rows {
-            let hash = link(&prev, row);
+            let hash = link(&prev, &row.cols());
             on_conn!(conn, |c| sqlx::query(
                 "UPDATE events SET hash = $1 WHERE position = $2"
             )
@@ -258,12 +319,14 @@ struct Walk {
     expect: Option<String>,
     prev_pos: i64,
     prev: [u8; 32],
+    /// The stored hash of the last row that held (its buffer reused from row to row).
+    last_stored: String,
     out: Verification,
 }
 
 impl Walk {
     /// Checks the next row; false once the walk is over (a broken row, or past the range).
-    fn check(&mut self, row: ChainRow) -> bool {
+    fn check(&mut self, row: ChainCols<'_>) -> bool {
         if self.range.upto.is_some_and(|u| row.position > u) {
             return false;
         }
@@ -273,7 +336,7 @@ impl Walk {
                 reason,
             })
         };
-        let Some(stored) = row.hash.as_deref() else {
+        let Some(stored) = row.hash else {
             self.out.broken = fail("the row is not sealed (its hash is missing)".into());
             return false;
         };
@@ -299,11 +362,21 @@ impl Walk {
         }
         self.prev = expected;
         self.prev_pos = row.position;
-        self.out.head = Some(Head {
-            position: row.position,
-            hash: row.hash.unwrap_or_default(),
-        });
+        self.last_stored.clear();
+        self.last_stored.push_str(stored);
         true
+    }
+
+    /// What the walk found: the last row that held is the head, unless a row broke.
+    fn finish(self) -> Verification {
+        let mut out = self.out;
+        if out.broken.is_none() && out.rows > 0 {
+            out.head = Some(Head {
+                position: self.prev_pos,
+                hash: self.last_stored,
+            });
+        }
+        out
     }
 }
 
@@ -348,31 +421,38 @@ pub async fn verify(
         expect: expect_head.map(str::to_ascii_lowercase),
         prev_pos,
         prev,
+        last_stored: String::new(),
         out,
     };
-    // One streamed scan: the engine reads the next rows while this task hashes the last
-    // ones (SQLite steps on its own worker thread, PostgreSQL sends ahead on the socket).
+    // Pages of PAGE rows, each fetched whole: a streamed scan hands every row across the
+    // engine's worker channel with a wake-up each, which profiled at half the speed.
+    const PAGE: i64 = 1000;
     let sql = format!(
-        "SELECT {COLUMNS} FROM events WHERE position > $1 AND position <= $2 ORDER BY position"
+        "SELECT {COLUMNS} FROM events WHERE position > $1 AND position <= $2 \
+         ORDER BY position LIMIT {PAGE}"
     );
     let sql = conn.sql(&sql);
     let upto = range.upto.unwrap_or(i64::MAX);
-    on_conn!(conn, |c| {
-        let mut rows = sqlx::query_as::<_, ChainRow>(&sql)
-            .bind(walk.prev_pos)
-            .bind(upto)
-            .fetch(c);
-        while let Some(row) = rows.try_next().await? {
-            if !walk.check(row) {
-                break;
+    loop {
+        let done = on_conn!(conn, |c| {
+            let rows = sqlx::query(&sql)
+                .bind(walk.prev_pos)
+                .bind(upto)
+                .fetch_all(c)
+                .await?;
+            let mut done = (rows.len() as i64) < PAGE;
+            for row in &rows {
+                if !walk.check(ChainCols::from_row(row)?) {
+                    done = true;
+                    break;
+                }
             }
+            done
+        });
+        if done {
+            return Ok(walk.finish());
         }
-    });
-    let mut out = walk.out;
-    if out.broken.is_some() {
-        out.head = None;
     }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -397,7 +477,7 @@ mod tests {
 
     #[test]
     fn every_column_changes_the_hash() {
-        let base = link(&GENESIS, &row());
+        let base = link(&GENESIS, &row().cols());
         let edits: Vec<fn(&mut ChainRow)> = vec![
             |r| r.position = 2,
             |r| r.stream_id.push('x'),
@@ -413,9 +493,9 @@ mod tests {
         for edit in edits {
             let mut r = row();
             edit(&mut r);
-            assert_ne!(link(&GENESIS, &r), base);
+            assert_ne!(link(&GENESIS, &r.cols()), base);
         }
-        assert_ne!(link(&[1; 32], &row()), base);
+        assert_ne!(link(&[1; 32], &row().cols()), base);
     }
 
     #[test]
@@ -429,12 +509,12 @@ mod tests {
             let mut h = openssl::sha::Sha256::new();
             h.update(&[3; 32]);
             h.update(&encode_row(&r));
-            assert_eq!(link(&[3; 32], &r), h.finish());
+            assert_eq!(link(&[3; 32], &r.cols()), h.finish());
             r.payload = "{\"a\":1}".into();
             let mut h = openssl::sha::Sha256::new();
             h.update(&GENESIS);
             h.update(&encode_row(&r));
-            assert_eq!(link(&GENESIS, &r), h.finish());
+            assert_eq!(link(&GENESIS, &r.cols()), h.finish());
         }
     }
 

@@ -207,7 +207,7 @@ pub async fn append<E: serde::Serialize>(
             remote_addr: meta.remote_addr.clone(),
             hash: None,
         };
-        prev = chain::link(&prev, &row);
+        prev = chain::link(&prev, &row.cols());
         row.hash = Some(hex::encode(prev));
         rows.push(row);
     }

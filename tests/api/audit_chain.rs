@@ -191,7 +191,7 @@ async fn an_old_schema_event_is_upcast_on_every_read_and_rebuilds() {
         hash: None,
     };
     let prev: [u8; 32] = hex::decode(prev).unwrap().try_into().unwrap();
-    let hash = hex::encode(certbroker::es::chain::link(&prev, &row));
+    let hash = hex::encode(certbroker::es::chain::link(&prev, &row.cols()));
     sql(
         &app,
         &format!("UPDATE events SET hash = '{hash}' WHERE position = 7"),
