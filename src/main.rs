@@ -432,33 +432,39 @@ async fn events(owned: &mut impl Session, args: EventsArgs) -> anyhow::Result<Ex
 /// Token names the server gives itself or its configured tokens.
 const RESERVED_TOKEN_NAMES: &[&str] = &["static", "dev", "anonymous", "worker", "cli", "seed"];
 
+/// The caller the token and client commands record.
+fn cli_caller() -> certbroker::service::Caller {
+    certbroker::service::Caller::system(certbroker::DEFAULT_VAULT, "cli")
+}
+
 async fn token(settings: &Settings, command: CredentialCommand) -> anyhow::Result<ExitCode> {
-    use certbroker::service::Caller;
     let services = certbroker::startup::open_services(settings).await?;
-    let tokens = &services.tokens;
-    let caller = Caller::system(certbroker::DEFAULT_VAULT, "cli");
+    let (tokens, caller) = (&services.tokens, cli_caller());
+    if let Some(refused) = refuse_name(&command, "token") {
+        return Ok(refused);
+    }
+    let header = [
+        ("NAME", 24),
+        ("ROLE", 9),
+        ("CREATED_AT", 27),
+        ("REVOKED_AT", 0),
+    ];
     match command {
         CredentialCommand::List => {
-            println!(
-                "{:<24}  {:<9}  {:<27}  REVOKED_AT",
-                "NAME", "ROLE", "CREATED_AT"
-            );
-            for t in tokens.list().await? {
-                println!(
-                    "{:<24}  {:<9}  {:<27}  {}",
-                    t.name,
-                    t.role,
-                    t.created_at,
-                    t.revoked_at.as_deref().unwrap_or("-")
-                );
-            }
+            let rows = tokens.list().await?;
+            let cells = rows.iter().map(|t| {
+                let revoked = t.revoked_at.as_deref().unwrap_or("-");
+                vec![
+                    t.name.as_str(),
+                    t.role.as_str(),
+                    t.created_at.as_str(),
+                    revoked,
+                ]
+            });
+            print!("{}", table(&header, cells));
             Ok(ExitCode::SUCCESS)
         }
         CredentialCommand::Create { name, role } => {
-            if !valid_name(&name) {
-                eprintln!("certbroker: a token name is 1-64 letters, digits, '-', '_' or '.'");
-                return Ok(ExitCode::from(2));
-            }
             let taken = RESERVED_TOKEN_NAMES.contains(&name.as_str())
                 || settings.auth.tokens.iter().any(|t| t.name == name);
             if taken {
@@ -515,6 +521,39 @@ fn answer(
     }
 }
 
+/// Exit 2 for a create of a `noun` (token or client) whose name is not valid, saying what
+/// a name is.
+fn refuse_name(command: &CredentialCommand, noun: &str) -> Option<ExitCode> {
+    match command {
+        CredentialCommand::Create { name, .. } if !valid_name(name) => {
+            eprintln!("certbroker: a {noun} name is 1-64 letters, digits, '-', '_' or '.'");
+            Some(ExitCode::from(2))
+        }
+        _ => None,
+    }
+}
+
+/// A header line and one line per row, each column left-aligned to its width and two
+/// spaces apart (the last column unpadded).
+fn table<'a>(columns: &[(&str, usize)], rows: impl Iterator<Item = Vec<&'a str>>) -> String {
+    let mut out = String::new();
+    let mut line = |cells: &[&str]| {
+        for (i, (cell, (_, width))) in cells.iter().zip(columns).enumerate() {
+            if i + 1 == columns.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$}  "));
+            }
+        }
+        out.push('\n');
+    };
+    line(&columns.iter().map(|(h, _)| *h).collect::<Vec<_>>());
+    for row in rows {
+        line(&row);
+    }
+    out
+}
+
 /// Whether `name` is a valid token or client name.
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -525,33 +564,30 @@ fn valid_name(name: &str) -> bool {
 }
 
 async fn client(settings: &Settings, command: CredentialCommand) -> anyhow::Result<ExitCode> {
-    use certbroker::service::Caller;
     let services = certbroker::startup::open_services(settings).await?;
-    let clients = &services.clients;
-    let caller = Caller::system(certbroker::DEFAULT_VAULT, "cli");
+    let (clients, caller) = (&services.clients, cli_caller());
+    if let Some(refused) = refuse_name(&command, "client") {
+        return Ok(refused);
+    }
+    let header = [
+        ("NAME", 24),
+        ("CLIENT_ID", 36),
+        ("ROLE", 9),
+        ("CREATED_AT", 27),
+        ("REVOKED_AT", 0),
+    ];
     match command {
         CredentialCommand::List => {
-            println!(
-                "{:<24}  {:<36}  {:<9}  {:<27}  REVOKED_AT",
-                "NAME", "CLIENT_ID", "ROLE", "CREATED_AT"
-            );
-            for c in clients.list().await? {
-                println!(
-                    "{:<24}  {:<36}  {:<9}  {:<27}  {}",
-                    c.name,
-                    c.client_id,
-                    c.role,
-                    c.created_at,
-                    c.revoked_at.as_deref().unwrap_or("-")
-                );
-            }
+            let rows = clients.list().await?;
+            let cells = rows.iter().map(|c| {
+                let revoked = c.revoked_at.as_deref().unwrap_or("-");
+                let (name, id, role) = (c.name.as_str(), c.client_id.as_str(), c.role.as_str());
+                vec![name, id, role, c.created_at.as_str(), revoked]
+            });
+            print!("{}", table(&header, cells));
             Ok(ExitCode::SUCCESS)
         }
         CredentialCommand::Create { name, role } => {
-            if !valid_name(&name) {
-                eprintln!("certbroker: a client name is 1-64 letters, digits, '-', '_' or '.'");
-                return Ok(ExitCode::from(2));
-            }
             let client_id = uuid::Uuid::new_v4().hyphenated().to_string();
             let (secret, hash) = new_secret("cbc_")?;
             let created = clients
@@ -580,5 +616,26 @@ async fn main() -> ExitCode {
             eprintln!("certbroker: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn table_pads_every_column_but_the_last() {
+        let rows = vec![vec!["ops", "reader", "2026-01-01T00:00:00Z", "-"]].into_iter();
+        let header = [
+            ("NAME", 6),
+            ("ROLE", 9),
+            ("CREATED_AT", 20),
+            ("REVOKED_AT", 0),
+        ];
+        assert_eq!(
+            super::table(&header, rows),
+            format!(
+                "{:<6}  {:<9}  {:<20}  REVOKED_AT\n{:<6}  {:<9}  {:<20}  -\n",
+                "NAME", "ROLE", "CREATED_AT", "ops", "reader", "2026-01-01T00:00:00Z"
+            )
+        );
     }
 }

@@ -242,6 +242,13 @@ pub enum RenderError {
     Encode(#[from] prometheus::Error),
 }
 
+/// Registers a gauge of one value in `scrape`.
+fn gauge(scrape: &Registry, name: &str, help: &str, value: i64) -> prometheus::Result<()> {
+    let g = IntGauge::new(name, help)?;
+    g.set(value);
+    scrape.register(Box::new(g))
+}
+
 /// The whole exposition: the recorded metrics, then gauges read from the views now.
 pub async fn render(storage: &Storage, build_version: &str) -> Result<String, RenderError> {
     let snapshot = {
@@ -270,19 +277,19 @@ pub async fn render(storage: &Storage, build_version: &str) -> Result<String, Re
     }
     scrape.register(Box::new(pending))?;
 
-    let queue = IntGauge::new(
+    gauge(
+        &scrape,
         "certbroker_worker_queue_depth",
         "Requests waiting for the worker: in progress, provider-backed, approved or not needing approval, or with a cancellation to honour.",
+        snapshot.queue_depth,
     )?;
-    queue.set(snapshot.queue_depth);
-    scrape.register(Box::new(queue))?;
 
-    let approval = IntGauge::new(
+    gauge(
+        &scrape,
         "certbroker_pending_approvals",
         "Requests waiting for an officer's approval.",
+        snapshot.awaiting_approval,
     )?;
-    approval.set(snapshot.awaiting_approval);
-    scrape.register(Box::new(approval))?;
 
     let expiry = IntGaugeVec::new(
         Opts::new(
@@ -298,12 +305,12 @@ pub async fn render(storage: &Storage, build_version: &str) -> Result<String, Re
     }
     scrape.register(Box::new(expiry))?;
 
-    let head = IntGauge::new(
+    gauge(
+        &scrape,
         "certbroker_events_head_position",
         "Position of the last row in the event store.",
+        snapshot.head_position,
     )?;
-    head.set(snapshot.head_position);
-    scrape.register(Box::new(head))?;
 
     let mut families = recorded().registry.gather();
     families.extend(scrape.gather());

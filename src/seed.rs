@@ -186,10 +186,12 @@ pub async fn apply(services: &Services, path: &Path) -> anyhow::Result<SeedRepor
                         ImportInput {
                             value,
                             password: cert.password,
-                            policy: policy.map(Into::into),
-                            enabled: cert.enabled,
-                            tags: cert.tags,
-                            preserve_cert_order: cert.preserve_cert_order,
+                            fields: CreateInput {
+                                policy: policy.map(Into::into),
+                                enabled: cert.enabled,
+                                tags: cert.tags,
+                                preserve_cert_order: cert.preserve_cert_order,
+                            },
                         },
                     )
                     .await

@@ -13,6 +13,14 @@ pub enum Credentials {
 }
 
 impl Credentials {
+    /// What one row is called in messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Credentials::Tokens => "token",
+            Credentials::Clients => "client",
+        }
+    }
+
     fn table(self) -> &'static str {
         match self {
             Credentials::Tokens => "tokens",

@@ -16,7 +16,7 @@ use super::aggregate::{Aggregate, Change, Views};
 use super::envelope::{EventMeta, StreamId};
 use super::error::ExecError;
 use super::keys::{self, SealedKey};
-use super::storage::{Conn, Storage};
+use super::storage::{on_conn, Conn, Storage};
 use super::store::{self, StoreError};
 use super::tokens;
 use super::writer::{Batch, Writer};
@@ -49,8 +49,11 @@ pub enum Effect {
         role: String,
         sha256: String,
     },
-    /// Revoke an active token (refused when none has that name).
-    RevokeToken { name: String },
+    /// Revoke an active token or OAuth client (refused when none has that name).
+    Revoke {
+        kind: super::credentials::Credentials,
+        name: String,
+    },
     /// Store a new OAuth client and its secret's hash (refused when the name is taken).
     CreateClient {
         name: String,
@@ -58,8 +61,6 @@ pub enum Effect {
         role: String,
         secret_sha256: String,
     },
-    /// Revoke an active OAuth client (refused when none has that name).
-    RevokeClient { name: String },
     /// Refuse the command, writing nothing, unless this worker lease is still held (added
     /// by [`EventStore::execute`] to every command run under a held lease).
     Fence(super::leases::Fence),
@@ -185,6 +186,22 @@ impl EventStore {
             }
         }
     }
+
+    /// A [`side_write`](Self::side_write) running `sql`, one statement with `key` as its `$1`
+    /// (a `DELETE … WHERE … = $1`).
+    pub async fn side_delete(&self, sql: &'static str, key: &str) -> Result<(), ExecError> {
+        let key = key.to_owned();
+        self.side_write(move |mut conn| {
+            Box::pin(async move {
+                on_conn!(&mut conn, |c| sqlx::query(sql)
+                    .bind(&key)
+                    .execute(c)
+                    .await
+                    .map(|_| ()))
+            })
+        })
+        .await
+    }
 }
 
 async fn load<A: Aggregate>(
@@ -308,19 +325,12 @@ async fn apply_effect(
                 );
             }
         }
-        Effect::RevokeToken { name } => {
-            if !super::credentials::revoke(
-                conn,
-                super::credentials::Credentials::Tokens,
-                &name,
-                &store::format_time(&meta.at),
-            )
-            .await?
-            {
-                return Err(DomainError::BadParameter(format!(
-                    "No active token is named '{name}'."
-                ))
-                .into());
+        Effect::Revoke { kind, name } => {
+            let at = store::format_time(&meta.at);
+            if !super::credentials::revoke(conn, kind, &name, &at).await? {
+                let noun = kind.noun();
+                let message = format!("No active {noun} is named '{name}'.");
+                return Err(DomainError::BadParameter(message).into());
             }
         }
         Effect::CreateClient {
@@ -347,21 +357,6 @@ async fn apply_effect(
         Effect::Fence(fence) => {
             if !super::leases::check(conn, &fence).await? {
                 return Err(ExecError::LeaseLost { job: fence.job });
-            }
-        }
-        Effect::RevokeClient { name } => {
-            if !super::credentials::revoke(
-                conn,
-                super::credentials::Credentials::Clients,
-                &name,
-                &store::format_time(&meta.at),
-            )
-            .await?
-            {
-                return Err(DomainError::BadParameter(format!(
-                    "No active client is named '{name}'."
-                ))
-                .into());
             }
         }
     }

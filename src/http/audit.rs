@@ -101,15 +101,7 @@ fn position_param(ctx: &RequestContext, name: &str) -> Result<i64, ApiError> {
 }
 
 fn page_size(ctx: &RequestContext) -> Result<i64, ApiError> {
-    match ctx.param("maxresults") {
-        None => Ok(DEFAULT_PAGE),
-        Some(v) => match v.parse::<i64>() {
-            Ok(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-            _ => Err(ApiError::bad_parameter(format!(
-                "maxresults must be an integer from 1 to {MAX_PAGE}; got '{v}'."
-            ))),
-        },
-    }
+    super::paging::bounded_page_size(ctx, DEFAULT_PAGE, MAX_PAGE)
 }
 
 /// The filter from a request's query (the certificate from the path for history).

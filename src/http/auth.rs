@@ -170,22 +170,19 @@ impl Auth {
                 .values()
                 .any(|n| n == name)
                 .then(|| Role::Admin.as_str().to_owned()),
-            IdentityKind::Token => match self.reader().await? {
-                Some(mut r) => {
-                    crate::es::credentials::active_role(&mut r.conn(), Credentials::Tokens, name)
+            IdentityKind::Token | IdentityKind::Client => {
+                let table = if kind == IdentityKind::Token {
+                    Credentials::Tokens
+                } else {
+                    Credentials::Clients
+                };
+                match self.reader().await? {
+                    Some(mut r) => crate::es::credentials::active_role(&mut r.conn(), table, name)
                         .await
-                        .map_err(db_failure)?
+                        .map_err(db_failure)?,
+                    None => None,
                 }
-                None => None,
-            },
-            IdentityKind::Client => match self.reader().await? {
-                Some(mut r) => {
-                    crate::es::credentials::active_role(&mut r.conn(), Credentials::Clients, name)
-                        .await
-                        .map_err(db_failure)?
-                }
-                None => None,
-            },
+            }
             IdentityKind::Federated => self
                 .issuer
                 .as_ref()

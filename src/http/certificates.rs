@@ -19,7 +19,7 @@ use super::paging::{certificates_page, versions_page, Listing};
 use super::AppState;
 use crate::error::ApiError;
 use crate::service::certificate_not_found;
-use crate::service::certificates::{CreateInput, ImportInput};
+use crate::service::certificates::ImportInput;
 
 /// `CreateCertificate`: 202 with the pending object and its `Location`.
 pub async fn create_certificate(
@@ -29,20 +29,11 @@ pub async fn create_certificate(
     body: JsonBody<CreateCertificateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = certificate_name(&path)?;
-    let body = body.0;
+    let input = body.0.into();
     let row = state
         .services
         .certificates
-        .create(
-            &ctx.caller(),
-            &name,
-            CreateInput {
-                policy: body.policy.map(Into::into),
-                enabled: body.attributes.and_then(|a| a.enabled),
-                tags: body.tags,
-                preserve_cert_order: body.preserve_cert_order,
-            },
-        )
+        .create(&ctx.caller(), &name, input)
         .await?;
     let mut resp = operation_response(&state, &ctx, &row, StatusCode::ACCEPTED);
     if let Ok(v) = HeaderValue::from_str(&format!(
@@ -178,10 +169,7 @@ pub async fn import_certificate(
             ImportInput {
                 value: body.value.into_bytes(),
                 password: body.pwd,
-                policy: body.policy.map(Into::into),
-                enabled: body.attributes.and_then(|a| a.enabled),
-                tags: body.tags,
-                preserve_cert_order: body.preserve_cert_order,
+                fields: body.fields.into(),
             },
         )
         .await?;

@@ -557,14 +557,22 @@ pub async fn get_cloud_metadata(state: web::Data<AppState>, req: HttpRequest) ->
     }
 }
 
-/// `GET /subscriptions`: one synthetic subscription in the tenant (az login needs one).
-pub async fn list_subscriptions(state: web::Data<AppState>) -> HttpResponse {
-    let Some(issuer) = issuer_of(&state) else {
+/// A resource-manager list of the one item `item` renders (503 without a token issuer).
+fn arm_list(state: &AppState, item: impl FnOnce(&TokenIssuer) -> Value) -> HttpResponse {
+    let Some(issuer) = issuer_of(state) else {
         return msi_error(StatusCode::SERVICE_UNAVAILABLE, "No token issuer.");
     };
-    let id = issuer.subscription_id();
     HttpResponse::Ok().json(json!({
-        "value": [{
+        "value": [item(issuer)],
+        "count": {"type": "Total", "value": 1},
+    }))
+}
+
+/// `GET /subscriptions`: one synthetic subscription in the tenant (az login needs one).
+pub async fn list_subscriptions(state: web::Data<AppState>) -> HttpResponse {
+    arm_list(&state, |issuer| {
+        let id = issuer.subscription_id();
+        json!({
             "id": format!("/subscriptions/{id}"),
             "authorizationSource": "RoleBased",
             "managedByTenants": [],
@@ -577,19 +585,15 @@ pub async fn list_subscriptions(state: web::Data<AppState>) -> HttpResponse {
                 "quotaId": "Internal_2014-09-01",
                 "spendingLimit": "Off",
             },
-        }],
-        "count": {"type": "Total", "value": 1},
-    }))
+        })
+    })
 }
 
 /// `GET /tenants`: the one tenant.
 pub async fn list_tenants(state: web::Data<AppState>) -> HttpResponse {
-    let Some(issuer) = issuer_of(&state) else {
-        return msi_error(StatusCode::SERVICE_UNAVAILABLE, "No token issuer.");
-    };
-    let tid = issuer.tenant_id();
-    HttpResponse::Ok().json(json!({
-        "value": [{
+    arm_list(&state, |issuer| {
+        let tid = issuer.tenant_id();
+        json!({
             "id": format!("/tenants/{tid}"),
             "tenantId": tid,
             "tenantCategory": "Home",
@@ -597,9 +601,8 @@ pub async fn list_tenants(state: web::Data<AppState>) -> HttpResponse {
             "defaultDomain": "certbroker.localhost",
             "domains": ["certbroker.localhost"],
             "tenantType": "AAD",
-        }],
-        "count": {"type": "Total", "value": 1},
-    }))
+        })
+    })
 }
 
 #[cfg(test)]

@@ -5,9 +5,8 @@ use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::dto::issuers::{bundle, item, IssuerSetRequest};
-use super::dto::ListResponse;
 use super::extract::{issuer_name, JsonBody, RequestContext};
-use super::paging::MAX_PAGE;
+use super::paging::{page, page_size};
 use super::AppState;
 use crate::error::ApiError;
 
@@ -57,37 +56,20 @@ pub async fn get_certificate_issuers(
     state: web::Data<AppState>,
     ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = match ctx.param("maxresults") {
-        None => MAX_PAGE,
-        Some(v) => match v.parse::<i64>() {
-            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-            _ => {
-                return Err(ApiError::bad_parameter(format!(
-                    "maxresults must be an integer from 1 to {MAX_PAGE}; got '{v}'."
-                )))
-            }
-        },
-    };
-    let after = ctx
-        .param("skiptoken")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let rows = state
-        .services
-        .issuers
-        .list(&ctx.vault, &after, limit + 1)
-        .await?;
-    let more = rows.len() as i64 > limit;
-    let page: Vec<_> = rows.iter().take(limit as usize).collect();
-    let next_link = match (more, page.last()) {
-        (true, Some(last)) => Some(format!(
-            "{}/certificates/issuers?api-version={}&maxresults={limit}&skiptoken={}",
-            ctx.base_url, ctx.api_version, last.name_key
-        )),
-        _ => None,
-    };
-    Ok(HttpResponse::Ok().json(ListResponse {
-        value: page.iter().map(|r| item(&ctx.base_url, r)).collect(),
-        next_link,
-    }))
+    let size = page_size(&ctx)?;
+    // `skiptoken` is what the nextLinks of earlier releases carried.
+    let after = ctx.param("$skiptoken").or_else(|| ctx.param("skiptoken"));
+    let after = after.unwrap_or_default().to_ascii_lowercase();
+    let issuers = &state.services.issuers;
+    let rows = issuers.list(&ctx.vault, &after, size + 1).await?;
+    let path = "/certificates/issuers";
+    Ok(page(
+        &ctx,
+        path,
+        "",
+        size,
+        rows,
+        |r| r.name_key.clone(),
+        |r| Some(item(&ctx.base_url, r)),
+    ))
 }

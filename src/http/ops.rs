@@ -184,9 +184,7 @@ pub async fn get_pending_operations(
         }
     }
     let mut pooled = reader(&state).await?;
-    let items = observe::pending_items(&mut pooled.conn(), &ctx.vault, status)
-        .await
-        .map_err(ApiError::internal)?;
+    let items = observe::pending_items(&mut pooled.conn(), &ctx.vault, status).await?;
     Ok(HttpResponse::Ok().json(json!({ "value": items })))
 }
 
@@ -197,9 +195,7 @@ pub async fn get_certificate_overview(
     ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
     let mut pooled = reader(&state).await?;
-    let items = observe::certificate_items(&mut pooled.conn(), &ctx.vault)
-        .await
-        .map_err(ApiError::internal)?;
+    let items = observe::certificate_items(&mut pooled.conn(), &ctx.vault).await?;
     Ok(HttpResponse::Ok().json(json!({ "value": items })))
 }
 
@@ -212,9 +208,7 @@ pub async fn verify_audit_chain(
 ) -> Result<HttpResponse, ApiError> {
     let expect = ctx.param("expectHead").map(str::to_owned);
     let mut pooled = reader(&state).await?;
-    let v = observe::verify_chain(&mut pooled, expect.as_deref())
-        .await
-        .map_err(ApiError::internal)?;
+    let v = observe::verify_chain(&mut pooled, expect.as_deref()).await?;
     let mut body = json!({
         "verified": v.broken.is_none(),
         "rows": v.rows,
@@ -230,13 +224,7 @@ pub async fn verify_audit_chain(
     Ok(HttpResponse::Ok().json(body))
 }
 
+/// A reader connection (a failure to get one is classified as every database failure is).
 async fn reader(state: &AppState) -> Result<crate::es::storage::Pooled, ApiError> {
-    state
-        .services
-        .core
-        .es
-        .storage()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)
+    Ok(state.services.core.es.storage().acquire().await?)
 }

@@ -18,12 +18,17 @@ pub const MAX_PAGE: i64 = 25;
 
 /// `maxresults` (1-25, default 25).
 pub fn page_size(ctx: &RequestContext) -> Result<i64, ApiError> {
+    bounded_page_size(ctx, MAX_PAGE, MAX_PAGE)
+}
+
+/// `maxresults` from 1 to `max`, `default` when absent (the audit routes page further).
+pub fn bounded_page_size(ctx: &RequestContext, default: i64, max: i64) -> Result<i64, ApiError> {
     match ctx.param("maxresults") {
-        None => Ok(MAX_PAGE),
+        None => Ok(default),
         Some(s) => match s.parse::<i64>() {
-            Ok(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
             _ => Err(ApiError::bad_parameter(format!(
-                "The value '{s}' of 'maxresults' is invalid; it must be an integer between 1 and {MAX_PAGE}."
+                "The value '{s}' of 'maxresults' is invalid: maxresults must be an integer from 1 to {max}."
             ))),
         },
     }

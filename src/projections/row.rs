@@ -12,40 +12,26 @@ pub(super) trait Column {
     fn val(&self) -> Result<Val<'_>, sqlx::Error>;
 }
 
-impl Column for String {
-    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
-        Ok(Val::Text(self))
-    }
+/// `Column` for the field types that bind as one [`Val`] of themselves.
+macro_rules! columns {
+    ($($ty:ty => |$v:ident| $val:expr;)+) => {
+        $(impl Column for $ty {
+            fn val(&self) -> Result<Val<'_>, sqlx::Error> {
+                let $v = self;
+                Ok($val)
+            }
+        })+
+    };
 }
 
-impl Column for Option<String> {
-    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
-        Ok(Val::OptText(self.as_deref()))
-    }
-}
-
-impl Column for i64 {
-    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
-        Ok(Val::Int(*self))
-    }
-}
-
-impl Column for Option<i64> {
-    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
-        Ok(Val::OptInt(*self))
-    }
-}
-
-impl Column for bool {
-    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
-        Ok(Val::Bool(*self))
-    }
-}
-
-impl Column for Option<bool> {
-    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
-        Ok(Val::OptBool(*self))
-    }
+columns! {
+    String => |v| Val::Text(v);
+    Option<String> => |v| Val::OptText(v.as_deref());
+    i64 => |v| Val::Int(*v);
+    Option<i64> => |v| Val::OptInt(*v);
+    bool => |v| Val::Bool(*v);
+    Option<bool> => |v| Val::OptBool(*v);
+    OperationStatus => |v| Val::Text(v.as_str());
 }
 
 impl<T: serde::Serialize> Column for Json<T> {
@@ -60,12 +46,6 @@ impl<T: serde::Serialize> Column for Option<Json<T>> {
             Some(j) => sql::json(&j.0),
             None => Ok(Val::OptJson(None)),
         }
-    }
-}
-
-impl Column for OperationStatus {
-    fn val(&self) -> Result<Val<'_>, sqlx::Error> {
-        Ok(Val::Text(self.as_str()))
     }
 }
 

@@ -59,19 +59,8 @@ impl AcmeAccounts {
 
     /// Forgets `account` (its CA no longer knows it): the next order registers anew.
     pub async fn remove(&self, account: &str) -> Result<(), ExecError> {
-        let id = account.to_owned();
         self.0
-            .side_write(move |mut conn| {
-                Box::pin(async move {
-                    on_conn!(&mut conn, |c| sqlx::query(
-                        "DELETE FROM acme_accounts WHERE account = $1"
-                    )
-                    .bind(&id)
-                    .execute(c)
-                    .await
-                    .map(|_| ()))
-                })
-            })
+            .side_delete("DELETE FROM acme_accounts WHERE account = $1", account)
             .await
     }
 }

@@ -77,11 +77,9 @@ pub struct ImportInput {
     /// The bytes of `value`: PKCS#12 (DER or base64) or PEM text (or its base64).
     pub value: Vec<u8>,
     pub password: Option<String>,
-    /// The policy sent, merged over the one read off the certificate.
-    pub policy: Option<PolicyPatch>,
-    pub enabled: Option<bool>,
-    pub tags: Option<BTreeMap<String, String>>,
-    pub preserve_cert_order: Option<bool>,
+    /// What a create would send; its policy is merged over the one read off the
+    /// certificate.
+    pub fields: CreateInput,
 }
 
 /// Builds the version record of a certificate chain (leaf first).
@@ -412,10 +410,13 @@ impl Certificates {
         let ImportInput {
             value,
             password,
-            policy,
-            enabled,
-            tags,
-            preserve_cert_order,
+            fields:
+                CreateInput {
+                    policy,
+                    enabled,
+                    tags,
+                    preserve_cert_order,
+                },
         } = input;
         let (key, derived, record) = blocking("import", move || {
             let content_type = if is_pem(&value) {

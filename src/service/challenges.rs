@@ -63,19 +63,8 @@ impl ChallengeStore {
 
     /// Withdraws `token`.
     pub async fn remove(&self, token: &str) -> Result<(), ExecError> {
-        let token = token.to_owned();
         self.0
-            .side_write(move |mut conn| {
-                Box::pin(async move {
-                    on_conn!(&mut conn, |c| sqlx::query(
-                        "DELETE FROM acme_challenges WHERE token = $1"
-                    )
-                    .bind(&token)
-                    .execute(c)
-                    .await
-                    .map(|_| ()))
-                })
-            })
+            .side_delete("DELETE FROM acme_challenges WHERE token = $1", token)
             .await
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::{Caller, Core, ServiceError};
 use crate::domain::audit::AuditEvent;
 use crate::es::clients::{self, ClientRow, ClientSecretRow};
+use crate::es::credentials::Credentials;
 use crate::es::Effect;
 
 /// The clients service.
@@ -43,7 +44,8 @@ impl Clients {
         let event = AuditEvent::ClientRevoked {
             name: name.to_owned(),
         };
-        let effect = Effect::RevokeClient {
+        let effect = Effect::Revoke {
+            kind: Credentials::Clients,
             name: name.to_owned(),
         };
         self.0.record_audit(caller, None, event, vec![effect]).await

@@ -50,24 +50,43 @@ fn pending_not_found(name: &ObjectName) -> ServiceError {
     .into()
 }
 
+/// Which pending object a command answers with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reply {
+    /// As it was (`DeleteCertificateOperation`).
+    Before,
+    /// As it is now.
+    After,
+    /// As it is now, once the worker is woken: the command left it work (a cancellation to
+    /// honour, an approved request to issue).
+    AfterWakingWorker,
+}
+
 impl Operations {
     fn certificates(&self) -> Certificates {
         Certificates(self.0.clone())
     }
 
-    /// Runs `command`; returns the pending object before (`before = true`) or after it.
+    /// Runs `command`; returns the pending object as `reply` says.
     async fn command(
         &self,
         caller: &Caller,
         name: &ObjectName,
         command: CertificateCommand,
-        before: bool,
+        reply: Reply,
     ) -> Result<PendingRow, ServiceError> {
         let (stream, done) = self
             .certificates()
             .run(caller, name, command, None, vec![])
             .await?;
-        let state = if before { &done.before } else { &done.after };
+        if reply == Reply::AfterWakingWorker {
+            self.0.wake.notify_one();
+        }
+        let state = if reply == Reply::Before {
+            &done.before
+        } else {
+            &done.after
+        };
         pending_operations::row(&stream, state).ok_or_else(|| pending_not_found(name))
     }
 
@@ -103,16 +122,9 @@ impl Operations {
         name: &ObjectName,
         request_id: Option<String>,
     ) -> Result<PendingRow, ServiceError> {
-        let row = self
-            .command(
-                caller,
-                name,
-                CertificateCommand::RequestCancellation { request_id },
-                false,
-            )
-            .await?;
-        self.0.wake.notify_one();
-        Ok(row)
+        let command = CertificateCommand::RequestCancellation { request_id };
+        self.command(caller, name, command, Reply::AfterWakingWorker)
+            .await
     }
 
     /// `DeleteCertificateOperation`: returns the pending object as it was.
@@ -122,13 +134,8 @@ impl Operations {
         name: &ObjectName,
         request_id: Option<String>,
     ) -> Result<PendingRow, ServiceError> {
-        self.command(
-            caller,
-            name,
-            CertificateCommand::DeletePending { request_id },
-            true,
-        )
-        .await
+        let command = CertificateCommand::DeletePending { request_id };
+        self.command(caller, name, command, Reply::Before).await
     }
 
     /// Officer approval of a request waiting for it.
@@ -139,19 +146,12 @@ impl Operations {
         request_id: Option<String>,
     ) -> Result<PendingRow, ServiceError> {
         let officer = caller.actor.clone();
-        let row = self
-            .command(
-                caller,
-                name,
-                CertificateCommand::Approve {
-                    request_id,
-                    officer,
-                },
-                false,
-            )
-            .await?;
-        self.0.wake.notify_one();
-        Ok(row)
+        let command = CertificateCommand::Approve {
+            request_id,
+            officer,
+        };
+        self.command(caller, name, command, Reply::AfterWakingWorker)
+            .await
     }
 
     /// Officer rejection: the request fails with `RequestRejected`.
@@ -163,17 +163,12 @@ impl Operations {
         reason: String,
     ) -> Result<PendingRow, ServiceError> {
         let officer = caller.actor.clone();
-        self.command(
-            caller,
-            name,
-            CertificateCommand::Reject {
-                request_id,
-                officer,
-                reason,
-            },
-            false,
-        )
-        .await
+        let command = CertificateCommand::Reject {
+            request_id,
+            officer,
+            reason,
+        };
+        self.command(caller, name, command, Reply::After).await
     }
 
     /// `MergeCertificate`: proves `x5c` against the pending key, then records the version.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::{Caller, Core, ServiceError};
 use crate::domain::audit::AuditEvent;
+use crate::es::credentials::Credentials;
 use crate::es::tokens::{self, TokenRow};
 use crate::es::Effect;
 
@@ -39,7 +40,8 @@ impl Tokens {
         let event = AuditEvent::TokenRevoked {
             name: name.to_owned(),
         };
-        let effect = Effect::RevokeToken {
+        let effect = Effect::Revoke {
+            kind: Credentials::Tokens,
             name: name.to_owned(),
         };
         self.0.record_audit(caller, None, event, vec![effect]).await

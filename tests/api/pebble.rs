@@ -10,8 +10,20 @@ use std::time::Duration;
 
 use certbroker::crypto;
 
-/// A free loopback TCP port (bound and released; good enough for tests).
+/// A free loopback TCP port (bound and released), drawn below Linux's ephemeral range
+/// (32768 and up), which the kernel hands out to every outgoing connection and every
+/// `127.0.0.1:0` listener of the other tests running beside this one: a port from that
+/// range can be taken between its release here and Pebble's bind.
 pub fn free_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    for _ in 0..1000 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u8(0);
+        let port = 20_000 + (h.finish() % 12_000) as u16;
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
+            return l.local_addr().unwrap().port();
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

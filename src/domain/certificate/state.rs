@@ -241,13 +241,18 @@ impl CertificateState {
     }
 
     /// The certificate came to exist (or exists): records its name and policy.
-    fn set_policy(&mut self, name: &str, policy: &Policy, at: i64) {
+    /// The policy a create, import or restore brings (and the certificate's name, the first
+    /// time); `preserveCertOrder` when it was sent.
+    fn set_policy(&mut self, name: &str, policy: &Policy, at: i64, preserve: Option<bool>) {
         if self.name.is_none() {
             self.name = Some(name.to_owned());
             self.policy_created = at;
         }
         self.policy = Some(policy.clone());
         self.policy_updated = at;
+        if preserve.is_some() {
+            self.preserve_cert_order = preserve;
+        }
     }
 
     fn pending_changed(&mut self, at: i64, change: impl FnOnce(&mut PendingOperation)) {
@@ -278,10 +283,7 @@ impl CertificateState {
                 tags,
                 preserve_cert_order,
             } => {
-                self.set_policy(name, policy, at);
-                if preserve_cert_order.is_some() {
-                    self.preserve_cert_order = *preserve_cert_order;
-                }
+                self.set_policy(name, policy, at, *preserve_cert_order);
                 self.key_ids.insert(key_id.clone());
                 self.pending = Some(PendingOperation {
                     name: name.clone(),
@@ -359,10 +361,7 @@ impl CertificateState {
                 preserve_cert_order,
                 ..
             } => {
-                self.set_policy(name, policy, at);
-                if preserve_cert_order.is_some() {
-                    self.preserve_cert_order = *preserve_cert_order;
-                }
+                self.set_policy(name, policy, at, *preserve_cert_order);
                 self.pending = None;
                 self.add_version(certificate, at);
             }
@@ -386,7 +385,7 @@ impl CertificateState {
                 versions,
             } => {
                 *self = CertificateState::default();
-                self.set_policy(name, policy, at);
+                self.set_policy(name, policy, at, None);
                 for v in versions {
                     self.add_version(v, at);
                 }

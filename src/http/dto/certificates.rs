@@ -8,7 +8,7 @@ use super::policy::{policy_response, PolicyRequest};
 use super::{attributes, recovery_level, tags, AttributesRequest, TagsRequest};
 use crate::projections::certificate_versions::VersionRow;
 use crate::projections::certificates::{CertificateRow, ListedCertificate};
-use crate::service::certificates::CertificateView;
+use crate::service::certificates::{CertificateView, CreateInput};
 
 /// `CertificateCreateParameters`.
 #[derive(Debug, Default, Deserialize)]
@@ -28,16 +28,24 @@ pub struct CertificateUpdateRequest {
     pub policy: Option<PolicyRequest>,
 }
 
-/// `CertificateImportParameters`.
+impl From<CreateCertificateRequest> for CreateInput {
+    fn from(body: CreateCertificateRequest) -> Self {
+        CreateInput {
+            policy: body.policy.map(Into::into),
+            enabled: body.attributes.and_then(|a| a.enabled),
+            tags: body.tags,
+            preserve_cert_order: body.preserve_cert_order,
+        }
+    }
+}
+
+/// `CertificateImportParameters`: `value` and `pwd` beside what a create sends.
 #[derive(Debug, Default, Deserialize)]
 pub struct CertificateImportRequest {
     pub value: String,
     pub pwd: Option<String>,
-    pub policy: Option<PolicyRequest>,
-    pub attributes: Option<AttributesRequest>,
-    pub tags: Option<TagsRequest>,
-    #[serde(rename = "preserveCertOrder")]
-    pub preserve_cert_order: Option<bool>,
+    #[serde(flatten)]
+    pub fields: CreateCertificateRequest,
 }
 
 /// `CertificateMergeParameters`.

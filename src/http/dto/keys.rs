@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::deleted::{days_of, deleted_dates};
-use super::{attributes, tags};
+use super::{attributes, object_id, tags};
 use crate::projections::certificate_versions::VersionRow;
 use crate::projections::certificates::ListedCertificate;
 use crate::service::keys::KeyView;
@@ -31,11 +31,8 @@ pub fn key_item(
     days: i64,
     with_version: bool,
 ) -> Value {
-    let kid = if with_version {
-        format!("{base_url}/keys/{name}/{}", v.version)
-    } else {
-        format!("{base_url}/keys/{name}")
-    };
+    let version = with_version.then_some(v.version.as_str());
+    let kid = object_id(base_url, "keys", name, version);
     json!({
         "kid": kid,
         "managed": true,

@@ -57,6 +57,14 @@ pub fn attributes(v: &VersionRow, days: i64) -> Value {
     })
 }
 
+/// `{base_url}/{collection}/{name}`, then `/{version}` when `version` is given.
+pub fn object_id(base_url: &str, collection: &str, name: &str, version: Option<&str>) -> String {
+    match version {
+        Some(v) => format!("{base_url}/{collection}/{name}/{v}"),
+        None => format!("{base_url}/{collection}/{name}"),
+    }
+}
+
 /// A version's tags.
 pub fn tags(v: &VersionRow) -> Value {
     json!(&v.tags.0)

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::deleted::{days_of, deleted_dates};
-use super::{attributes, tags};
+use super::{attributes, object_id, tags};
 use crate::projections::certificate_versions::VersionRow;
 use crate::projections::certificates::ListedCertificate;
 use crate::service::secrets::SecretView;
@@ -31,11 +31,8 @@ pub fn secret_item(
     days: i64,
     with_version: bool,
 ) -> Value {
-    let id = if with_version {
-        format!("{base_url}/secrets/{name}/{}", v.version)
-    } else {
-        format!("{base_url}/secrets/{name}")
-    };
+    let version = with_version.then_some(v.version.as_str());
+    let id = object_id(base_url, "secrets", name, version);
     json!({
         "id": id,
         "contentType": content_type,

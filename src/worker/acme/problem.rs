@@ -65,14 +65,7 @@ pub(crate) fn classify(e: instant_acme::Error) -> Kind {
             // Our HTTP client's failures (refused, reset, TLS) are worth another try;
             // anything else instant-acme reports this way is not.
             if inner.is::<reqwest::Error>() {
-                let mut msg = inner.to_string();
-                let mut src = inner.source();
-                while let Some(s) = src {
-                    msg.push_str(": ");
-                    msg.push_str(&s.to_string());
-                    src = s.source();
-                }
-                Kind::Transient(msg)
+                Kind::Transient(crate::error::error_chain(&*inner))
             } else {
                 Kind::Permanent(inner.to_string())
             }
