@@ -27,13 +27,8 @@ pub struct Keys(pub(crate) Arc<Core>);
 
 /// The refusal for a key (or version) that does not exist.
 pub fn key_not_found(name: &str, version: Option<&str>) -> ServiceError {
-    DomainError::KeyNotFound {
-        name: match version {
-            Some(v) => format!("{name}/{v}"),
-            None => name.to_owned(),
-        },
-    }
-    .into()
+    let name = super::versioned(name, version);
+    DomainError::KeyNotFound { name }.into()
 }
 
 /// The key of `version` of `listed`, as a JWK read off its certificate.

@@ -287,13 +287,16 @@ pub fn new_id() -> String {
 
 /// The refusal for a certificate (or version) that does not exist.
 pub fn certificate_not_found(name: &str, version: Option<&str>) -> ServiceError {
-    DomainError::CertificateNotFound {
-        name: match version {
-            Some(v) => format!("{name}/versions/{v}"),
-            None => name.to_owned(),
-        },
+    let name = versioned(name, version.map(|v| format!("versions/{v}")));
+    DomainError::CertificateNotFound { name }.into()
+}
+
+/// `name`, then `/{version}` when a version was asked for (how a refusal names it).
+pub(crate) fn versioned(name: &str, version: Option<impl std::fmt::Display>) -> String {
+    match version {
+        Some(v) => format!("{name}/{v}"),
+        None => name.to_owned(),
     }
-    .into()
 }
 
 /// Runs blocking crypto on the blocking pool.

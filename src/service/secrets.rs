@@ -30,13 +30,8 @@ pub struct Secrets(pub(crate) Arc<Core>);
 
 /// The refusal for a secret (or version) that does not exist.
 pub fn secret_not_found(name: &str, version: Option<&str>) -> ServiceError {
-    DomainError::SecretNotFound {
-        name: match version {
-            Some(v) => format!("{name}/{v}"),
-            None => name.to_owned(),
-        },
-    }
-    .into()
+    let name = super::versioned(name, version);
+    DomainError::SecretNotFound { name }.into()
 }
 
 /// The certificate chain of a version, leaf first, as DER.
