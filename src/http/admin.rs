@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::extract::{JsonBody, RequestContext};
+use super::extract::{Call, JsonBody};
 use super::AppState;
 use crate::error::ApiError;
 use crate::service::clock::ClockReading;
@@ -38,12 +38,11 @@ pub async fn get_clock(
 /// `POST /admin/clock/advance {"by": "25d"}`: moves the clock forward (404 unless it is
 /// adjustable).
 pub async fn advance_clock(
-    state: web::Data<AppState>,
+    call: Call,
     req: HttpRequest,
-    ctx: RequestContext,
     body: JsonBody<AdvanceRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let clock = &state.services.clock;
+    let clock = &call.services().clock;
     if !clock.adjustable() {
         return Err(ApiError::not_found_route(req.path()));
     }
@@ -53,5 +52,5 @@ pub async fn advance_clock(
         .ok_or_else(|| ApiError::bad_parameter("The body must carry 'by', e.g. \"25d\"."))?;
     let seconds = crate::clock::parse_duration(&by)
         .map_err(|r| ApiError::bad_parameter(format!("'by' is not a duration: {r}.")))?;
-    Ok(reading(clock.advance(&ctx.caller(), seconds).await?))
+    Ok(reading(clock.advance(&call.caller(), seconds).await?))
 }

@@ -2,11 +2,11 @@
 //! `GET /certificates/{name}/history`, and recording refused requests as audit records
 //! through the audit service (each read first writes the refusals still being counted).
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
 
 use super::dto::ListResponse;
-use super::extract::{certificate_name, RequestContext};
+use super::extract::{certificate_name, Call, CertificateName, RequestContext};
 use super::roles::Role;
 use super::AppState;
 use crate::domain::audit::{AuditEvent, RefusalError};
@@ -125,14 +125,14 @@ fn filter(ctx: &RequestContext, certificate: Option<String>) -> Result<EventFilt
     })
 }
 
-async fn page(
-    state: &AppState,
-    ctx: &RequestContext,
-    path: &str,
-    filter: EventFilter,
-) -> Result<HttpResponse, ApiError> {
+/// One page of audit entries at `path` matching `filter`, once the refusals still being
+/// counted are written.
+async fn page(call: &Call, path: &str, filter: EventFilter) -> Result<HttpResponse, ApiError> {
+    let ctx = &call.ctx;
     let limit = page_size(ctx)?;
-    let page = state.services.audit.events(&filter, limit).await?;
+    let services = call.services();
+    call.state.refusals.flush(services, true).await;
+    let page = services.audit.events(&filter, limit).await?;
     let next_link = page.next_after.map(|after| {
         // Every filter the client sent, then where the next page starts.
         let mut query: Vec<(String, String)> = ctx
@@ -158,42 +158,28 @@ async fn page(
 /// `GET /audit/events`: events and audit records in position order, filtered by `name`
 /// (certificate), `eventType`, `actor`, `from`/`to` (RFC 3339), `after` (a position);
 /// pages of `maxresults` with `nextLink`.
-pub async fn get_audit_events(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
-) -> Result<HttpResponse, ApiError> {
-    let filter = filter(&ctx, None)?;
-    state.refusals.flush(&state.services, true).await;
-    page(&state, &ctx, "/audit/events", filter).await
+pub async fn get_audit_events(call: Call) -> Result<HttpResponse, ApiError> {
+    let filter = filter(&call.ctx, None)?;
+    page(&call, "/audit/events", filter).await
 }
 
 /// `GET /certificates/{name}/history`: every event and audit record of one certificate,
 /// oldest first (the same filters and paging as `/audit/events`).
 pub async fn get_certificate_history(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
-    path: web::Path<String>,
+    call: Call,
+    CertificateName(name): CertificateName,
 ) -> Result<HttpResponse, ApiError> {
-    let name = certificate_name(&path)?;
-    let filter = filter(&ctx, Some(name.as_str().to_ascii_lowercase()))?;
-    state.refusals.flush(&state.services, true).await;
-    page(
-        &state,
-        &ctx,
-        &format!("/certificates/{}/history", name.as_str()),
-        filter,
-    )
-    .await
+    let filter = filter(&call.ctx, Some(name.as_str().to_ascii_lowercase()))?;
+    let path = format!("/certificates/{}/history", name.as_str());
+    page(&call, &path, filter).await
 }
 
 /// `GET /audit/head`: the last sealed event's position and hash (keep it elsewhere and
 /// pass it to `certbroker verify --expect-head` to detect truncation).
-pub async fn get_audit_head(
-    state: web::Data<AppState>,
-    _ctx: RequestContext,
-) -> Result<HttpResponse, ApiError> {
-    state.refusals.flush(&state.services, true).await;
-    let head = state.services.audit.head().await?;
+pub async fn get_audit_head(call: Call) -> Result<HttpResponse, ApiError> {
+    let services = call.services();
+    call.state.refusals.flush(services, true).await;
+    let head = services.audit.head().await?;
     Ok(HttpResponse::Ok().json(match head {
         Some(h) => serde_json::json!({"position": h.position, "hash": h.hash}),
         None => serde_json::json!({"position": 0, "hash": null}),

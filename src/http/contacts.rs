@@ -1,46 +1,38 @@
 //! Handlers of the vault's certificate contacts: `GetCertificateContacts`,
 //! `SetCertificateContacts`, `DeleteCertificateContacts`.
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 
 use super::dto::contacts::{contacts, ContactsRequest};
-use super::extract::{JsonBody, RequestContext};
-use super::AppState;
+use super::extract::{Call, JsonBody};
 use crate::domain::contacts::ContactsCommand;
 use crate::error::ApiError;
 
 /// `GetCertificateContacts`.
-pub async fn get_certificate_contacts(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
-) -> Result<HttpResponse, ApiError> {
-    let list = state.services.contacts.get(&ctx.vault).await?;
-    Ok(HttpResponse::Ok().json(contacts(&ctx.base_url, &list)))
+pub async fn get_certificate_contacts(call: Call) -> Result<HttpResponse, ApiError> {
+    let list = call.services().contacts.get(call.vault()).await?;
+    Ok(HttpResponse::Ok().json(contacts(call.base_url(), &list)))
+}
+
+/// Runs `command` on the vault's contacts; 200 with the list it answers with.
+async fn command(call: Call, command: ContactsCommand) -> Result<HttpResponse, ApiError> {
+    let list = call
+        .services()
+        .contacts
+        .command(&call.caller(), command)
+        .await?;
+    Ok(HttpResponse::Ok().json(contacts(call.base_url(), &list)))
 }
 
 /// `SetCertificateContacts`.
 pub async fn set_certificate_contacts(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
+    call: Call,
     body: JsonBody<ContactsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let list = state
-        .services
-        .contacts
-        .command(&ctx.caller(), ContactsCommand::Set(body.0.contacts))
-        .await?;
-    Ok(HttpResponse::Ok().json(contacts(&ctx.base_url, &list)))
+    command(call, ContactsCommand::Set(body.0.contacts)).await
 }
 
 /// `DeleteCertificateContacts`: 200 with the contacts as they were.
-pub async fn delete_certificate_contacts(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
-) -> Result<HttpResponse, ApiError> {
-    let list = state
-        .services
-        .contacts
-        .command(&ctx.caller(), ContactsCommand::Delete)
-        .await?;
-    Ok(HttpResponse::Ok().json(contacts(&ctx.base_url, &list)))
+pub async fn delete_certificate_contacts(call: Call) -> Result<HttpResponse, ApiError> {
+    command(call, ContactsCommand::Delete).await
 }

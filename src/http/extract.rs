@@ -1,15 +1,21 @@
 //! Request parsing: the context the gate attaches, the query, names, and the one JSON body
 //! extractor. Every failure here is an [`ApiError`] in Key Vault's envelope.
 
+use std::future::{ready, Ready};
+
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::domain::names::ObjectName;
 use crate::error::ApiError;
-use crate::service::Caller;
+use crate::service::certificates::CertificateView;
+use crate::service::{Caller, Services};
+
+use super::dto::certificates::certificate_bundle;
+use super::AppState;
 
 /// Who is calling, which vault, and how ids must be spelled for them.
 #[derive(Debug, Clone)]
@@ -46,10 +52,10 @@ impl RequestContext {
 
 impl FromRequest for RequestContext {
     type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
+    type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(
+        ready(
             req.extensions()
                 .get::<RequestContext>()
                 .cloned()
@@ -58,12 +64,135 @@ impl FromRequest for RequestContext {
     }
 }
 
-/// The path of an object, with its version when the route names one
-/// (`/certificates/{name}` and `/certificates/{name}/{version}` take the same handler).
-#[derive(Debug, serde::Deserialize)]
-pub struct NameVersion {
-    pub name: String,
-    pub version: Option<String>,
+/// What a Key Vault handler works from: the shared state and the request's context.
+pub struct Call {
+    pub state: web::Data<AppState>,
+    pub ctx: RequestContext,
+}
+
+impl Call {
+    /// The services.
+    pub fn services(&self) -> &Services {
+        &self.state.services
+    }
+
+    /// The caller for the service layer.
+    pub fn caller(&self) -> Caller {
+        self.ctx.caller()
+    }
+
+    /// The vault the request's host names.
+    pub fn vault(&self) -> &str {
+        &self.ctx.vault
+    }
+
+    /// `https://<host the client called>`, the prefix of every id in a response.
+    pub fn base_url(&self) -> &str {
+        &self.ctx.base_url
+    }
+
+    /// Days a deleted certificate stays recoverable (shown in recovery attributes).
+    pub fn retention_days(&self) -> i64 {
+        self.state.retention_days()
+    }
+
+    /// 200 with the certificate bundle of `view`.
+    pub fn bundle(&self, view: &CertificateView) -> HttpResponse {
+        let body = certificate_bundle(self.base_url(), view, self.retention_days());
+        HttpResponse::Ok().json(body)
+    }
+}
+
+impl FromRequest for Call {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal_message("application state missing"));
+        let call = state.and_then(|state| {
+            let ctx = RequestContext::from_request(req, payload).into_inner()?;
+            Ok(Call { state, ctx })
+        });
+        ready(call)
+    }
+}
+
+/// The route's path parameters as `T`, percent-decoded as actix's `web::Path` decodes them.
+fn path_params<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    web::Path::<T>::extract(req)
+        .into_inner()
+        .map(web::Path::into_inner)
+        .map_err(|e| ApiError::bad_parameter(format!("The request path is malformed: {e}")))
+}
+
+#[derive(serde::Deserialize)]
+struct NameParam {
+    name: String,
+}
+
+#[derive(serde::Deserialize)]
+struct IssuerParam {
+    issuer: String,
+}
+
+#[derive(serde::Deserialize)]
+struct VersionParam {
+    version: Option<String>,
+}
+
+/// Declares an extractor of a validated object name: the route's `{$param}`, parsed as a
+/// name of `$noun` (refused with `BadParameter` before the handler runs).
+macro_rules! name_extractor {
+    ($(#[$doc:meta])* $ty:ident, $params:ident . $field:ident, $noun:literal) => {
+        $(#[$doc])*
+        pub struct $ty(pub ObjectName);
+
+        impl FromRequest for $ty {
+            type Error = ApiError;
+            type Future = Ready<Result<Self, ApiError>>;
+
+            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+                ready(path_params::<$params>(req).and_then(|p| {
+                    ObjectName::parse($noun, &p.$field)
+                        .map($ty)
+                        .map_err(ApiError::from)
+                }))
+            }
+        }
+    };
+}
+
+name_extractor!(
+    /// The `{name}` of a certificate route.
+    CertificateName, NameParam.name, "certificate"
+);
+name_extractor!(
+    /// The `{name}` of a secret route.
+    SecretName, NameParam.name, "secret"
+);
+name_extractor!(
+    /// The `{name}` of a key route.
+    KeyName, NameParam.name, "key"
+);
+name_extractor!(
+    /// The `{issuer}` of an issuer route.
+    IssuerName, IssuerParam.issuer, "issuer"
+);
+
+/// The `{version}` of a route that names one (`/certificates/{name}` and
+/// `/certificates/{name}/{version}` take the same handler): `None` for the current one.
+pub struct Version(pub Option<String>);
+
+impl FromRequest for Version {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(path_params::<VersionParam>(req).map(|p| Version(p.version)))
+    }
 }
 
 /// Decoded query pairs (keys and values percent-decoded; `api%2Dversion` is `api-version`).
@@ -71,24 +200,9 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default()
 }
 
-/// A validated certificate name.
+/// A validated certificate name (a name read from elsewhere than the route's path).
 pub fn certificate_name(s: &str) -> Result<ObjectName, ApiError> {
     ObjectName::parse("certificate", s).map_err(ApiError::from)
-}
-
-/// A validated issuer name.
-pub fn issuer_name(s: &str) -> Result<ObjectName, ApiError> {
-    ObjectName::parse("issuer", s).map_err(ApiError::from)
-}
-
-/// A validated secret name.
-pub fn secret_name(s: &str) -> Result<ObjectName, ApiError> {
-    ObjectName::parse("secret", s).map_err(ApiError::from)
-}
-
-/// A validated key name.
-pub fn key_name(s: &str) -> Result<ObjectName, ApiError> {
-    ObjectName::parse("key", s).map_err(ApiError::from)
 }
 
 async fn read_body(mut payload: Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
@@ -130,7 +244,7 @@ pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 }
 
 fn body_limit(req: &HttpRequest) -> usize {
-    req.app_data::<actix_web::web::Data<super::AppState>>()
+    req.app_data::<web::Data<AppState>>()
         .map_or(1 << 20, |s| s.max_body_bytes)
 }
 

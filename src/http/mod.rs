@@ -51,17 +51,6 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// 200 with the certificate bundle of `view`.
-    pub fn bundle(
-        &self,
-        ctx: &extract::RequestContext,
-        view: &crate::service::certificates::CertificateView,
-    ) -> actix_web::HttpResponse {
-        let body =
-            dto::certificates::certificate_bundle(&ctx.base_url, view, self.retention_days());
-        actix_web::HttpResponse::Ok().json(body)
-    }
-
     /// Days a deleted certificate stays recoverable (shown in recovery attributes).
     pub fn retention_days(&self) -> i64 {
         self.services.core.retention_days

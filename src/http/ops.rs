@@ -13,7 +13,7 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::auth::CallerRole;
-use super::extract::RequestContext;
+use super::extract::{Call, RequestContext};
 use super::AppState;
 use crate::error::ApiError;
 use crate::projections::observe;
@@ -171,11 +171,8 @@ pub async fn get_caller(req: HttpRequest, ctx: RequestContext) -> Result<HttpRes
 
 /// `GET /ops/pending[?status=inProgress]`: every certificate's latest operation in this
 /// vault, with issuer, provider, status, approval and times (Unix seconds), oldest first.
-pub async fn get_pending_operations(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
-) -> Result<HttpResponse, ApiError> {
-    let status = ctx.param("status");
+pub async fn get_pending_operations(call: Call) -> Result<HttpResponse, ApiError> {
+    let status = call.ctx.param("status");
     if let Some(s) = status {
         if !["inProgress", "completed", "failed", "cancelled"].contains(&s) {
             return Err(ApiError::bad_parameter(format!(
@@ -183,31 +180,25 @@ pub async fn get_pending_operations(
             )));
         }
     }
-    let mut pooled = reader(&state).await?;
-    let items = observe::pending_items(&mut pooled.conn(), &ctx.vault, status).await?;
+    let mut pooled = reader(&call.state).await?;
+    let items = observe::pending_items(&mut pooled.conn(), call.vault(), status).await?;
     Ok(HttpResponse::Ok().json(json!({ "value": items })))
 }
 
 /// `GET /ops/certificates`: every live certificate of this vault with its policy's issuer,
 /// the current version's validity and the number of versions, soonest expiry first.
-pub async fn get_certificate_overview(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
-) -> Result<HttpResponse, ApiError> {
-    let mut pooled = reader(&state).await?;
-    let items = observe::certificate_items(&mut pooled.conn(), &ctx.vault).await?;
+pub async fn get_certificate_overview(call: Call) -> Result<HttpResponse, ApiError> {
+    let mut pooled = reader(&call.state).await?;
+    let items = observe::certificate_items(&mut pooled.conn(), call.vault()).await?;
     Ok(HttpResponse::Ok().json(json!({ "value": items })))
 }
 
 /// `POST /audit/verify[?expectHead=HASH]`: walks the whole events hash chain now, on a
 /// reader connection in one read transaction (as `certbroker verify` does), and reports
 /// the rows verified and the head, or the first position that does not hold.
-pub async fn verify_audit_chain(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
-) -> Result<HttpResponse, ApiError> {
-    let expect = ctx.param("expectHead").map(str::to_owned);
-    let mut pooled = reader(&state).await?;
+pub async fn verify_audit_chain(call: Call) -> Result<HttpResponse, ApiError> {
+    let expect = call.ctx.param("expectHead").map(str::to_owned);
+    let mut pooled = reader(&call.state).await?;
     let v = observe::verify_chain(&mut pooled, expect.as_deref()).await?;
     let mut body = json!({
         "verified": v.broken.is_none(),

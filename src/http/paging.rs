@@ -5,8 +5,7 @@ use actix_web::HttpResponse;
 use serde_json::Value;
 
 use super::dto::ListResponse;
-use super::extract::RequestContext;
-use super::AppState;
+use super::extract::{Call, RequestContext};
 use crate::domain::names::ObjectName;
 use crate::error::ApiError;
 use crate::projections::certificate_versions::VersionRow;
@@ -117,19 +116,19 @@ pub enum Listing {
 /// One page of certificates at `path` (Key Vault's list of certificates, secrets or
 /// keys, live or deleted), each row rendered as `render(row, retention days)`.
 pub async fn certificates_page(
-    state: &AppState,
-    ctx: &RequestContext,
+    call: &Call,
     path: &str,
     listing: Listing,
     mut render: impl FnMut(&ListedCertificate, i64) -> Option<Value>,
 ) -> Result<HttpResponse, ApiError> {
+    let ctx = &call.ctx;
     let pending = match listing {
         Listing::Certificates | Listing::DeletedCertificates => include_pending(ctx)?,
         Listing::Live | Listing::Deleted => false,
     };
     let size = page_size(ctx)?;
     let after = name_token(ctx)?;
-    let services = &state.services;
+    let services = call.services();
     let rows = match listing {
         Listing::Deleted | Listing::DeletedCertificates => {
             services.deleted.list(&ctx.vault, &after, size + 1).await?
@@ -140,7 +139,7 @@ pub async fn certificates_page(
         }
     };
     let extra = if pending { "&includePending=true" } else { "" };
-    let days = state.retention_days();
+    let days = call.retention_days();
     Ok(page(
         ctx,
         path,
@@ -156,20 +155,19 @@ pub async fn certificates_page(
 /// rendered as `render(certificate, version, retention days)`; an unknown name is
 /// refused with `not_found` (the certificate's, the secret's or the key's).
 pub async fn versions_page(
-    state: &AppState,
-    ctx: &RequestContext,
+    call: &Call,
     prefix: &str,
     name: &ObjectName,
     not_found: fn(&str, Option<&str>) -> ServiceError,
     mut render: impl FnMut(&ListedCertificate, &VersionRow, i64) -> Option<Value>,
 ) -> Result<HttpResponse, ApiError> {
+    let ctx = &call.ctx;
     let size = page_size(ctx)?;
-    let (listed, rows) = state
-        .services
-        .certificates
+    let certificates = &call.services().certificates;
+    let (listed, rows) = certificates
         .versions(&ctx.vault, name, seq_token(ctx)?, size + 1, not_found)
         .await?;
-    let days = state.retention_days();
+    let days = call.retention_days();
     let path = format!("{prefix}/{}/versions", listed.certificate.name);
     Ok(page(
         ctx,

@@ -1,106 +1,69 @@
 //! Handlers of the certificate-backed secrets: `GetSecrets`, `GetSecretVersions`,
 //! `GetSecret`, `GetDeletedSecrets`, `GetDeletedSecret`.
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 
 use super::dto::secrets::{deleted_secret, secret_bundle, secret_item};
-use super::extract::{secret_name, NameVersion, RequestContext};
+use super::extract::{Call, SecretName, Version};
 use super::paging::{certificates_page, versions_page, Listing};
-use super::AppState;
 use crate::error::ApiError;
 use crate::service::secrets::secret_not_found;
 
 /// `GetSecrets`: the secrets behind certificates.
-pub async fn get_secrets(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
-) -> Result<HttpResponse, ApiError> {
-    certificates_page(&state, &ctx, "/secrets", Listing::Live, |r, days| {
+pub async fn get_secrets(call: Call) -> Result<HttpResponse, ApiError> {
+    certificates_page(&call, "/secrets", Listing::Live, |r, days| {
         let ct = r.policy().content_type.as_str();
         let v = r.version.as_ref()?;
-        Some(secret_item(
-            &ctx.base_url,
-            &r.certificate.name,
-            v,
-            ct,
-            days,
-            false,
-        ))
+        let name = &r.certificate.name;
+        Some(secret_item(call.base_url(), name, v, ct, days, false))
     })
     .await
 }
 
 /// `GetSecretVersions` of a certificate-backed secret.
 pub async fn get_secret_versions(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
-    path: web::Path<String>,
+    call: Call,
+    SecretName(name): SecretName,
 ) -> Result<HttpResponse, ApiError> {
-    let name = secret_name(&path)?;
-    versions_page(
-        &state,
-        &ctx,
-        "/secrets",
-        &name,
-        secret_not_found,
-        |c, v, days| {
-            let ct = c.policy().content_type.as_str();
-            Some(secret_item(
-                &ctx.base_url,
-                &c.certificate.name,
-                v,
-                ct,
-                days,
-                true,
-            ))
-        },
-    )
+    versions_page(&call, "/secrets", &name, secret_not_found, |c, v, days| {
+        let ct = c.policy().content_type.as_str();
+        let name = &c.certificate.name;
+        Some(secret_item(call.base_url(), name, v, ct, days, true))
+    })
     .await
 }
 
 /// `GetSecret` of the current version or of one version.
 pub async fn get_secret(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
-    path: web::Path<NameVersion>,
+    call: Call,
+    SecretName(name): SecretName,
+    Version(version): Version,
 ) -> Result<HttpResponse, ApiError> {
-    let name = secret_name(&path.name)?;
-    let found = state
-        .services
-        .secrets
-        .get(&ctx.vault, &name, path.version.as_deref())
-        .await?;
-    Ok(HttpResponse::Ok().json(secret_bundle(&ctx.base_url, &found, state.retention_days())))
+    let secrets = &call.services().secrets;
+    let found = secrets.get(call.vault(), &name, version.as_deref()).await?;
+    let body = secret_bundle(call.base_url(), &found, call.retention_days());
+    Ok(HttpResponse::Ok().json(body))
 }
 
 /// `GetDeletedSecrets`: the secrets of soft-deleted certificates.
-pub async fn get_deleted_secrets(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
-) -> Result<HttpResponse, ApiError> {
-    certificates_page(
-        &state,
-        &ctx,
-        "/deletedsecrets",
-        Listing::Deleted,
-        |r, days| deleted_secret(&ctx.base_url, r, days),
-    )
+pub async fn get_deleted_secrets(call: Call) -> Result<HttpResponse, ApiError> {
+    certificates_page(&call, "/deletedsecrets", Listing::Deleted, |r, days| {
+        deleted_secret(call.base_url(), r, days)
+    })
     .await
 }
 
 /// `GetDeletedSecret` of a soft-deleted certificate (no value: it is deleted).
 pub async fn get_deleted_secret(
-    state: web::Data<AppState>,
-    ctx: RequestContext,
-    path: web::Path<String>,
+    call: Call,
+    SecretName(name): SecretName,
 ) -> Result<HttpResponse, ApiError> {
-    let name = secret_name(&path)?;
-    let deleted = state
-        .services
+    let deleted = call
+        .services()
         .secrets
-        .get_deleted(&ctx.vault, &name)
+        .get_deleted(call.vault(), &name)
         .await?;
-    deleted_secret(&ctx.base_url, &deleted, state.retention_days())
+    deleted_secret(call.base_url(), &deleted, call.retention_days())
         .map(|b| HttpResponse::Ok().json(b))
         .ok_or_else(|| secret_not_found(name.as_str(), None).into())
 }
