@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::extract::{Call, JsonBody};
 use super::AppState;
+use super::Reply;
 use crate::error::ApiError;
 use crate::service::clock::ClockReading;
 
@@ -24,10 +25,7 @@ fn reading(r: ClockReading) -> HttpResponse {
 }
 
 /// `GET /admin/clock`: the server's clock (404 unless it is adjustable).
-pub async fn get_clock(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_clock(state: web::Data<AppState>, req: HttpRequest) -> Reply {
     let clock = &state.services.clock;
     if !clock.adjustable() {
         return Err(ApiError::not_found_route(req.path()));
@@ -37,11 +35,7 @@ pub async fn get_clock(
 
 /// `POST /admin/clock/advance {"by": "25d"}`: moves the clock forward (404 unless it is
 /// adjustable).
-pub async fn advance_clock(
-    call: Call,
-    req: HttpRequest,
-    body: JsonBody<AdvanceRequest>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn advance_clock(call: Call, req: HttpRequest, body: JsonBody<AdvanceRequest>) -> Reply {
     let clock = &call.services().clock;
     if !clock.adjustable() {
         return Err(ApiError::not_found_route(req.path()));
@@ -52,5 +46,5 @@ pub async fn advance_clock(
         .ok_or_else(|| ApiError::bad_parameter("The body must carry 'by', e.g. \"25d\"."))?;
     let seconds = crate::clock::parse_duration(&by)
         .map_err(|r| ApiError::bad_parameter(format!("'by' is not a duration: {r}.")))?;
-    Ok(reading(clock.advance(&call.caller(), seconds).await?))
+    Ok(reading(clock.advance(call.caller(), seconds).await?))
 }

@@ -9,6 +9,7 @@ use super::dto::ListResponse;
 use super::extract::{certificate_name, Call, CertificateName, RequestContext};
 use super::roles::Role;
 use super::AppState;
+use super::Reply;
 use crate::domain::audit::{AuditEvent, RefusalError};
 use crate::error::ApiError;
 use crate::es::audit::EventFilter;
@@ -115,7 +116,7 @@ fn filter(ctx: &RequestContext, certificate: Option<String>) -> Result<EventFilt
     };
     let after = position_param(ctx, "after")?.max(position_param(ctx, "skiptoken")?);
     Ok(EventFilter {
-        vault: ctx.vault.clone(),
+        vault: ctx.caller.vault.clone(),
         certificate,
         event_type: ctx.param("eventType").map(str::to_owned),
         actor: ctx.param("actor").map(str::to_owned),
@@ -127,7 +128,7 @@ fn filter(ctx: &RequestContext, certificate: Option<String>) -> Result<EventFilt
 
 /// One page of audit entries at `path` matching `filter`, once the refusals still being
 /// counted are written.
-async fn page(call: &Call, path: &str, filter: EventFilter) -> Result<HttpResponse, ApiError> {
+async fn page(call: &Call, path: &str, filter: EventFilter) -> Reply {
     let ctx = &call.ctx;
     let limit = page_size(ctx)?;
     let services = call.services();
@@ -158,17 +159,14 @@ async fn page(call: &Call, path: &str, filter: EventFilter) -> Result<HttpRespon
 /// `GET /audit/events`: events and audit records in position order, filtered by `name`
 /// (certificate), `eventType`, `actor`, `from`/`to` (RFC 3339), `after` (a position);
 /// pages of `maxresults` with `nextLink`.
-pub async fn get_audit_events(call: Call) -> Result<HttpResponse, ApiError> {
+pub async fn get_audit_events(call: Call) -> Reply {
     let filter = filter(&call.ctx, None)?;
     page(&call, "/audit/events", filter).await
 }
 
 /// `GET /certificates/{name}/history`: every event and audit record of one certificate,
 /// oldest first (the same filters and paging as `/audit/events`).
-pub async fn get_certificate_history(
-    call: Call,
-    CertificateName(name): CertificateName,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_certificate_history(call: Call, CertificateName(name): CertificateName) -> Reply {
     let filter = filter(&call.ctx, Some(name.as_str().to_ascii_lowercase()))?;
     let path = format!("/certificates/{}/history", name.as_str());
     page(&call, &path, filter).await
@@ -176,7 +174,7 @@ pub async fn get_certificate_history(
 
 /// `GET /audit/head`: the last sealed event's position and hash (keep it elsewhere and
 /// pass it to `certbroker verify --expect-head` to detect truncation).
-pub async fn get_audit_head(call: Call) -> Result<HttpResponse, ApiError> {
+pub async fn get_audit_head(call: Call) -> Reply {
     let services = call.services();
     call.state.refusals.flush(services, true).await;
     let head = services.audit.head().await?;

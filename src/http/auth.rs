@@ -21,6 +21,7 @@ use crate::crypto;
 use crate::error::ApiError;
 use crate::es::credentials::Credentials;
 use crate::service::identity::{Audience, IdentityKind, TokenIssuer};
+use crate::service::Caller;
 
 /// The api-versions the current SDKs send, newest first.
 pub const API_VERSIONS: &[&str] = &[
@@ -414,12 +415,14 @@ pub async fn gate(
         Err(e) => return Ok(req.into_response(e.error_response()).map_into_right_body()),
     };
     req.extensions_mut().insert(RequestContext {
-        actor: actor.clone(),
-        vault,
+        caller: Caller {
+            vault,
+            actor: actor.clone(),
+            client_request_id,
+            remote_addr: info.remote_addr.clone(),
+        },
         base_url: format!("https://{host}"),
         api_version,
-        client_request_id,
-        remote_addr: info.remote_addr.clone(),
         query: pairs,
     });
     let res = next.call(req).await?;

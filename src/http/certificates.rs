@@ -16,7 +16,7 @@ use super::dto::policy::{certificate_policy, PolicyRequest};
 use super::extract::{Call, CertificateName, JsonBody, OptionalJsonBody, Version};
 use super::operations::operation_response;
 use super::paging::{certificates_page, versions_page, Listing};
-use crate::error::ApiError;
+use super::Reply;
 use crate::service::certificate_not_found;
 use crate::service::certificates::ImportInput;
 
@@ -25,10 +25,10 @@ pub async fn create_certificate(
     call: Call,
     CertificateName(name): CertificateName,
     body: JsonBody<CreateCertificateRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let certificates = &call.services().certificates;
     let row = certificates
-        .create(&call.caller(), &name, body.0.into())
+        .create(call.caller(), &name, body.0.into())
         .await?;
     let mut resp = operation_response(&call, &row, StatusCode::ACCEPTED);
     if let Ok(v) = HeaderValue::from_str(&format!(
@@ -46,7 +46,7 @@ pub async fn get_certificate(
     call: Call,
     CertificateName(name): CertificateName,
     Version(version): Version,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let certificates = &call.services().certificates;
     let view = certificates
         .get(call.vault(), &name, version.as_deref())
@@ -55,7 +55,7 @@ pub async fn get_certificate(
 }
 
 /// `GetCertificates`.
-pub async fn get_certificates(call: Call) -> Result<HttpResponse, ApiError> {
+pub async fn get_certificates(call: Call) -> Reply {
     certificates_page(&call, "/certificates", Listing::Certificates, |r, days| {
         Some(certificate_item(call.base_url(), r, days))
     })
@@ -63,10 +63,7 @@ pub async fn get_certificates(call: Call) -> Result<HttpResponse, ApiError> {
 }
 
 /// `GetCertificateVersions`.
-pub async fn get_certificate_versions(
-    call: Call,
-    CertificateName(name): CertificateName,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_certificate_versions(call: Call, CertificateName(name): CertificateName) -> Reply {
     versions_page(
         &call,
         "/certificates",
@@ -83,22 +80,19 @@ pub async fn update_certificate(
     CertificateName(name): CertificateName,
     Version(version): Version,
     body: OptionalJsonBody<CertificateUpdateRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let body = body.0;
     let enabled = body.attributes.and_then(|a| a.enabled);
     let policy = body.policy.map(Into::into);
     let certificates = &call.services().certificates;
     let view = certificates
-        .update(&call.caller(), &name, version, enabled, body.tags, policy)
+        .update(call.caller(), &name, version, enabled, body.tags, policy)
         .await?;
     Ok(call.bundle(&view))
 }
 
 /// `GetCertificatePolicy`.
-pub async fn get_certificate_policy(
-    call: Call,
-    CertificateName(name): CertificateName,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_certificate_policy(call: Call, CertificateName(name): CertificateName) -> Reply {
     let c = call
         .services()
         .certificates
@@ -112,10 +106,10 @@ pub async fn update_certificate_policy(
     call: Call,
     CertificateName(name): CertificateName,
     body: JsonBody<PolicyRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let certificates = &call.services().certificates;
     let c = certificates
-        .update_policy(&call.caller(), &name, body.0.into())
+        .update_policy(call.caller(), &name, body.0.into())
         .await?;
     Ok(HttpResponse::Ok().json(certificate_policy(call.base_url(), &c)))
 }
@@ -125,7 +119,7 @@ pub async fn import_certificate(
     call: Call,
     CertificateName(name): CertificateName,
     body: JsonBody<CertificateImportRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let body = body.0;
     let input = ImportInput {
         value: body.value.into_bytes(),
@@ -133,26 +127,20 @@ pub async fn import_certificate(
         fields: body.fields.into(),
     };
     let certificates = &call.services().certificates;
-    let view = certificates.import(&call.caller(), &name, input).await?;
+    let view = certificates.import(call.caller(), &name, input).await?;
     Ok(call.bundle(&view))
 }
 
 /// `DeleteCertificate`: 200 with the `DeletedCertificateBundle`.
-pub async fn delete_certificate(
-    call: Call,
-    CertificateName(name): CertificateName,
-) -> Result<HttpResponse, ApiError> {
+pub async fn delete_certificate(call: Call, CertificateName(name): CertificateName) -> Reply {
     let certificates = &call.services().certificates;
-    let deleted = certificates.delete(&call.caller(), &name).await?;
+    let deleted = certificates.delete(call.caller(), &name).await?;
     let body = deleted_bundle(call.base_url(), &deleted, call.retention_days());
     Ok(HttpResponse::Ok().json(body))
 }
 
 /// `BackupCertificate`: `{"value": <base64url blob>}`.
-pub async fn backup_certificate(
-    call: Call,
-    CertificateName(name): CertificateName,
-) -> Result<HttpResponse, ApiError> {
+pub async fn backup_certificate(call: Call, CertificateName(name): CertificateName) -> Reply {
     let blob = call
         .services()
         .certificates
@@ -162,11 +150,8 @@ pub async fn backup_certificate(
 }
 
 /// `RestoreCertificate`: 200 with the restored certificate.
-pub async fn restore_certificate(
-    call: Call,
-    body: JsonBody<CertificateRestoreRequest>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn restore_certificate(call: Call, body: JsonBody<CertificateRestoreRequest>) -> Reply {
     let certificates = &call.services().certificates;
-    let view = certificates.restore(&call.caller(), &body.0.value).await?;
+    let view = certificates.restore(call.caller(), &body.0.value).await?;
     Ok(call.bundle(&view))
 }

@@ -5,34 +5,31 @@ use actix_web::HttpResponse;
 
 use super::dto::contacts::{contacts, ContactsRequest};
 use super::extract::{Call, JsonBody};
+use super::Reply;
 use crate::domain::contacts::ContactsCommand;
-use crate::error::ApiError;
 
 /// `GetCertificateContacts`.
-pub async fn get_certificate_contacts(call: Call) -> Result<HttpResponse, ApiError> {
+pub async fn get_certificate_contacts(call: Call) -> Reply {
     let list = call.services().contacts.get(call.vault()).await?;
     Ok(HttpResponse::Ok().json(contacts(call.base_url(), &list)))
 }
 
 /// Runs `command` on the vault's contacts; 200 with the list it answers with.
-async fn command(call: Call, command: ContactsCommand) -> Result<HttpResponse, ApiError> {
+async fn command(call: Call, command: ContactsCommand) -> Reply {
     let list = call
         .services()
         .contacts
-        .command(&call.caller(), command)
+        .command(call.caller(), command)
         .await?;
     Ok(HttpResponse::Ok().json(contacts(call.base_url(), &list)))
 }
 
 /// `SetCertificateContacts`.
-pub async fn set_certificate_contacts(
-    call: Call,
-    body: JsonBody<ContactsRequest>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn set_certificate_contacts(call: Call, body: JsonBody<ContactsRequest>) -> Reply {
     command(call, ContactsCommand::Set(body.0.contacts)).await
 }
 
 /// `DeleteCertificateContacts`: 200 with the contacts as they were.
-pub async fn delete_certificate_contacts(call: Call) -> Result<HttpResponse, ApiError> {
+pub async fn delete_certificate_contacts(call: Call) -> Reply {
     command(call, ContactsCommand::Delete).await
 }

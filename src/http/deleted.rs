@@ -6,10 +6,10 @@ use actix_web::HttpResponse;
 use super::dto::deleted::{deleted_bundle, deleted_item};
 use super::extract::{Call, CertificateName};
 use super::paging::{certificates_page, Listing};
-use crate::error::ApiError;
+use super::Reply;
 
 /// `GetDeletedCertificates`.
-pub async fn get_deleted_certificates(call: Call) -> Result<HttpResponse, ApiError> {
+pub async fn get_deleted_certificates(call: Call) -> Reply {
     let listing = Listing::DeletedCertificates;
     certificates_page(&call, "/deletedcertificates", listing, |r, days| {
         Some(deleted_item(call.base_url(), r, days))
@@ -18,10 +18,7 @@ pub async fn get_deleted_certificates(call: Call) -> Result<HttpResponse, ApiErr
 }
 
 /// `GetDeletedCertificate`.
-pub async fn get_deleted_certificate(
-    call: Call,
-    CertificateName(name): CertificateName,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_deleted_certificate(call: Call, CertificateName(name): CertificateName) -> Reply {
     let deleted = call.services().deleted.get(call.vault(), &name).await?;
     let body = deleted_bundle(call.base_url(), &deleted, call.retention_days());
     Ok(HttpResponse::Ok().json(body))
@@ -31,9 +28,9 @@ pub async fn get_deleted_certificate(
 pub async fn purge_deleted_certificate(
     call: Call,
     CertificateName(name): CertificateName,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let deleted = &call.services().deleted;
-    deleted.purge(&call.caller(), &name, None).await?;
+    deleted.purge(call.caller(), &name, None).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -41,11 +38,11 @@ pub async fn purge_deleted_certificate(
 pub async fn recover_deleted_certificate(
     call: Call,
     CertificateName(name): CertificateName,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let view = call
         .services()
         .deleted
-        .recover(&call.caller(), &name)
+        .recover(call.caller(), &name)
         .await?;
     Ok(call.bundle(&view))
 }

@@ -20,27 +20,15 @@ use super::AppState;
 /// Who is calling, which vault, and how ids must be spelled for them.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
-    pub actor: String,
-    pub vault: String,
+    /// Who calls, in which vault, from where: what the service layer records.
+    pub caller: Caller,
     /// `https://<host the client called>`.
     pub base_url: String,
     pub api_version: String,
-    pub client_request_id: Option<String>,
-    pub remote_addr: Option<String>,
     pub query: Vec<(String, String)>,
 }
 
 impl RequestContext {
-    /// The caller for the service layer.
-    pub fn caller(&self) -> Caller {
-        Caller {
-            vault: self.vault.clone(),
-            actor: self.actor.clone(),
-            client_request_id: self.client_request_id.clone(),
-            remote_addr: self.remote_addr.clone(),
-        }
-    }
-
     /// A query parameter.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.query
@@ -77,13 +65,13 @@ impl Call {
     }
 
     /// The caller for the service layer.
-    pub fn caller(&self) -> Caller {
-        self.ctx.caller()
+    pub fn caller(&self) -> &Caller {
+        &self.ctx.caller
     }
 
     /// The vault the request's host names.
     pub fn vault(&self) -> &str {
-        &self.ctx.vault
+        &self.ctx.caller.vault
     }
 
     /// `https://<host the client called>`, the prefix of every id in a response.

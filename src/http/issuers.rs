@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use super::dto::issuers::{bundle, item, IssuerSetRequest};
 use super::extract::{Call, IssuerName, JsonBody};
 use super::paging::{page, page_size};
-use crate::error::ApiError;
+use super::Reply;
 use crate::projections::issuers::IssuerRow;
 
 /// 200 with the issuer bundle of `row`.
@@ -16,10 +16,7 @@ fn issuer_response(call: &Call, row: &IssuerRow) -> HttpResponse {
 }
 
 /// `GetCertificateIssuer`.
-pub async fn get_certificate_issuer(
-    call: Call,
-    IssuerName(name): IssuerName,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_certificate_issuer(call: Call, IssuerName(name): IssuerName) -> Reply {
     let row = call.services().issuers.get(call.vault(), &name).await?;
     Ok(issuer_response(&call, &row))
 }
@@ -31,29 +28,22 @@ pub async fn set_certificate_issuer(
     req: HttpRequest,
     IssuerName(name): IssuerName,
     body: JsonBody<IssuerSetRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let replace = req.method() == Method::PUT;
     let changes = body.0.into_changes();
     let issuers = &call.services().issuers;
-    let row = issuers.set(&call.caller(), &name, changes, replace).await?;
+    let row = issuers.set(call.caller(), &name, changes, replace).await?;
     Ok(issuer_response(&call, &row))
 }
 
 /// `DeleteCertificateIssuer`: 200 with the issuer as it was.
-pub async fn delete_certificate_issuer(
-    call: Call,
-    IssuerName(name): IssuerName,
-) -> Result<HttpResponse, ApiError> {
-    let row = call
-        .services()
-        .issuers
-        .delete(&call.caller(), &name)
-        .await?;
+pub async fn delete_certificate_issuer(call: Call, IssuerName(name): IssuerName) -> Reply {
+    let row = call.services().issuers.delete(call.caller(), &name).await?;
     Ok(issuer_response(&call, &row))
 }
 
 /// `GetCertificateIssuers`: pages of `maxresults` (1-25) with `nextLink`.
-pub async fn get_certificate_issuers(call: Call) -> Result<HttpResponse, ApiError> {
+pub async fn get_certificate_issuers(call: Call) -> Reply {
     let ctx = &call.ctx;
     let size = page_size(ctx)?;
     // `skiptoken` is what the nextLinks of earlier releases carried.

@@ -6,11 +6,11 @@ use actix_web::HttpResponse;
 use super::dto::keys::{deleted_key_bundle, deleted_key_item, key_bundle, key_item};
 use super::extract::{Call, KeyName, Version};
 use super::paging::{certificates_page, versions_page, Listing};
-use crate::error::ApiError;
+use super::Reply;
 use crate::service::keys::key_not_found;
 
 /// `GetKeys`: the keys behind certificates.
-pub async fn get_keys(call: Call) -> Result<HttpResponse, ApiError> {
+pub async fn get_keys(call: Call) -> Reply {
     certificates_page(&call, "/keys", Listing::Live, |r, days| {
         let v = r.version.as_ref()?;
         Some(key_item(
@@ -25,10 +25,7 @@ pub async fn get_keys(call: Call) -> Result<HttpResponse, ApiError> {
 }
 
 /// `GetKeyVersions` of a certificate-backed key.
-pub async fn get_key_versions(
-    call: Call,
-    KeyName(name): KeyName,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_key_versions(call: Call, KeyName(name): KeyName) -> Reply {
     versions_page(&call, "/keys", &name, key_not_found, |c, v, days| {
         Some(key_item(
             call.base_url(),
@@ -42,11 +39,7 @@ pub async fn get_key_versions(
 }
 
 /// `GetKey` of the current version or of one version.
-pub async fn get_key(
-    call: Call,
-    KeyName(name): KeyName,
-    Version(version): Version,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_key(call: Call, KeyName(name): KeyName, Version(version): Version) -> Reply {
     let keys = &call.services().keys;
     let found = keys.get(call.vault(), &name, version.as_deref()).await?;
     let body = key_bundle(call.base_url(), &found, call.retention_days());
@@ -54,7 +47,7 @@ pub async fn get_key(
 }
 
 /// `GetDeletedKeys`: the keys of soft-deleted certificates.
-pub async fn get_deleted_keys(call: Call) -> Result<HttpResponse, ApiError> {
+pub async fn get_deleted_keys(call: Call) -> Reply {
     certificates_page(&call, "/deletedkeys", Listing::Deleted, |r, days| {
         deleted_key_item(call.base_url(), r, days)
     })
@@ -62,7 +55,7 @@ pub async fn get_deleted_keys(call: Call) -> Result<HttpResponse, ApiError> {
 }
 
 /// `GetDeletedKey` of a soft-deleted certificate: its public key.
-pub async fn get_deleted_key(call: Call, KeyName(name): KeyName) -> Result<HttpResponse, ApiError> {
+pub async fn get_deleted_key(call: Call, KeyName(name): KeyName) -> Reply {
     let (listed, key) = call
         .services()
         .keys

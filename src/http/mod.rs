@@ -33,6 +33,9 @@ use std::sync::Arc;
 
 use crate::service::Services;
 
+/// What a handler returns: a response, or a refusal in Key Vault's envelope.
+pub type Reply = Result<actix_web::HttpResponse, crate::error::ApiError>;
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {

@@ -8,6 +8,7 @@ use actix_web::HttpResponse;
 use super::dto::certificates::{certificate_bundle, MergeRequest};
 use super::dto::operations::{CertificateOperationResponse, RejectRequest, UpdateOperationRequest};
 use super::extract::{Call, CertificateName, JsonBody};
+use super::Reply;
 use crate::domain::certificate::OperationStatus;
 use crate::error::ApiError;
 use crate::projections::pending_operations::PendingRow;
@@ -31,7 +32,7 @@ fn request_id(call: &Call) -> Option<String> {
 pub async fn get_certificate_operation(
     call: Call,
     CertificateName(name): CertificateName,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let ops = &call.services().operations;
     let row = ops
         .get(call.vault(), &name, call.ctx.param("request_id"))
@@ -44,10 +45,10 @@ pub async fn update_certificate_operation(
     call: Call,
     CertificateName(name): CertificateName,
     body: JsonBody<UpdateOperationRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let ops = &call.services().operations;
     let row = match body.0.cancellation_requested {
-        Some(true) => ops.cancel(&call.caller(), &name, request_id(&call)).await?,
+        Some(true) => ops.cancel(call.caller(), &name, request_id(&call)).await?,
         Some(false) => {
             ops.get(call.vault(), &name, call.ctx.param("request_id"))
                 .await?
@@ -65,9 +66,9 @@ pub async fn update_certificate_operation(
 pub async fn delete_certificate_operation(
     call: Call,
     CertificateName(name): CertificateName,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let ops = &call.services().operations;
-    let row = ops.delete(&call.caller(), &name, request_id(&call)).await?;
+    let row = ops.delete(call.caller(), &name, request_id(&call)).await?;
     let body = CertificateOperationResponse::from_row(call.base_url(), &row);
     Ok(HttpResponse::Ok().json(body))
 }
@@ -77,7 +78,7 @@ pub async fn merge_certificate(
     call: Call,
     CertificateName(name): CertificateName,
     body: JsonBody<MergeRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let body = body.0;
     let x5c = body.x5c.ok_or_else(|| {
         ApiError::bad_parameter("The body must carry 'x5c': the certificate chain, leaf first.")
@@ -85,7 +86,7 @@ pub async fn merge_certificate(
     let enabled = body.attributes.and_then(|a| a.enabled);
     let ops = &call.services().operations;
     let view = ops
-        .merge(&call.caller(), &name, x5c, enabled, body.tags)
+        .merge(call.caller(), &name, x5c, enabled, body.tags)
         .await?;
     let location = format!(
         "{}/certificates/{}?api-version={}",
@@ -101,11 +102,9 @@ pub async fn merge_certificate(
 pub async fn approve_certificate_operation(
     call: Call,
     CertificateName(name): CertificateName,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let ops = &call.services().operations;
-    let row = ops
-        .approve(&call.caller(), &name, request_id(&call))
-        .await?;
+    let row = ops.approve(call.caller(), &name, request_id(&call)).await?;
     Ok(operation_response(&call, &row, StatusCode::OK))
 }
 
@@ -114,7 +113,7 @@ pub async fn reject_certificate_operation(
     call: Call,
     CertificateName(name): CertificateName,
     body: JsonBody<RejectRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let reason = body
         .0
         .reason
@@ -122,7 +121,7 @@ pub async fn reject_certificate_operation(
         .ok_or_else(|| ApiError::bad_parameter("The body must carry a non-empty 'reason'."))?;
     let ops = &call.services().operations;
     let row = ops
-        .reject(&call.caller(), &name, request_id(&call), reason)
+        .reject(call.caller(), &name, request_id(&call), reason)
         .await?;
     Ok(operation_response(&call, &row, StatusCode::OK))
 }

@@ -15,6 +15,7 @@ use serde_json::json;
 use super::auth::CallerRole;
 use super::extract::{Call, RequestContext};
 use super::AppState;
+use super::Reply;
 use crate::error::ApiError;
 use crate::projections::observe;
 
@@ -146,7 +147,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// `GET /metrics`: the Prometheus text exposition.
-pub async fn get_metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn get_metrics(state: web::Data<AppState>) -> Reply {
     let body = crate::metrics::render(state.services.core.es.storage(), env!("CARGO_PKG_VERSION"))
         .await
         .map_err(ApiError::internal)?;
@@ -156,22 +157,22 @@ pub async fn get_metrics(state: web::Data<AppState>) -> Result<HttpResponse, Api
 }
 
 /// `GET /ops/whoami`: the caller's token name and role (the console shows what it may do).
-pub async fn get_caller(req: HttpRequest, ctx: RequestContext) -> Result<HttpResponse, ApiError> {
+pub async fn get_caller(req: HttpRequest, ctx: RequestContext) -> Reply {
     let role = req
         .extensions()
         .get::<CallerRole>()
         .map(|r| r.0)
         .ok_or_else(|| ApiError::internal_message("caller role missing"))?;
     Ok(HttpResponse::Ok().json(json!({
-        "name": ctx.actor,
+        "name": ctx.caller.actor,
         "role": role.as_str(),
-        "vault": ctx.vault,
+        "vault": ctx.caller.vault,
     })))
 }
 
 /// `GET /ops/pending[?status=inProgress]`: every certificate's latest operation in this
 /// vault, with issuer, provider, status, approval and times (Unix seconds), oldest first.
-pub async fn get_pending_operations(call: Call) -> Result<HttpResponse, ApiError> {
+pub async fn get_pending_operations(call: Call) -> Reply {
     let status = call.ctx.param("status");
     if let Some(s) = status {
         if !["inProgress", "completed", "failed", "cancelled"].contains(&s) {
@@ -187,7 +188,7 @@ pub async fn get_pending_operations(call: Call) -> Result<HttpResponse, ApiError
 
 /// `GET /ops/certificates`: every live certificate of this vault with its policy's issuer,
 /// the current version's validity and the number of versions, soonest expiry first.
-pub async fn get_certificate_overview(call: Call) -> Result<HttpResponse, ApiError> {
+pub async fn get_certificate_overview(call: Call) -> Reply {
     let mut pooled = reader(&call.state).await?;
     let items = observe::certificate_items(&mut pooled.conn(), call.vault()).await?;
     Ok(HttpResponse::Ok().json(json!({ "value": items })))
@@ -196,7 +197,7 @@ pub async fn get_certificate_overview(call: Call) -> Result<HttpResponse, ApiErr
 /// `POST /audit/verify[?expectHead=HASH]`: walks the whole events hash chain now, on a
 /// reader connection in one read transaction (as `certbroker verify` does), and reports
 /// the rows verified and the head, or the first position that does not hold.
-pub async fn verify_audit_chain(call: Call) -> Result<HttpResponse, ApiError> {
+pub async fn verify_audit_chain(call: Call) -> Reply {
     let expect = call.ctx.param("expectHead").map(str::to_owned);
     let mut pooled = reader(&call.state).await?;
     let v = observe::verify_chain(&mut pooled, expect.as_deref()).await?;

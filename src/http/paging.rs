@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::dto::ListResponse;
 use super::extract::{Call, RequestContext};
+use super::Reply;
 use crate::domain::names::ObjectName;
 use crate::error::ApiError;
 use crate::projections::certificate_versions::VersionRow;
@@ -120,7 +121,7 @@ pub async fn certificates_page(
     path: &str,
     listing: Listing,
     mut render: impl FnMut(&ListedCertificate, i64) -> Option<Value>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let ctx = &call.ctx;
     let pending = match listing {
         Listing::Certificates | Listing::DeletedCertificates => include_pending(ctx)?,
@@ -131,11 +132,14 @@ pub async fn certificates_page(
     let services = call.services();
     let rows = match listing {
         Listing::Deleted | Listing::DeletedCertificates => {
-            services.deleted.list(&ctx.vault, &after, size + 1).await?
+            services
+                .deleted
+                .list(&ctx.caller.vault, &after, size + 1)
+                .await?
         }
         Listing::Certificates | Listing::Live => {
             let c = &services.certificates;
-            c.list(&ctx.vault, pending, &after, size + 1).await?
+            c.list(&ctx.caller.vault, pending, &after, size + 1).await?
         }
     };
     let extra = if pending { "&includePending=true" } else { "" };
@@ -160,12 +164,18 @@ pub async fn versions_page(
     name: &ObjectName,
     not_found: fn(&str, Option<&str>) -> ServiceError,
     mut render: impl FnMut(&ListedCertificate, &VersionRow, i64) -> Option<Value>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let ctx = &call.ctx;
     let size = page_size(ctx)?;
     let certificates = &call.services().certificates;
     let (listed, rows) = certificates
-        .versions(&ctx.vault, name, seq_token(ctx)?, size + 1, not_found)
+        .versions(
+            &ctx.caller.vault,
+            name,
+            seq_token(ctx)?,
+            size + 1,
+            not_found,
+        )
         .await?;
     let days = call.retention_days();
     let path = format!("{prefix}/{}/versions", listed.certificate.name);

@@ -8,12 +8,12 @@
 //! `create`, `pending`, ...) come before `{name}` and `{version}` so they win.
 
 use actix_web::http::Method;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest};
 
 use super::roles::Permission;
 use super::{
     admin as adm, audit as a, ca, certificates as c, contacts, deleted as d, identity as id,
-    issuers as i, keys, operations as p, ops as o, secrets as s, ui as u,
+    issuers as i, keys, operations as p, ops as o, secrets as s, ui as u, Reply,
 };
 use crate::error::ApiError;
 
@@ -117,11 +117,11 @@ pub static ROUTES: &[RouteDef] = &[
     route!(POST "/{tenant}/oauth2/v2.0/token", "RequestToken", OAuthClient, id::request_token),
 ];
 
-async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+async fn not_found(req: HttpRequest) -> Reply {
     Err(ApiError::not_found_route(req.path()))
 }
 
-async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+async fn method_not_allowed(req: HttpRequest) -> Reply {
     Err(ApiError::method_not_allowed(
         req.method().as_str(),
         req.path(),

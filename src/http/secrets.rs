@@ -6,11 +6,11 @@ use actix_web::HttpResponse;
 use super::dto::secrets::{deleted_secret, secret_bundle, secret_item};
 use super::extract::{Call, SecretName, Version};
 use super::paging::{certificates_page, versions_page, Listing};
-use crate::error::ApiError;
+use super::Reply;
 use crate::service::secrets::secret_not_found;
 
 /// `GetSecrets`: the secrets behind certificates.
-pub async fn get_secrets(call: Call) -> Result<HttpResponse, ApiError> {
+pub async fn get_secrets(call: Call) -> Reply {
     certificates_page(&call, "/secrets", Listing::Live, |r, days| {
         let ct = r.policy().content_type.as_str();
         let v = r.version.as_ref()?;
@@ -21,10 +21,7 @@ pub async fn get_secrets(call: Call) -> Result<HttpResponse, ApiError> {
 }
 
 /// `GetSecretVersions` of a certificate-backed secret.
-pub async fn get_secret_versions(
-    call: Call,
-    SecretName(name): SecretName,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_secret_versions(call: Call, SecretName(name): SecretName) -> Reply {
     versions_page(&call, "/secrets", &name, secret_not_found, |c, v, days| {
         let ct = c.policy().content_type.as_str();
         let name = &c.certificate.name;
@@ -38,7 +35,7 @@ pub async fn get_secret(
     call: Call,
     SecretName(name): SecretName,
     Version(version): Version,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let secrets = &call.services().secrets;
     let found = secrets.get(call.vault(), &name, version.as_deref()).await?;
     let body = secret_bundle(call.base_url(), &found, call.retention_days());
@@ -46,7 +43,7 @@ pub async fn get_secret(
 }
 
 /// `GetDeletedSecrets`: the secrets of soft-deleted certificates.
-pub async fn get_deleted_secrets(call: Call) -> Result<HttpResponse, ApiError> {
+pub async fn get_deleted_secrets(call: Call) -> Reply {
     certificates_page(&call, "/deletedsecrets", Listing::Deleted, |r, days| {
         deleted_secret(call.base_url(), r, days)
     })
@@ -54,10 +51,7 @@ pub async fn get_deleted_secrets(call: Call) -> Result<HttpResponse, ApiError> {
 }
 
 /// `GetDeletedSecret` of a soft-deleted certificate (no value: it is deleted).
-pub async fn get_deleted_secret(
-    call: Call,
-    SecretName(name): SecretName,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_deleted_secret(call: Call, SecretName(name): SecretName) -> Reply {
     let deleted = call
         .services()
         .secrets
