@@ -407,18 +407,19 @@ async fn events(owned: &mut impl Session, args: EventsArgs) -> anyhow::Result<Ex
             .await
             .context("reading events")?;
         let Some(last) = page.last() else { break };
-        filter.after = last.position;
+        filter.after = last.row.position;
         left = left.saturating_sub(page.len() as u64);
-        for e in &page {
+        for entry in &page {
+            let e = &entry.row;
             match args.format {
-                Format::Json => writeln!(out, "{}", serde_json::to_string(e)?)?,
+                Format::Json => writeln!(out, "{}", serde_json::to_string(entry)?)?,
                 Format::Table => writeln!(
                     out,
                     "{:>8}  {:<27}  {:<12}  {:<40}  {:<24}  {}",
                     e.position,
                     e.recorded_at,
                     e.actor,
-                    e.stream,
+                    e.stream_id,
                     e.event_type,
                     e.remote_addr.as_deref().unwrap_or("-")
                 )?,

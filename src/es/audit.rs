@@ -29,25 +29,16 @@ pub struct EventFilter {
     pub after: i64,
 }
 
-/// One event as an auditor sees it.
+/// One event as an auditor sees it: the row as stored and chained, what its stream is
+/// about, and its payload upcast to the current schema.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
-    pub position: i64,
-    pub stream: String,
-    /// `certificate`, `issuer` or `audit`.
+    #[serde(flatten)]
+    pub row: ChainRow,
+    /// `certificate`, `issuer`, `audit` or `contacts`.
     pub kind: &'static str,
     /// The certificate or issuer name (case-folded) the stream is about, if any.
     pub name: Option<String>,
-    pub version: i64,
-    pub event_type: String,
-    pub schema_version: i64,
-    pub recorded_at: String,
-    pub actor: String,
-    pub client_request_id: Option<String>,
-    pub remote_addr: Option<String>,
-    /// The row's link in the hash chain.
-    pub hash: Option<String>,
     /// The payload, upcast to the current schema.
     pub data: Value,
 }
@@ -94,14 +85,15 @@ pub async fn query(
     .fetch_all(c)
     .await)?;
     let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
+    for mut row in rows {
         let parsed = StreamId::parse(&row.stream_id);
         let data: Value = serde_json::from_str(&row.payload).map_err(|e| StoreError::Corrupt {
             position: row.position,
             reason: e.to_string(),
         })?;
+        // The entry carries the payload upcast, as `data`; the text is not kept twice.
+        row.payload = String::new();
         out.push(AuditEntry {
-            position: row.position,
             kind: match parsed.as_ref().map(|s| s.kind) {
                 Some(StreamKind::Certificate) => "certificate",
                 Some(StreamKind::Issuer) => "issuer",
@@ -110,16 +102,8 @@ pub async fn query(
                 None => "unknown",
             },
             name: parsed.map(|s| s.name_key).filter(|n| !n.is_empty()),
-            stream: row.stream_id,
-            version: row.version,
             data: upcast(&row.event_type, row.schema_version, data),
-            event_type: row.event_type,
-            schema_version: row.schema_version,
-            recorded_at: row.recorded_at,
-            actor: row.actor,
-            client_request_id: row.client_request_id,
-            remote_addr: row.remote_addr,
-            hash: row.hash,
+            row,
         });
     }
     Ok(out)

@@ -17,14 +17,19 @@ pub const GENESIS: [u8; 32] = [0; 32];
 /// Label at the start of every encoding, so the format can change without ambiguity.
 const ENCODING: &[u8] = b"certbroker.event.v1";
 
-/// The chained columns of one event row, exactly as stored.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+/// The chained columns of one event row, exactly as stored. Serialized (camelCase, the
+/// stream id as `stream`, without the payload) as the head of an audit entry.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ChainRow {
     pub position: i64,
+    #[serde(rename = "stream")]
     pub stream_id: String,
     pub version: i64,
     pub event_type: String,
     pub schema_version: i64,
+    /// The event's fields as stored (an audit entry carries them upcast, as `data`).
+    #[serde(skip)]
     pub payload: String,
     pub recorded_at: String,
     pub actor: String,

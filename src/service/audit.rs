@@ -39,7 +39,7 @@ impl AuditService {
         let more = entries.len() as i64 > limit;
         entries.truncate(limit.max(0) as usize);
         let next_after = if more {
-            entries.last().map(|e| e.position)
+            entries.last().map(|e| e.row.position)
         } else {
             None
         };
