@@ -249,6 +249,21 @@ fn gauge(scrape: &Registry, name: &str, help: &str, value: i64) -> prometheus::R
     scrape.register(Box::new(g))
 }
 
+/// Registers gauge `name` with one series per row: its label values and its value.
+fn labelled<'a, const N: usize>(
+    scrape: &Registry,
+    name: &str,
+    help: &str,
+    labels: [&str; N],
+    rows: impl IntoIterator<Item = ([&'a str; N], i64)>,
+) -> prometheus::Result<()> {
+    let g = IntGaugeVec::new(Opts::new(name, help), &labels)?;
+    for (values, value) in rows {
+        g.with_label_values(&values).set(value);
+    }
+    scrape.register(Box::new(g))
+}
+
 /// The whole exposition: the recorded metrics, then gauges read from the views now.
 pub async fn render(storage: &Storage, build_version: &str) -> Result<String, RenderError> {
     let snapshot = {
@@ -256,26 +271,20 @@ pub async fn render(storage: &Storage, build_version: &str) -> Result<String, Re
         observe::metrics_snapshot(&mut pooled).await?
     };
     let scrape = Registry::new();
-    let info = IntGaugeVec::new(
-        Opts::new("certbroker_build_info", "Always 1; the version is a label."),
-        &["version"],
-    )?;
-    info.with_label_values(&[build_version]).set(1);
-    scrape.register(Box::new(info))?;
+    let version = [([build_version], 1)];
+    let help = "Always 1; the version is a label.";
+    labelled(&scrape, "certbroker_build_info", help, ["version"], version)?;
 
-    let pending = IntGaugeVec::new(
-        Opts::new(
-            "certbroker_pending_operations",
-            "Certificate operations (each certificate's latest request) by status and provider (none: manual or self-signed).",
-        ),
-        &["status", "provider"],
+    labelled(
+        &scrape,
+        "certbroker_pending_operations",
+        "Certificate operations (each certificate's latest request) by status and provider (none: manual or self-signed).",
+        ["status", "provider"],
+        snapshot.pending.iter().map(|p| {
+            let provider = p.provider.as_deref().unwrap_or("none");
+            ([p.status.as_str(), provider], p.count)
+        }),
     )?;
-    for p in &snapshot.pending {
-        pending
-            .with_label_values(&[p.status.as_str(), p.provider.as_deref().unwrap_or("none")])
-            .set(p.count);
-    }
-    scrape.register(Box::new(pending))?;
 
     gauge(
         &scrape,
@@ -291,19 +300,16 @@ pub async fn render(storage: &Storage, build_version: &str) -> Result<String, Re
         snapshot.awaiting_approval,
     )?;
 
-    let expiry = IntGaugeVec::new(
-        Opts::new(
-            "certbroker_certificate_expiry_timestamp_seconds",
-            "Expiry (notAfter, Unix seconds) of each certificate's current version.",
-        ),
-        &["vault", "certificate"],
+    labelled(
+        &scrape,
+        "certbroker_certificate_expiry_timestamp_seconds",
+        "Expiry (notAfter, Unix seconds) of each certificate's current version.",
+        ["vault", "certificate"],
+        snapshot
+            .expiries
+            .iter()
+            .map(|c| ([c.vault.as_str(), c.name.as_str()], c.exp)),
     )?;
-    for c in &snapshot.expiries {
-        expiry
-            .with_label_values(&[c.vault.as_str(), c.name.as_str()])
-            .set(c.exp);
-    }
-    scrape.register(Box::new(expiry))?;
 
     gauge(
         &scrape,

@@ -5,9 +5,9 @@
 
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
-use sqlx::postgres::{PgArgumentBuffer, PgRow, PgTypeInfo, PgValueRef};
-use sqlx::sqlite::{SqliteArgumentValue, SqliteRow, SqliteTypeInfo, SqliteValueRef};
-use sqlx::{Decode, Encode, Postgres, Sqlite, Type};
+use sqlx::postgres::{PgArgumentBuffer, PgRow, PgTypeInfo};
+use sqlx::sqlite::{SqliteArgumentValue, SqliteRow, SqliteTypeInfo};
+use sqlx::{Database, Decode, Encode, Postgres, Sqlite, Type};
 
 use crate::domain::certificate::OperationStatus;
 use crate::es::storage::{on_conn, Conn, Engine};
@@ -298,60 +298,41 @@ pub async fn sync_many<T: Table>(
     Ok(())
 }
 
-/// Implements the column type of an enum stored as its wire text.
-macro_rules! text_column {
-    ($t:ty, $to:expr, $from:expr) => {
-        impl Type<Sqlite> for $t {
-            fn type_info() -> SqliteTypeInfo {
-                <str as Type<Sqlite>>::type_info()
-            }
-            fn compatible(ty: &SqliteTypeInfo) -> bool {
-                <str as Type<Sqlite>>::compatible(ty)
-            }
-        }
-        impl<'q> Encode<'q, Sqlite> for $t {
-            fn encode_by_ref(
-                &self,
-                buf: &mut Vec<SqliteArgumentValue<'q>>,
-            ) -> Result<IsNull, BoxDynError> {
-                let s: &'static str = $to(*self);
-                <&str as Encode<'q, Sqlite>>::encode(s, buf)
-            }
-        }
-        impl<'r> Decode<'r, Sqlite> for $t {
-            fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
-                let s = <&str as Decode<'r, Sqlite>>::decode(value)?;
-                $from(s).ok_or_else(|| format!("unknown value '{s}'").into())
-            }
-        }
-        impl Type<Postgres> for $t {
-            fn type_info() -> PgTypeInfo {
-                <str as Type<Postgres>>::type_info()
-            }
-            fn compatible(ty: &PgTypeInfo) -> bool {
-                <str as Type<Postgres>>::compatible(ty)
-            }
-        }
-        impl<'q> Encode<'q, Postgres> for $t {
-            fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
-                let s: &'static str = $to(*self);
-                <&str as Encode<'q, Postgres>>::encode(s, buf)
-            }
-        }
-        impl<'r> Decode<'r, Postgres> for $t {
-            fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
-                let s = <&str as Decode<'r, Postgres>>::decode(value)?;
-                $from(s).ok_or_else(|| format!("unknown value '{s}'").into())
-            }
-        }
-    };
+// A request's status is stored as its wire text (`inProgress`, `completed`, ...), on
+// either engine: the impls are generic over the database, through `str`'s own.
+impl<DB: Database> Type<DB> for OperationStatus
+where
+    str: Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <str as Type<DB>>::type_info()
+    }
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <str as Type<DB>>::compatible(ty)
+    }
 }
 
-text_column!(
-    OperationStatus,
-    OperationStatus::as_str,
-    OperationStatus::parse
-);
+impl<'q, DB: Database> Encode<'q, DB> for OperationStatus
+where
+    &'q str: Encode<'q, DB>,
+{
+    fn encode_by_ref(
+        &self,
+        buf: &mut <DB as Database>::ArgumentBuffer<'q>,
+    ) -> Result<IsNull, BoxDynError> {
+        <&str as Encode<'q, DB>>::encode(self.as_str(), buf)
+    }
+}
+
+impl<'r, DB: Database> Decode<'r, DB> for OperationStatus
+where
+    &'r str: Decode<'r, DB>,
+{
+    fn decode(value: <DB as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
+        let s = <&str as Decode<'r, DB>>::decode(value)?;
+        OperationStatus::parse(s).ok_or_else(|| format!("unknown value '{s}'").into())
+    }
+}
 
 #[cfg(test)]
 mod tests {
