@@ -42,11 +42,12 @@ impl FromRequest for RequestContext {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
+    /// Takes the context the gate attached (it is read once per request, by the handler's
+    /// one extractor that needs it, so it is moved rather than copied).
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(
-            req.extensions()
-                .get::<RequestContext>()
-                .cloned()
+            req.extensions_mut()
+                .remove::<RequestContext>()
                 .ok_or_else(|| ApiError::internal_message("request context missing")),
         )
     }
