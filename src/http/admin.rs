@@ -4,8 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::extract::{Call, JsonBody};
-use super::AppState;
-use super::Reply;
+use super::{AppState, Reply};
 use crate::error::ApiError;
 use crate::service::clock::ClockReading;
 

@@ -132,8 +132,9 @@ struct VersionParam {
     version: Option<String>,
 }
 
-/// Declares an extractor of a validated object name: the route's `{$param}`, parsed as a
-/// name of `$noun` (refused with `BadParameter` before the handler runs).
+/// Declares an extractor of a validated object name: the route parameter `$field` (read
+/// through `$params`), parsed as a name of `$noun`, refused with `BadParameter` before the
+/// handler runs.
 macro_rules! name_extractor {
     ($(#[$doc:meta])* $ty:ident, $params:ident . $field:ident, $noun:literal) => {
         $(#[$doc])*

@@ -14,8 +14,7 @@ use serde_json::json;
 
 use super::auth::CallerRole;
 use super::extract::{Call, RequestContext};
-use super::AppState;
-use super::Reply;
+use super::{AppState, Reply};
 use crate::error::ApiError;
 use crate::projections::observe;
 

@@ -47,7 +47,7 @@ pub async fn get(
     vault: &str,
     name_key: &str,
 ) -> Result<Option<IssuerRow>, sqlx::Error> {
-    super::pending_operations::by_stream::<IssuerRow>(conn, vault, name_key).await
+    super::sql::by_stream::<IssuerRow>(conn, vault, name_key).await
 }
 
 /// A page of a vault's issuers, by name, after `after_key`.

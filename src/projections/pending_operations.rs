@@ -6,7 +6,6 @@ use crate::es::storage::{on_conn, Conn};
 use crate::es::StreamId;
 
 use super::row::view_table;
-use super::sql::Table;
 
 view_table! {
     /// A row of `pending_operations`.
@@ -79,22 +78,7 @@ pub async fn get(
     vault: &str,
     name_key: &str,
 ) -> Result<Option<PendingRow>, sqlx::Error> {
-    by_stream::<PendingRow>(conn, vault, name_key).await
-}
-
-/// The row of `T`'s view that one stream shows (the views with a row a stream read their
-/// row alike: by vault and name key).
-pub(super) async fn by_stream<T: Table>(
-    conn: &mut Conn<'_>,
-    vault: &str,
-    name_key: &str,
-) -> Result<Option<T>, sqlx::Error> {
-    let sql = super::sql::by_stream_sql::<T>(conn.engine());
-    on_conn!(conn, |c| sqlx::query_as::<_, T>(sql)
-        .bind(vault)
-        .bind(name_key)
-        .fetch_optional(c)
-        .await)
+    super::sql::by_stream::<PendingRow>(conn, vault, name_key).await
 }
 
 /// Requests that need a provider's action: in progress, backed by a provider, and either

@@ -180,14 +180,24 @@ fn statement_sql(
         .or_insert_with(|| Box::leak(sql.into_boxed_str()))
 }
 
-/// `SELECT * FROM {table} WHERE vault = $1 AND name_key = $2`, as `engine` runs it.
-pub fn by_stream_sql<T: Table>(engine: Engine) -> &'static str {
-    statement_sql(T::NAME, Statement::ByStream, engine, || {
+/// The row of `T`'s view that one stream shows (the views with one row per stream read it
+/// alike: `SELECT * FROM {table} WHERE vault = $1 AND name_key = $2`).
+pub async fn by_stream<T: Table>(
+    conn: &mut Conn<'_>,
+    vault: &str,
+    name_key: &str,
+) -> Result<Option<T>, sqlx::Error> {
+    let sql = statement_sql(T::NAME, Statement::ByStream, conn.engine(), || {
         format!(
             "SELECT * FROM {} WHERE vault = $1 AND name_key = $2",
             T::NAME
         )
-    })
+    });
+    on_conn!(conn, |c| sqlx::query_as::<_, T>(sql)
+        .bind(vault)
+        .bind(name_key)
+        .fetch_optional(c)
+        .await)
 }
 
 /// Writes `row`, replacing the row with its key.
