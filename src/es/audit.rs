@@ -85,14 +85,12 @@ pub async fn query(
     .fetch_all(c)
     .await)?;
     let mut out = Vec::with_capacity(rows.len());
-    for mut row in rows {
+    for row in rows {
         let parsed = StreamId::parse(&row.stream_id);
         let data: Value = serde_json::from_str(&row.payload).map_err(|e| StoreError::Corrupt {
             position: row.position,
             reason: e.to_string(),
         })?;
-        // The entry carries the payload upcast, as `data`; the text is not kept twice.
-        row.payload = String::new();
         out.push(AuditEntry {
             kind: match parsed.as_ref().map(|s| s.kind) {
                 Some(StreamKind::Certificate) => "certificate",
