@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Caller, Core, ServiceError};
+use super::{Caller, Core, Result};
 use crate::domain::audit::AuditEvent;
 use crate::es::audit::{self, AuditEntry, EventFilter};
 use crate::es::chain::{self, Head};
@@ -26,14 +26,14 @@ impl AuditService {
         caller: &Caller,
         certificate: Option<&str>,
         event: AuditEvent,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<()> {
         self.0
             .record_audit(caller, certificate, event, vec![])
             .await
     }
 
     /// One page of events matching `filter`, at most `limit`.
-    pub async fn events(&self, filter: &EventFilter, limit: i64) -> Result<Page, ServiceError> {
+    pub async fn events(&self, filter: &EventFilter, limit: i64) -> Result<Page> {
         let mut reader = self.0.reader().await?;
         let mut entries = audit::query(&mut reader.conn(), filter, limit + 1).await?;
         let more = entries.len() as i64 > limit;
@@ -50,7 +50,7 @@ impl AuditService {
     }
 
     /// The chain's head: the last sealed row.
-    pub async fn head(&self) -> Result<Option<Head>, ServiceError> {
+    pub async fn head(&self) -> Result<Option<Head>> {
         let mut reader = self.0.reader().await?;
         Ok(chain::head(&mut reader.conn()).await?)
     }

@@ -7,7 +7,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::certificates::{view_after, CertificateView, Certificates};
-use super::{certificate_not_found, new_id, Caller, ServiceError};
+use super::{certificate_not_found, new_id, Caller, Result, ServiceError};
 use crate::crypto;
 use crate::domain::certificate::{CertificateCommand, RestoreRequest, VersionRecord};
 use crate::domain::names::ObjectName;
@@ -35,7 +35,7 @@ struct Backup {
 
 impl Certificates {
     /// `BackupCertificate`: every version with its key, sealed under the master key.
-    pub async fn backup(&self, vault: &str, name: &ObjectName) -> Result<String, ServiceError> {
+    pub async fn backup(&self, vault: &str, name: &ObjectName) -> Result<String> {
         let core = &self.0;
         let loaded = core
             .load::<Certificate>(&StreamId::certificate(vault, name.as_str()))
@@ -74,11 +74,7 @@ impl Certificates {
     }
 
     /// `RestoreCertificate`: opens a blob made by `backup` under this master key.
-    pub async fn restore(
-        &self,
-        caller: &Caller,
-        blob: &str,
-    ) -> Result<CertificateView, ServiceError> {
+    pub async fn restore(&self, caller: &Caller, blob: &str) -> Result<CertificateView> {
         let damaged = || {
             ServiceError::from(DomainError::BadParameter(
                 "The backup blob is malformed, was altered, or was not made by this server's master key.".into(),

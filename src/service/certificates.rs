@@ -9,7 +9,7 @@ use base64::Engine;
 
 use super::keypool::KeyPool;
 use super::keystore::PreparedKey;
-use super::{blocking, certificate_not_found, new_id, Caller, Core, ServiceError};
+use super::{blocking, certificate_not_found, new_id, Caller, Core, Result, ServiceError};
 use crate::crypto;
 use crate::domain::certificate::{
     CertificateCommand, CertificateState, CreateRequest, ImportRequest, IssuerResolution,
@@ -83,7 +83,7 @@ pub struct ImportInput {
 }
 
 /// Builds the version record of a certificate chain (leaf first).
-pub fn version_record(key_id: &str, chain: &[Vec<u8>]) -> Result<VersionRecord, ServiceError> {
+pub fn version_record(key_id: &str, chain: &[Vec<u8>]) -> Result<VersionRecord> {
     let leaf = chain
         .first()
         .ok_or_else(|| ServiceError::Internal("empty certificate chain".into()))?;
@@ -125,7 +125,7 @@ pub(crate) fn view_after(
     name: &ObjectName,
     done: &Executed<Certificate>,
     version: Option<&str>,
-) -> Result<CertificateView, ServiceError> {
+) -> Result<CertificateView> {
     CertificateView::of_state(stream, &done.after, version)
         .ok_or_else(|| certificate_not_found(name.as_str(), version))
 }
@@ -143,7 +143,7 @@ impl Certificates {
         command: CertificateCommand,
         loaded: Option<Loaded<Certificate>>,
         effects: Vec<Effect>,
-    ) -> Result<(StreamId, Executed<Certificate>), ServiceError> {
+    ) -> Result<(StreamId, Executed<Certificate>)> {
         let stream = StreamId::certificate(&caller.vault, name.as_str());
         let done = self
             .core()
@@ -169,7 +169,7 @@ impl Certificates {
         caller: &Caller,
         name: &ObjectName,
         input: CreateInput,
-    ) -> Result<PendingRow, ServiceError> {
+    ) -> Result<PendingRow> {
         let core = self.core();
         let stream = StreamId::certificate(&caller.vault, name.as_str());
         let loaded = core.load::<Certificate>(&stream).await?;
@@ -239,11 +239,7 @@ impl Certificates {
     }
 
     /// How the issuer named in `policy` resolves in `vault` now.
-    async fn resolve_issuer(
-        &self,
-        vault: &str,
-        policy: &Policy,
-    ) -> Result<IssuerResolution, ServiceError> {
+    async fn resolve_issuer(&self, vault: &str, policy: &Policy) -> Result<IssuerResolution> {
         let issuer_name = match policy.issuer.kind() {
             IssuerKind::SelfSigned => return Ok(IssuerResolution::SelfSigned),
             IssuerKind::Manual => return Ok(IssuerResolution::Manual),
@@ -277,7 +273,7 @@ impl Certificates {
         vault: &str,
         name: &ObjectName,
         version: Option<&str>,
-    ) -> Result<CertificateView, ServiceError> {
+    ) -> Result<CertificateView> {
         let not_found = || certificate_not_found(name.as_str(), version);
         // Without a version asked for, a certificate whose first version is still pending
         // (or whose first request was deleted) answers as Key Vault does: its policy,
@@ -314,18 +310,14 @@ impl Certificates {
         include_pending: bool,
         after: &str,
         limit: i64,
-    ) -> Result<Vec<ListedCertificate>, ServiceError> {
+    ) -> Result<Vec<ListedCertificate>> {
         self.core()
             .list_certificates(vault, false, include_pending, after, limit)
             .await
     }
 
     /// A live certificate's row and current version.
-    pub async fn listed(
-        &self,
-        vault: &str,
-        name: &ObjectName,
-    ) -> Result<ListedCertificate, ServiceError> {
+    pub async fn listed(&self, vault: &str, name: &ObjectName) -> Result<ListedCertificate> {
         self.core()
             .listed(vault, name, false)
             .await?
@@ -342,7 +334,7 @@ impl Certificates {
         after: i64,
         limit: i64,
         not_found: fn(&str, Option<&str>) -> ServiceError,
-    ) -> Result<(ListedCertificate, Vec<VersionRow>), ServiceError> {
+    ) -> Result<(ListedCertificate, Vec<VersionRow>)> {
         self.core()
             .versions_page(vault, name, after, limit)
             .await?
@@ -350,11 +342,7 @@ impl Certificates {
     }
 
     /// `GetCertificatePolicy`: the certificate's row (its policy and the policy's times).
-    pub async fn policy(
-        &self,
-        vault: &str,
-        name: &ObjectName,
-    ) -> Result<CertificateRow, ServiceError> {
+    pub async fn policy(&self, vault: &str, name: &ObjectName) -> Result<CertificateRow> {
         Ok(self.listed(vault, name).await?.certificate)
     }
 
@@ -364,7 +352,7 @@ impl Certificates {
         caller: &Caller,
         name: &ObjectName,
         patch: PolicyPatch,
-    ) -> Result<CertificateRow, ServiceError> {
+    ) -> Result<CertificateRow> {
         let (stream, done) = self
             .run(
                 caller,
@@ -387,7 +375,7 @@ impl Certificates {
         enabled: Option<bool>,
         tags: Option<BTreeMap<String, String>>,
         policy: Option<PolicyPatch>,
-    ) -> Result<CertificateView, ServiceError> {
+    ) -> Result<CertificateView> {
         let command = CertificateCommand::UpdateVersion {
             version: version.clone(),
             enabled,
@@ -405,7 +393,7 @@ impl Certificates {
         caller: &Caller,
         name: &ObjectName,
         input: ImportInput,
-    ) -> Result<CertificateView, ServiceError> {
+    ) -> Result<CertificateView> {
         let keys = self.core().keys.clone();
         let ImportInput {
             value,
@@ -456,11 +444,7 @@ impl Certificates {
     }
 
     /// `DeleteCertificate`: soft delete; returns the deleted certificate.
-    pub async fn delete(
-        &self,
-        caller: &Caller,
-        name: &ObjectName,
-    ) -> Result<ListedCertificate, ServiceError> {
+    pub async fn delete(&self, caller: &Caller, name: &ObjectName) -> Result<ListedCertificate> {
         let command = CertificateCommand::Delete {
             now: self.core().clock.now().timestamp(),
             retention_days: self.core().retention_days,
@@ -470,7 +454,7 @@ impl Certificates {
     }
 
     /// Every live certificate's current version and policy (lifetime actions).
-    pub async fn current_versions(&self) -> Result<Vec<view::CurrentVersionRow>, ServiceError> {
+    pub async fn current_versions(&self) -> Result<Vec<view::CurrentVersionRow>> {
         let mut reader = self.core().reader().await?;
         Ok(view::current_versions(&mut reader.conn()).await?)
     }
@@ -488,7 +472,7 @@ fn prepare_request(
     policy: &Policy,
     reused: Option<(String, crypto::PKey<crypto::Private>, Vec<u8>)>,
     now: i64,
-) -> Result<PreparedRequest, ServiceError> {
+) -> Result<PreparedRequest> {
     let (key, new_key) = match reused {
         Some((key_id, key, public_der)) => (
             PreparedKey {

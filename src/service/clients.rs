@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{Caller, Core, ServiceError};
+use super::{Caller, Core, Result};
 use crate::domain::audit::AuditEvent;
 use crate::es::clients::{self, ClientRow, ClientSecretRow};
 use crate::es::credentials::Credentials;
@@ -24,7 +24,7 @@ impl Clients {
         client_id: &str,
         role: &str,
         secret_sha256: &str,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<()> {
         let event = AuditEvent::ClientCreated {
             name: name.to_owned(),
             client_id: client_id.to_owned(),
@@ -40,28 +40,20 @@ impl Clients {
     }
 
     /// Revokes the active client `name` (refused when there is none).
-    pub async fn revoke(&self, caller: &Caller, name: &str) -> Result<(), ServiceError> {
-        let event = AuditEvent::ClientRevoked {
-            name: name.to_owned(),
-        };
-        let effect = Effect::Revoke {
-            kind: Credentials::Clients,
-            name: name.to_owned(),
-        };
-        self.0.record_audit(caller, None, event, vec![effect]).await
+    pub async fn revoke(&self, caller: &Caller, name: &str) -> Result<()> {
+        self.0
+            .revoke_credential(caller, Credentials::Clients, name)
+            .await
     }
 
     /// Every client (names, client ids, roles, dates; never hashes).
-    pub async fn list(&self) -> Result<Vec<ClientRow>, ServiceError> {
+    pub async fn list(&self) -> Result<Vec<ClientRow>> {
         let mut reader = self.0.reader().await?;
         Ok(clients::list(&mut reader.conn()).await?)
     }
 
     /// The active client whose client id is `client_id`.
-    pub async fn by_client_id(
-        &self,
-        client_id: &str,
-    ) -> Result<Option<ClientSecretRow>, ServiceError> {
+    pub async fn by_client_id(&self, client_id: &str) -> Result<Option<ClientSecretRow>> {
         let mut reader = self.0.reader().await?;
         Ok(clients::by_client_id(&mut reader.conn(), client_id).await?)
     }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{Caller, Core, ServiceError};
+use super::{Caller, Core, Result};
 use crate::domain::audit::AuditEvent;
 use crate::domain::DomainError;
 use crate::es::storage::{on_conn, Storage};
@@ -42,11 +42,7 @@ impl ClockService {
 
     /// Moves the clock forward by `by_seconds`: records the move, then moves it and wakes
     /// the worker. Refused when the clock is not adjustable.
-    pub async fn advance(
-        &self,
-        caller: &Caller,
-        by_seconds: i64,
-    ) -> Result<ClockReading, ServiceError> {
+    pub async fn advance(&self, caller: &Caller, by_seconds: i64) -> Result<ClockReading> {
         let clock = self.0.adjustable_clock.as_ref().ok_or_else(|| {
             DomainError::BadParameter("The clock is not adjustable on this server.".into())
         })?;
@@ -63,7 +59,7 @@ impl ClockService {
 }
 
 /// The offset the recorded clock moves add up to (the last one's `offset_seconds`).
-pub async fn recorded_offset(storage: &Storage) -> Result<i64, ServiceError> {
+pub async fn recorded_offset(storage: &Storage) -> Result<i64> {
     let mut pooled = storage.acquire().await?;
     let mut conn = pooled.conn();
     let payload: Option<String> = on_conn!(&mut conn, |c| sqlx::query_scalar(

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::certificates::{view_after, CertificateView, Certificates};
-use super::{Caller, Core, ServiceError};
+use super::{Caller, Core, Result, ServiceError};
 use crate::domain::certificate::CertificateCommand;
 use crate::domain::names::ObjectName;
 use crate::domain::DomainError;
@@ -34,18 +34,14 @@ impl Deleted {
         vault: &str,
         after: &str,
         limit: i64,
-    ) -> Result<Vec<ListedCertificate>, ServiceError> {
+    ) -> Result<Vec<ListedCertificate>> {
         self.0
             .list_certificates(vault, true, true, after, limit)
             .await
     }
 
     /// `GetDeletedCertificate`.
-    pub async fn get(
-        &self,
-        vault: &str,
-        name: &ObjectName,
-    ) -> Result<ListedCertificate, ServiceError> {
+    pub async fn get(&self, vault: &str, name: &ObjectName) -> Result<ListedCertificate> {
         self.0
             .listed(vault, name, true)
             .await?
@@ -53,11 +49,7 @@ impl Deleted {
     }
 
     /// `RecoverDeletedCertificate`: the certificate as it is again.
-    pub async fn recover(
-        &self,
-        caller: &Caller,
-        name: &ObjectName,
-    ) -> Result<CertificateView, ServiceError> {
+    pub async fn recover(&self, caller: &Caller, name: &ObjectName) -> Result<CertificateView> {
         let (stream, done) = self
             .certificates()
             .run(caller, name, CertificateCommand::Recover, None, vec![])
@@ -72,7 +64,7 @@ impl Deleted {
         caller: &Caller,
         name: &ObjectName,
         due_at: Option<i64>,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<()> {
         self.certificates()
             .run(
                 caller,
@@ -87,7 +79,7 @@ impl Deleted {
 
     /// Purges every deleted certificate past its scheduled purge date (all vaults).
     /// Returns how many were purged.
-    pub async fn purge_due(&self, actor: &str) -> Result<usize, ServiceError> {
+    pub async fn purge_due(&self, actor: &str) -> Result<usize> {
         let now = self.0.clock.now().timestamp();
         let due = {
             let mut reader = self.0.reader().await?;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Caller, Core, ServiceError};
+use super::{Caller, Core, Result, ServiceError};
 use crate::domain::issuer::{IssuerChanges, IssuerCommand};
 use crate::domain::names::ObjectName;
 use crate::domain::DomainError;
@@ -29,7 +29,7 @@ impl Issuers {
         name: &ObjectName,
         command: IssuerCommand,
         before: bool,
-    ) -> Result<IssuerRow, ServiceError> {
+    ) -> Result<IssuerRow> {
         let stream = StreamId::issuer(&caller.vault, name.as_str());
         let known = Arc::new(KnownProviders(self.0.providers.names()));
         let done = self
@@ -55,7 +55,7 @@ impl Issuers {
         name: &ObjectName,
         changes: IssuerChanges,
         replace: bool,
-    ) -> Result<IssuerRow, ServiceError> {
+    ) -> Result<IssuerRow> {
         let name_s = name.to_string();
         let command = if replace {
             IssuerCommand::Set {
@@ -72,11 +72,7 @@ impl Issuers {
     }
 
     /// `DeleteCertificateIssuer`: the issuer as it was.
-    pub async fn delete(
-        &self,
-        caller: &Caller,
-        name: &ObjectName,
-    ) -> Result<IssuerRow, ServiceError> {
+    pub async fn delete(&self, caller: &Caller, name: &ObjectName) -> Result<IssuerRow> {
         let command = IssuerCommand::Delete {
             name: name.to_string(),
         };
@@ -84,7 +80,7 @@ impl Issuers {
     }
 
     /// `GetCertificateIssuer`.
-    pub async fn get(&self, vault: &str, name: &ObjectName) -> Result<IssuerRow, ServiceError> {
+    pub async fn get(&self, vault: &str, name: &ObjectName) -> Result<IssuerRow> {
         let mut reader = self.0.reader().await?;
         view::get(&mut reader.conn(), vault, &name.key())
             .await?
@@ -92,12 +88,7 @@ impl Issuers {
     }
 
     /// `GetCertificateIssuers`: a page after `after_key`.
-    pub async fn list(
-        &self,
-        vault: &str,
-        after_key: &str,
-        limit: i64,
-    ) -> Result<Vec<IssuerRow>, ServiceError> {
+    pub async fn list(&self, vault: &str, after_key: &str, limit: i64) -> Result<Vec<IssuerRow>> {
         let mut reader = self.0.reader().await?;
         Ok(view::list(&mut reader.conn(), vault, after_key, limit).await?)
     }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::keystore::{KeyStore, PreparedKey};
-use super::ServiceError;
+use super::Result;
 use crate::config::KeySettings;
 use crate::domain::policy::{type_name, KeySpec, KEY_TYPES};
 
@@ -157,7 +157,7 @@ impl KeyPool {
 
     /// A sealed key of `spec`: drawn from the pool, else made now (slow for RSA: call from
     /// a blocking thread).
-    pub fn prepare(&self, spec: &KeySpec) -> Result<PreparedKey, ServiceError> {
+    pub fn prepare(&self, spec: &KeySpec) -> Result<PreparedKey> {
         let name = type_name(spec).unwrap_or("other");
         match self.take(spec) {
             Some(key) => {

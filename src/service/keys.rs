@@ -6,7 +6,7 @@ use std::sync::Arc;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use super::{Core, ServiceError};
+use super::{Core, Result, ServiceError};
 use crate::crypto;
 use crate::domain::names::ObjectName;
 use crate::domain::DomainError;
@@ -32,7 +32,7 @@ pub fn key_not_found(name: &str, version: Option<&str>) -> ServiceError {
 }
 
 /// The key of `version` of `listed`, as a JWK read off its certificate.
-pub fn key_view(listed: &ListedCertificate, version: &VersionRow) -> Result<KeyView, ServiceError> {
+pub fn key_view(listed: &ListedCertificate, version: &VersionRow) -> Result<KeyView> {
     let leaf = STANDARD
         .decode(&version.cer)
         .map_err(|e| ServiceError::Internal(format!("stored certificate: {e}")))?;
@@ -52,7 +52,7 @@ impl Keys {
         vault: &str,
         name: &ObjectName,
         version: Option<&str>,
-    ) -> Result<KeyView, ServiceError> {
+    ) -> Result<KeyView> {
         let (listed, row) = self
             .0
             .listed_version(vault, name, version)
@@ -66,7 +66,7 @@ impl Keys {
         &self,
         vault: &str,
         name: &ObjectName,
-    ) -> Result<(ListedCertificate, KeyView), ServiceError> {
+    ) -> Result<(ListedCertificate, KeyView)> {
         let not_found = || key_not_found(name.as_str(), None);
         let (listed, version) = self.0.deleted_with_version(vault, name, not_found).await?;
         let key = key_view(&listed, &version)?;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use base64::Engine;
 
-use super::ServiceError;
+use super::{Result, ServiceError};
 use crate::crypto::{self, PKey, Private};
 use crate::domain::policy::KeySpec;
 use crate::es::keys::{self, SealedKey};
@@ -75,23 +75,23 @@ impl KeyStore {
     }
 
     /// Seals arbitrary secret bytes (CA and TLS keys kept in files).
-    pub fn seal(&self, aad: &str, plaintext: &[u8]) -> Result<Vec<u8>, ServiceError> {
+    pub fn seal(&self, aad: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
         Ok(crypto::seal::seal(&self.master, aad.as_bytes(), plaintext)?)
     }
 
     /// Opens what [`KeyStore::seal`] sealed.
-    pub fn unseal(&self, aad: &str, sealed: &[u8]) -> Result<Vec<u8>, ServiceError> {
+    pub fn unseal(&self, aad: &str, sealed: &[u8]) -> Result<Vec<u8>> {
         Ok(crypto::seal::unseal(&self.master, aad.as_bytes(), sealed)?)
     }
 
     /// Generates and seals a key (slow for RSA: call from a blocking thread).
-    pub fn prepare(&self, spec: &KeySpec) -> Result<PreparedKey, ServiceError> {
+    pub fn prepare(&self, spec: &KeySpec) -> Result<PreparedKey> {
         let key = crypto::keys::generate_key(spec)?;
         self.wrap(super::new_id(), key)
     }
 
     /// Seals an existing key under a new id (imports).
-    pub fn wrap(&self, key_id: String, key: PKey<Private>) -> Result<PreparedKey, ServiceError> {
+    pub fn wrap(&self, key_id: String, key: PKey<Private>) -> Result<PreparedKey> {
         let der = crypto::keys::private_key_to_der(&key)?;
         let sealed = self.seal(&key_id, &der)?;
         Ok(PreparedKey {
@@ -103,11 +103,7 @@ impl KeyStore {
     }
 
     /// Loads and unseals a stored key.
-    pub async fn load(
-        &self,
-        conn: &mut Conn<'_>,
-        key_id: &str,
-    ) -> Result<PKey<Private>, ServiceError> {
+    pub async fn load(&self, conn: &mut Conn<'_>, key_id: &str) -> Result<PKey<Private>> {
         let sealed = keys::sealed(conn, key_id)
             .await?
             .ok_or_else(|| ServiceError::Internal(format!("key {key_id} is missing")))?;

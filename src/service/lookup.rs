@@ -2,7 +2,7 @@
 //! (certificates, deleted certificates, secrets, keys): each resource answers "not found"
 //! in its own words around them.
 
-use super::{Core, ServiceError};
+use super::{Core, Result, ServiceError};
 use crate::domain::names::ObjectName;
 use crate::projections::certificate_versions::{self, VersionRow};
 use crate::projections::certificates::{self as view, ListedCertificate};
@@ -14,7 +14,7 @@ impl Core {
         vault: &str,
         name: &ObjectName,
         deleted: bool,
-    ) -> Result<Option<ListedCertificate>, ServiceError> {
+    ) -> Result<Option<ListedCertificate>> {
         let mut reader = self.reader().await?;
         Ok(view::get(&mut reader.conn(), vault, &name.key(), deleted).await?)
     }
@@ -26,7 +26,7 @@ impl Core {
         vault: &str,
         name: &ObjectName,
         not_found: impl Fn() -> ServiceError,
-    ) -> Result<(ListedCertificate, VersionRow), ServiceError> {
+    ) -> Result<(ListedCertificate, VersionRow)> {
         let listed = self
             .listed(vault, name, true)
             .await?
@@ -41,7 +41,7 @@ impl Core {
         vault: &str,
         name: &ObjectName,
         version: Option<&str>,
-    ) -> Result<Option<(ListedCertificate, VersionRow)>, ServiceError> {
+    ) -> Result<Option<(ListedCertificate, VersionRow)>> {
         let mut reader = self.reader().await?;
         let mut conn = reader.conn();
         let Some(listed) = view::get(&mut conn, vault, &name.key(), false).await? else {
@@ -62,7 +62,7 @@ impl Core {
         include_pending: bool,
         after: &str,
         limit: i64,
-    ) -> Result<Vec<ListedCertificate>, ServiceError> {
+    ) -> Result<Vec<ListedCertificate>> {
         let mut reader = self.reader().await?;
         Ok(view::list(
             &mut reader.conn(),
@@ -82,7 +82,7 @@ impl Core {
         name: &ObjectName,
         after: i64,
         limit: i64,
-    ) -> Result<Option<(ListedCertificate, Vec<VersionRow>)>, ServiceError> {
+    ) -> Result<Option<(ListedCertificate, Vec<VersionRow>)>> {
         let mut reader = self.reader().await?;
         let mut conn = reader.conn();
         let Some(listed) = view::get(&mut conn, vault, &name.key(), false).await? else {

@@ -30,8 +30,10 @@ use std::sync::Arc;
 
 use crate::config::ProviderSettings;
 use crate::crypto::CryptoError;
+use crate::domain::audit::AuditEvent;
 use crate::domain::DomainError;
 use crate::es::aggregate::Aggregate;
+use crate::es::credentials::Credentials;
 use crate::es::storage::Pooled;
 use crate::es::{
     Command, Effect, EventMeta, EventStore, ExecError, Executed, Loaded, StoreError, StreamId,
@@ -39,6 +41,9 @@ use crate::es::{
 use keystore::KeyStore;
 
 pub use crate::clock::{Clock, SystemClock};
+
+/// A service call's result: `ServiceError` unless said otherwise (as `crypto::Result`).
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
 
 /// Why a service call failed.
 #[derive(Debug, thiserror::Error)]
@@ -181,9 +186,9 @@ impl Core {
         &self,
         caller: &Caller,
         certificate: Option<&str>,
-        event: crate::domain::audit::AuditEvent,
+        event: AuditEvent,
         effects: Vec<Effect>,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<()> {
         let stream = StreamId::audit(&caller.vault, certificate);
         self.execute::<crate::es::aggregate::Audit>(
             caller,
@@ -198,6 +203,29 @@ impl Core {
         .map(|_| ())
     }
 
+    /// Revokes the active credential `name` of `kind` (refused when there is none): its
+    /// `TokenRevoked` or `ClientRevoked` record, with the table change as the effect.
+    pub(crate) async fn revoke_credential(
+        &self,
+        caller: &Caller,
+        kind: Credentials,
+        name: &str,
+    ) -> Result<()> {
+        let event = match kind {
+            Credentials::Tokens => AuditEvent::TokenRevoked {
+                name: name.to_owned(),
+            },
+            Credentials::Clients => AuditEvent::ClientRevoked {
+                name: name.to_owned(),
+            },
+        };
+        let effect = Effect::Revoke {
+            kind,
+            name: name.to_owned(),
+        };
+        self.record_audit(caller, None, event, vec![effect]).await
+    }
+
     /// Event metadata for `caller` now.
     pub fn meta(&self, caller: &Caller) -> EventMeta {
         EventMeta {
@@ -209,12 +237,12 @@ impl Core {
     }
 
     /// A reader connection.
-    pub async fn reader(&self) -> Result<Pooled, ServiceError> {
+    pub async fn reader(&self) -> Result<Pooled> {
         Ok(self.es.storage().acquire().await?)
     }
 
     /// Loads a stream's state (for preparing a command).
-    pub async fn load<A: Aggregate>(&self, stream: &StreamId) -> Result<Loaded<A>, ServiceError> {
+    pub async fn load<A: Aggregate>(&self, stream: &StreamId) -> Result<Loaded<A>> {
         Ok(self.es.load::<A>(stream).await?)
     }
 
@@ -229,7 +257,7 @@ impl Core {
         loaded: Option<Loaded<A>>,
         effects: Vec<Effect>,
         context: Arc<A::Context>,
-    ) -> Result<Executed<A>, ServiceError> {
+    ) -> Result<Executed<A>> {
         let command = Command {
             stream,
             name: name.to_owned(),
@@ -302,8 +330,8 @@ pub(crate) fn versioned(name: &str, version: Option<impl std::fmt::Display>) -> 
 /// Runs blocking crypto on the blocking pool.
 pub(crate) async fn blocking<T: Send + 'static>(
     what: &str,
-    f: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
-) -> Result<T, ServiceError> {
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ServiceError::Internal(format!("{what} task failed: {e}")))?

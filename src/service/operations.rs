@@ -12,7 +12,7 @@ use base64::Engine;
 use super::certificates::{
     version_record, version_record_of, view_after, CertificateView, Certificates,
 };
-use super::{blocking, Caller, Core, ServiceError};
+use super::{blocking, Caller, Core, Result, ServiceError};
 use crate::crypto;
 use crate::domain::certificate::{
     mergeable, AcmeProgress, AcmeStep, CertificateCommand, CertificateState, MergeRequest,
@@ -74,7 +74,7 @@ impl Operations {
         name: &ObjectName,
         command: CertificateCommand,
         reply: Reply,
-    ) -> Result<PendingRow, ServiceError> {
+    ) -> Result<PendingRow> {
         let (stream, done) = self
             .certificates()
             .run(caller, name, command, None, vec![])
@@ -96,7 +96,7 @@ impl Operations {
         vault: &str,
         name: &ObjectName,
         request_id: Option<&str>,
-    ) -> Result<PendingRow, ServiceError> {
+    ) -> Result<PendingRow> {
         let key = (vault.to_owned(), name.key());
         let cached = self.0.pending_cache.as_ref().and_then(|c| c.get(&key));
         let row = match cached {
@@ -121,7 +121,7 @@ impl Operations {
         caller: &Caller,
         name: &ObjectName,
         request_id: Option<String>,
-    ) -> Result<PendingRow, ServiceError> {
+    ) -> Result<PendingRow> {
         let command = CertificateCommand::RequestCancellation { request_id };
         self.command(caller, name, command, Reply::AfterWakingWorker)
             .await
@@ -133,7 +133,7 @@ impl Operations {
         caller: &Caller,
         name: &ObjectName,
         request_id: Option<String>,
-    ) -> Result<PendingRow, ServiceError> {
+    ) -> Result<PendingRow> {
         let command = CertificateCommand::DeletePending { request_id };
         self.command(caller, name, command, Reply::Before).await
     }
@@ -144,7 +144,7 @@ impl Operations {
         caller: &Caller,
         name: &ObjectName,
         request_id: Option<String>,
-    ) -> Result<PendingRow, ServiceError> {
+    ) -> Result<PendingRow> {
         let officer = caller.actor.clone();
         let command = CertificateCommand::Approve {
             request_id,
@@ -161,7 +161,7 @@ impl Operations {
         name: &ObjectName,
         request_id: Option<String>,
         reason: String,
-    ) -> Result<PendingRow, ServiceError> {
+    ) -> Result<PendingRow> {
         let officer = caller.actor.clone();
         let command = CertificateCommand::Reject {
             request_id,
@@ -179,7 +179,7 @@ impl Operations {
         x5c: Vec<String>,
         enabled: Option<bool>,
         tags: Option<BTreeMap<String, String>>,
-    ) -> Result<CertificateView, ServiceError> {
+    ) -> Result<CertificateView> {
         let stream = StreamId::certificate(&caller.vault, name.as_str());
         let loaded = self.0.load::<Certificate>(&stream).await?;
         // What `decide` refuses whatever the chain, before any crypto on the input.
@@ -211,14 +211,14 @@ impl Operations {
     }
 
     /// Requests that need a provider's action (the worker's queue).
-    pub async fn awaiting_provider(&self, limit: i64) -> Result<Vec<PendingRow>, ServiceError> {
+    pub async fn awaiting_provider(&self, limit: i64) -> Result<Vec<PendingRow>> {
         let mut reader = self.0.reader().await?;
         Ok(pending_operations::awaiting_provider(&mut reader.conn(), limit).await?)
     }
 
     /// A certificate's state (the worker reads a request's ACME progress and lifetime
     /// actions fired from it).
-    pub async fn state(&self, vault: &str, name: &str) -> Result<CertificateState, ServiceError> {
+    pub async fn state(&self, vault: &str, name: &str) -> Result<CertificateState> {
         Ok(self
             .0
             .load::<Certificate>(&StreamId::certificate(vault, name))
@@ -232,7 +232,7 @@ impl Operations {
         vault: &str,
         name: &str,
         request_id: &str,
-    ) -> Result<AcmeProgress, ServiceError> {
+    ) -> Result<AcmeProgress> {
         Ok(self
             .state(vault, name)
             .await?
@@ -247,7 +247,7 @@ impl Operations {
         caller: &Caller,
         name: &ObjectName,
         command: CertificateCommand,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<()> {
         self.certificates()
             .run(caller, name, command, None, vec![])
             .await
@@ -261,7 +261,7 @@ impl Operations {
         name: &ObjectName,
         request_id: String,
         chain: Vec<Vec<u8>>,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<()> {
         let certificate = version_record("", &chain)?;
         self.worker(
             caller,
@@ -281,7 +281,7 @@ impl Operations {
         name: &ObjectName,
         request_id: String,
         message: String,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<()> {
         self.worker(
             caller,
             name,
@@ -299,7 +299,7 @@ impl Operations {
         caller: &Caller,
         name: &ObjectName,
         request_id: String,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<()> {
         self.worker(
             caller,
             name,
@@ -315,7 +315,7 @@ impl Operations {
         name: &ObjectName,
         request_id: String,
         step: AcmeStep,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<()> {
         self.worker(
             caller,
             name,
@@ -333,7 +333,7 @@ impl Operations {
         action: ActionType,
         expires: i64,
         contacts: Vec<String>,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<()> {
         self.worker(
             caller,
             name,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use super::{Core, ServiceError};
+use super::{Core, Result, ServiceError};
 use crate::crypto;
 use crate::domain::names::ObjectName;
 use crate::domain::policy::ContentType;
@@ -35,7 +35,7 @@ pub fn secret_not_found(name: &str, version: Option<&str>) -> ServiceError {
 }
 
 /// The certificate chain of a version, leaf first, as DER.
-pub fn chain_of(version: &VersionRow) -> Result<Vec<Vec<u8>>, ServiceError> {
+pub fn chain_of(version: &VersionRow) -> Result<Vec<Vec<u8>>> {
     let decode = |b64: &str, what: &str| {
         STANDARD
             .decode(b64)
@@ -55,7 +55,7 @@ impl Secrets {
         vault: &str,
         name: &ObjectName,
         version: Option<&str>,
-    ) -> Result<SecretView, ServiceError> {
+    ) -> Result<SecretView> {
         let (listed, row) = self
             .0
             .listed_version(vault, name, version)
@@ -87,11 +87,7 @@ impl Secrets {
     }
 
     /// `GetDeletedSecret` of a soft-deleted certificate with a version (no value).
-    pub async fn get_deleted(
-        &self,
-        vault: &str,
-        name: &ObjectName,
-    ) -> Result<ListedCertificate, ServiceError> {
+    pub async fn get_deleted(&self, vault: &str, name: &ObjectName) -> Result<ListedCertificate> {
         let not_found = || secret_not_found(name.as_str(), None);
         let (listed, _) = self.0.deleted_with_version(vault, name, not_found).await?;
         Ok(listed)

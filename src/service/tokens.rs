@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{Caller, Core, ServiceError};
+use super::{Caller, Core, Result};
 use crate::domain::audit::AuditEvent;
 use crate::es::credentials::Credentials;
 use crate::es::tokens::{self, TokenRow};
@@ -22,7 +22,7 @@ impl Tokens {
         name: &str,
         role: &str,
         sha256: &str,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<()> {
         let event = AuditEvent::TokenCreated {
             name: name.to_owned(),
             role: role.to_owned(),
@@ -36,25 +36,20 @@ impl Tokens {
     }
 
     /// Revokes the active token `name` (refused when there is none).
-    pub async fn revoke(&self, caller: &Caller, name: &str) -> Result<(), ServiceError> {
-        let event = AuditEvent::TokenRevoked {
-            name: name.to_owned(),
-        };
-        let effect = Effect::Revoke {
-            kind: Credentials::Tokens,
-            name: name.to_owned(),
-        };
-        self.0.record_audit(caller, None, event, vec![effect]).await
+    pub async fn revoke(&self, caller: &Caller, name: &str) -> Result<()> {
+        self.0
+            .revoke_credential(caller, Credentials::Tokens, name)
+            .await
     }
 
     /// Every token (names, roles, dates; never hashes).
-    pub async fn list(&self) -> Result<Vec<TokenRow>, ServiceError> {
+    pub async fn list(&self) -> Result<Vec<TokenRow>> {
         let mut reader = self.0.reader().await?;
         Ok(tokens::list(&mut reader.conn()).await?)
     }
 
     /// The name and role of the active token whose SHA-256 (hex) is `sha256`.
-    pub async fn lookup(&self, sha256: &str) -> Result<Option<(String, String)>, ServiceError> {
+    pub async fn lookup(&self, sha256: &str) -> Result<Option<(String, String)>> {
         let mut reader = self.0.reader().await?;
         Ok(tokens::lookup(&mut reader.conn(), sha256).await?)
     }
