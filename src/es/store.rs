@@ -173,6 +173,27 @@ pub async fn version_of(conn: &mut Conn<'_>, stream: &StreamId) -> Result<i64, S
     .await)?)
 }
 
+/// The payload of the newest event of type `event_type` in any stream, parsed as JSON,
+/// or `None` when there is none (a payload that does not parse is `Corrupt`).
+pub async fn last_of_type(
+    conn: &mut Conn<'_>,
+    event_type: &str,
+) -> Result<Option<Value>, StoreError> {
+    let sql = "SELECT position, payload FROM events WHERE event_type = $1 \
+               ORDER BY position DESC LIMIT 1";
+    let row: Option<(i64, String)> = on_conn!(conn, |c| sqlx::query_as(sql)
+        .bind(event_type)
+        .fetch_optional(c)
+        .await)?;
+    row.map(|(position, payload)| {
+        serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt {
+            position,
+            reason: e.to_string(),
+        })
+    })
+    .transpose()
+}
+
 /// Appends `events` to `stream`, which must be at `expected_version`, at the positions
 /// after `tail`, each sealed into the hash chain; advances `tail`. A stream that moved on
 /// is [`StoreError::Conflict`] and appends nothing.

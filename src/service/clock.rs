@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use super::{Caller, Core, Result};
+use super::{Caller, Core, Result, ServiceError};
 use crate::domain::audit::AuditEvent;
 use crate::domain::DomainError;
-use crate::es::storage::{on_conn, Storage};
+use crate::es::storage::Storage;
+use crate::es::store;
 
 /// The clock after a move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,16 +62,11 @@ impl ClockService {
 /// The offset the recorded clock moves add up to (the last one's `offset_seconds`).
 pub async fn recorded_offset(storage: &Storage) -> Result<i64> {
     let mut pooled = storage.acquire().await?;
-    let mut conn = pooled.conn();
-    let payload: Option<String> = on_conn!(&mut conn, |c| sqlx::query_scalar(
-        r#"SELECT payload FROM events WHERE event_type = $1
-           ORDER BY position DESC LIMIT 1"#,
-    )
-    .bind("ClockAdvanced")
-    .fetch_optional(c)
-    .await)?;
-    Ok(payload
-        .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
-        .and_then(|v| v["offset_seconds"].as_i64())
-        .unwrap_or(0))
+    let Some(last) = store::last_of_type(&mut pooled.conn(), "ClockAdvanced").await? else {
+        return Ok(0);
+    };
+    // A clock that never goes back must not read a record it cannot parse as no move.
+    last["offset_seconds"].as_i64().ok_or_else(|| {
+        ServiceError::Internal("a ClockAdvanced record has no offset_seconds".into())
+    })
 }
