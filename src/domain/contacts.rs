@@ -26,16 +26,6 @@ pub enum ContactsEvent {
     ContactsDeleted {},
 }
 
-impl ContactsEvent {
-    /// The `event_type` column value.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            ContactsEvent::ContactsSet { .. } => "ContactsSet",
-            ContactsEvent::ContactsDeleted {} => "ContactsDeleted",
-        }
-    }
-}
-
 /// The contacts in force and when they were last set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContactsState {
@@ -55,15 +45,6 @@ impl ContactsState {
             ContactsEvent::ContactsDeleted {} => *self = ContactsState::default(),
         }
     }
-}
-
-/// The contacts in force, folded from events.
-pub fn current(events: &[ContactsEvent]) -> Option<Vec<Contact>> {
-    let mut state = ContactsState::default();
-    for e in events {
-        state.apply(e, 0);
-    }
-    state.contacts
 }
 
 /// Commands on the contacts stream.
@@ -103,6 +84,15 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The contacts in force, folded from events.
+    fn current(events: &[ContactsEvent]) -> Option<Vec<Contact>> {
+        let mut state = ContactsState::default();
+        for e in events {
+            state.apply(e, 0);
+        }
+        state.contacts
+    }
 
     #[test]
     fn contacts_need_an_email_and_delete_needs_contacts() {

@@ -31,16 +31,6 @@ pub enum IssuerEvent {
     IssuerDeleted { name: String },
 }
 
-impl IssuerEvent {
-    /// The `event_type` column value.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            IssuerEvent::IssuerSet { .. } => "IssuerSet",
-            IssuerEvent::IssuerDeleted { .. } => "IssuerDeleted",
-        }
-    }
-}
-
 /// An issuer object's current state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Issuer {

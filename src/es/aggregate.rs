@@ -29,7 +29,7 @@ pub trait Aggregate: Send + Sync + 'static {
     /// appends at the stream's current version without loading it.
     const STATELESS: bool = false;
 
-    /// Records an event recorded at `at` (Unix seconds).
+    /// Folds an event recorded at `at` (Unix seconds) into the state.
     fn apply(state: &mut Self::State, event: &Self::Event, at: i64);
     /// Judges `command`: the events it causes, or a refusal. `name` is the stream's object
     /// as the caller spelled it (for messages).

@@ -37,7 +37,8 @@ pub struct AuditEntry {
     pub row: ChainRow,
     /// `certificate`, `issuer`, `audit` or `contacts`.
     pub kind: &'static str,
-    /// The certificate or issuer name (case-folded) the stream is about, if any.
+    /// The stream's name key (case-folded): the certificate or issuer it is about, or
+    /// `contacts`; absent on an audit stream about no certificate.
     pub name: Option<String>,
     /// The payload, upcast to the current schema.
     pub data: Value,

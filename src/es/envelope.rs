@@ -22,8 +22,8 @@ pub enum StreamKind {
     Issuer,
     /// The vault's certificate contacts (one stream per vault, name `contacts`).
     Contacts,
-    /// Audit records (refused requests, token changes); `name_key` is the certificate's,
-    /// or empty.
+    /// Audit records (refused requests, token and client changes, clock moves);
+    /// `name_key` is the certificate's, or empty.
     Audit,
 }
 
@@ -97,7 +97,8 @@ impl std::fmt::Display for StreamId {
 /// Who caused an event, and from where (recorded with every event).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventMeta {
-    /// Token name, `worker`, or `cli`.
+    /// Who: an identity's actor name (a token's name, `client:<name>`, `federated:<name>`;
+    /// see `IdentityKind::actor`), or `worker`, `seed` or `cli`.
     pub actor: String,
     /// The client's `x-ms-client-request-id`, if sent.
     pub client_request_id: Option<String>,

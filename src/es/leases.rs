@@ -28,7 +28,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::storage::{on_conn, postgres, sqlite, Conn, Engine};
+use super::storage::{on_conn, postgres, sqlite, Conn, Engine, Storage};
 use super::{EventStore, ExecError};
 
 /// A lease held: the job, who holds it, and the epoch that fences the holder's writes.
@@ -62,17 +62,18 @@ impl Leases {
         Leases {
             es,
             holder: holder.into(),
-            ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
+            ttl_ms: 0,
             alone: false,
         }
+        .with_ttl(ttl)
     }
 
     /// Leases for this process: on PostgreSQL in the database, for a holder of its own (a
     /// new UUID); on SQLite, where this process is the only one, granted without writing.
     pub fn for_process(es: EventStore, ttl: Duration) -> Self {
-        match es.storage().engine() {
-            "postgres" => Self::new(es, &uuid::Uuid::new_v4().to_string(), ttl),
-            _ => Leases {
+        match es.storage() {
+            Storage::Postgres(_) => Self::new(es, &uuid::Uuid::new_v4().to_string(), ttl),
+            Storage::Sqlite(_) => Leases {
                 alone: true,
                 ..Self::new(es, LOCAL_HOLDER, ttl)
             },

@@ -14,7 +14,7 @@ use crate::projections::certificates::{self as view, ListedCertificate};
 #[derive(Clone)]
 pub struct Deleted(pub(crate) Arc<Core>);
 
-/// A certificate's row and current version as its state shows them.
+/// The refusal for a name with no soft-deleted certificate.
 fn deleted_not_found(name: &ObjectName) -> ServiceError {
     DomainError::DeletedCertificateNotFound {
         name: name.to_string(),

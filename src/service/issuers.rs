@@ -14,6 +14,7 @@ use crate::projections::issuers::{self as view, IssuerRow};
 #[derive(Clone)]
 pub struct Issuers(pub(crate) Arc<Core>);
 
+/// The refusal for a name with no issuer object.
 fn issuer_not_found(name: &ObjectName) -> ServiceError {
     DomainError::IssuerNotFound {
         name: name.to_string(),

@@ -43,6 +43,7 @@ pub fn pending_cache(es: &EventStore) -> Option<Arc<PendingCache>> {
 #[derive(Clone)]
 pub struct Operations(pub(crate) Arc<Core>);
 
+/// The refusal for a certificate with no pending object (or another request id).
 fn pending_not_found(name: &ObjectName) -> ServiceError {
     DomainError::PendingNotFound {
         name: name.to_string(),

@@ -90,11 +90,6 @@ impl Worker {
         self
     }
 
-    /// The leases this worker claims.
-    pub fn leases(&self) -> &Leases {
-        &self.leases
-    }
-
     /// The ACME driver, if any (tests read its retry count).
     pub fn acme(&self) -> Option<&acme::AcmeDriver> {
         self.acme.as_deref()

@@ -182,33 +182,3 @@ pub enum CertificateEvent {
         contacts: Vec<String>,
     },
 }
-
-impl CertificateEvent {
-    /// The `event_type` column value.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            CertificateEvent::PendingCreated { .. } => "PendingCreated",
-            CertificateEvent::CancellationRequested { .. } => "CancellationRequested",
-            CertificateEvent::IssuanceApproved { .. } => "IssuanceApproved",
-            CertificateEvent::IssuanceRejected { .. } => "IssuanceRejected",
-            CertificateEvent::IssuanceCompleted { .. } => "IssuanceCompleted",
-            CertificateEvent::CertificateMerged { .. } => "CertificateMerged",
-            CertificateEvent::IssuanceFailed { .. } => "IssuanceFailed",
-            CertificateEvent::IssuanceCancelled { .. } => "IssuanceCancelled",
-            CertificateEvent::PendingDeleted { .. } => "PendingDeleted",
-            CertificateEvent::VersionUpdated { .. } => "VersionUpdated",
-            CertificateEvent::PolicyUpdated { .. } => "PolicyUpdated",
-            CertificateEvent::CertificateImported { .. } => "CertificateImported",
-            CertificateEvent::CertificateDeleted { .. } => "CertificateDeleted",
-            CertificateEvent::CertificateRecovered { .. } => "CertificateRecovered",
-            CertificateEvent::CertificatePurged { .. } => "CertificatePurged",
-            CertificateEvent::CertificateRestored { .. } => "CertificateRestored",
-            CertificateEvent::AcmeAccountRegistered { .. } => "AcmeAccountRegistered",
-            CertificateEvent::AcmeOrderPlaced { .. } => "AcmeOrderPlaced",
-            CertificateEvent::AcmeAuthorizationValid { .. } => "AcmeAuthorizationValid",
-            CertificateEvent::AcmeOrderFinalized { .. } => "AcmeOrderFinalized",
-            CertificateEvent::AcmeCertificateDownloaded { .. } => "AcmeCertificateDownloaded",
-            CertificateEvent::LifetimeActionTriggered { .. } => "LifetimeActionTriggered",
-        }
-    }
-}

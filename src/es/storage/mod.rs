@@ -12,7 +12,7 @@ pub mod sqlite;
 use std::path::Path;
 
 use sqlx::pool::PoolConnection;
-use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection, SqlitePool};
 
 /// A connection to either engine, borrowed for one operation or transaction.
 pub enum Conn<'c> {
@@ -181,10 +181,7 @@ pub trait Session: Send {
         &'a mut self,
         sql: &'a str,
     ) -> impl std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'a {
-        async move {
-            let mut conn = self.conn();
-            on_conn!(&mut conn, |c| sqlx::query(sql).execute(c).await.map(|_| ()))
-        }
+        async move { self.conn().exec(sql).await }
     }
 
     /// Runs several statements without parameters (`A; B`) in one round trip to the
@@ -326,14 +323,6 @@ impl Storage {
         match self {
             Storage::Sqlite(s) => Some(&s.readers),
             Storage::Postgres(_) => None,
-        }
-    }
-
-    /// The PostgreSQL reader pool.
-    pub fn postgres_pool(&self) -> Option<&PgPool> {
-        match self {
-            Storage::Postgres(s) => Some(&s.readers),
-            Storage::Sqlite(_) => None,
         }
     }
 
