@@ -130,16 +130,15 @@ pub async fn certificates_page(
     let size = page_size(ctx)?;
     let after = name_token(ctx)?;
     let services = call.services();
+    let vault = &ctx.caller.vault;
     let rows = match listing {
         Listing::Deleted | Listing::DeletedCertificates => {
-            services
-                .deleted
-                .list(&ctx.caller.vault, &after, size + 1)
-                .await?
+            let d = &services.deleted;
+            d.list(vault, pending, &after, size + 1).await?
         }
         Listing::Certificates | Listing::Live => {
             let c = &services.certificates;
-            c.list(&ctx.caller.vault, pending, &after, size + 1).await?
+            c.list(vault, pending, &after, size + 1).await?
         }
     };
     let extra = if pending { "&includePending=true" } else { "" };

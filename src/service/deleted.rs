@@ -28,15 +28,16 @@ impl Deleted {
     }
 
     /// `GetDeletedCertificates` (and `GetDeletedSecrets`, `GetDeletedKeys`): a page after
-    /// `after` (name key).
+    /// `after` (name key); `include_pending`: also those deleted before any version.
     pub async fn list(
         &self,
         vault: &str,
+        include_pending: bool,
         after: &str,
         limit: i64,
     ) -> Result<Vec<ListedCertificate>> {
         self.0
-            .list_certificates(vault, true, true, after, limit)
+            .list_certificates(vault, true, include_pending, after, limit)
             .await
     }
 

@@ -216,3 +216,41 @@ async fn a_deleted_certificate_shows_its_secret_and_key_as_deleted_too() {
         assert_eq!(err["error"]["code"], code, "{path}");
     }
 }
+
+#[tokio::test]
+async fn deleted_list_shows_certificates_deleted_before_any_version_only_with_include_pending() {
+    let app = TestApp::spawn().await;
+    create_self(&app, "done").await;
+    app.create_manual("waiting").await;
+    for name in ["done", "waiting"] {
+        let (status, _) = send(&app, Method::DELETE, &format!("/certificates/{name}"), None).await;
+        assert_eq!(status, 200, "{name}");
+    }
+    let names = |page: &Value| -> Vec<String> {
+        page["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                i["recoveryId"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let (_, page) = get(&app, "/deletedcertificates").await;
+    assert_eq!(names(&page), ["done"]);
+    let (_, page) = get(&app, "/deletedcertificates?includePending=true").await;
+    assert_eq!(names(&page), ["done", "waiting"]);
+    // A page of one without includePending is full and has no next page to ask for.
+    let (_, page) = get(&app, "/deletedcertificates?maxresults=1").await;
+    assert_eq!(names(&page), ["done"]);
+    assert!(page["nextLink"].is_null(), "{page}");
+    let (_, page) = get(&app, "/deletedsecrets?maxresults=1").await;
+    assert_eq!(page["value"].as_array().unwrap().len(), 1);
+    assert!(page["nextLink"].is_null(), "{page}");
+}
