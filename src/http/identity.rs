@@ -16,6 +16,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
+use super::auth::AuthFailure;
 use super::extract::query_pairs;
 use super::AppState;
 use crate::service::identity::{IdentityKind, Subject, TokenIssuer};
@@ -35,6 +36,20 @@ fn msi_error(status: StatusCode, message: impl Into<String>) -> HttpResponse {
         "statusCode": status.as_u16(),
         "message": message.into(),
     }))
+}
+
+/// The managed-identity refusal of an identity lookup: `unknown` (401) for an identity
+/// that is not there, 503 for one that could not be read (it is not known to be wrong).
+fn identity_refused(failure: AuthFailure, unknown: impl Into<String>) -> HttpResponse {
+    match failure {
+        AuthFailure::Unavailable => msi_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The identity could not be looked up; try again.",
+        ),
+        AuthFailure::Missing | AuthFailure::Invalid(_) => {
+            msi_error(StatusCode::UNAUTHORIZED, unknown)
+        }
+    }
 }
 
 /// An OAuth refusal (RFC 6749 §5.2).
@@ -80,11 +95,10 @@ pub async fn get_msi_token(state: web::Data<AppState>, req: HttpRequest) -> Http
     }
     let who = match state.auth.authenticate_secret(secret).await {
         Ok(a) => a,
-        Err(_) => {
-            return msi_error(
-                StatusCode::UNAUTHORIZED,
-                format!("The {secret_header} header does not name an identity of this server."),
-            )
+        Err(failure) => {
+            let unknown =
+                format!("The {secret_header} header does not name an identity of this server.");
+            return identity_refused(failure, unknown);
         }
     };
     let body = mint_for_identity(&state, &req, who.kind, &who.name);
@@ -140,11 +154,9 @@ pub async fn get_imds_token(state: web::Data<AppState>, req: HttpRequest) -> Htt
     };
     let who = match who {
         Ok(a) => a,
-        Err(_) => {
-            return msi_error(
-                StatusCode::UNAUTHORIZED,
-                "The identity of this request does not exist on this server.",
-            )
+        Err(failure) => {
+            let unknown = "The identity of this request does not exist on this server.";
+            return identity_refused(failure, unknown);
         }
     };
     match mint_for_identity(&state, &req, who.kind, &who.name) {

@@ -138,6 +138,39 @@ async fn msi_token_is_a_jwt_the_vault_accepts_until_its_token_is_revoked() {
 }
 
 #[tokio::test]
+async fn an_identity_lookup_that_fails_is_503_on_both_managed_identity_styles() {
+    let app = TestApp::spawn().await;
+    sqlx::query("ALTER TABLE tokens RENAME TO tokens_gone")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let secret = ("X-IDENTITY-HEADER", "cbt_not-configured");
+    let query = "api-version=2019-08-01&resource=https://vault.azure.net";
+    let r = msi(&app, Some(secret), query).await;
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["statusCode"], 503, "{body}");
+    let r = app
+        .client
+        .get(format!(
+            "{}/metadata/identity/oauth2/token?{query}",
+            app.address
+        ))
+        .header("Metadata", "true")
+        .header(secret.0, secret.1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    sqlx::query("ALTER TABLE tokens_gone RENAME TO tokens")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    // Readable again, the same secret is simply unknown.
+    assert_eq!(msi(&app, Some(secret), query).await.status(), 401);
+}
+
+#[tokio::test]
 async fn msi_refusals_use_the_status_code_body_and_mint_nothing() {
     let app = TestApp::spawn().await;
     for header in [None, Some(("X-IDENTITY-HEADER", "wrong"))] {
