@@ -98,7 +98,7 @@ pub async fn stamp(
 fn head_size(req: &ServiceRequest) -> usize {
     let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     // "METHOD target HTTP/1.1\r\n", then "name: value\r\n" per header.
-    let line = req.method().as_str().len() + target + 11;
+    let line = req.method().as_str().len() + 1 + target + " HTTP/1.1\r\n".len();
     req.headers()
         .iter()
         .map(|(n, v)| n.as_str().len() + v.len() + 4)
@@ -112,4 +112,19 @@ pub(crate) fn client_request_id(req: &ServiceRequest) -> Option<String> {
         .get("x-ms-client-request-id")
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(128).collect::<String>())
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn the_head_size_is_the_bytes_of_the_request_line_and_headers_as_sent() {
+        let req = TestRequest::get()
+            .uri("/certificates?api-version=7.5")
+            .insert_header(("authorization", "Bearer x"))
+            .to_srv_request();
+        let sent = "GET /certificates?api-version=7.5 HTTP/1.1\r\nauthorization: Bearer x\r\n";
+        assert_eq!(super::head_size(&req), sent.len());
+    }
 }
