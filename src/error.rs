@@ -166,7 +166,9 @@ impl ApiError {
             | DomainError::ApprovalNotApplicable(_) => (StatusCode::BAD_REQUEST, "BadParameter"),
             // Key Vault answers this 409 with the code "Forbidden" (S6).
             DomainError::PendingInProgress => (StatusCode::CONFLICT, "Forbidden"),
-            DomainError::AlreadyCompleted { .. } => (StatusCode::CONFLICT, "Conflict"),
+            DomainError::AlreadyCompleted { .. } | DomainError::AwaitingApproval => {
+                (StatusCode::CONFLICT, "Conflict")
+            }
             DomainError::PendingNotFound { .. } => {
                 (StatusCode::NOT_FOUND, "PendingCertificateNotFound")
             }
@@ -324,6 +326,7 @@ mod tests {
             (400, "BadParameter", DomainError::UnknownProvider { provider: s(), known: s() }),
             (400, "BadParameter", DomainError::PolicyRequired),
             (400, "BadParameter", DomainError::ApprovalNotApplicable(s())),
+            (409, "Conflict", DomainError::AwaitingApproval),
             (409, "Conflict", DomainError::CertificateDeleted { name: s() }),
             (409, "Conflict", DomainError::CertificateExists { name: s() }),
             (404, "CertificateNotFound", DomainError::DeletedCertificateNotFound { name: s() }),

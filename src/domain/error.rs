@@ -43,6 +43,10 @@ pub enum DomainError {
     /// First create without a policy.
     #[error("A policy is required to create the first version of a certificate.")]
     PolicyRequired,
+    /// A provider's issuance (or ACME step) on a request that still awaits an officer's
+    /// approval.
+    #[error("The certificate request awaits an officer's approval; it cannot be issued yet.")]
+    AwaitingApproval,
     /// Approve/reject on a request whose provider does not take approvals, or twice.
     #[error("{0}")]
     ApprovalNotApplicable(String),

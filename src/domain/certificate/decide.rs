@@ -172,6 +172,7 @@ pub fn decide(
             if pending.cancellation_requested {
                 return Ok(vec![cancelled(request_id)]);
             }
+            approved_if_required(pending)?;
             certificate.enabled = pending.enabled;
             certificate.tags = pending.tags.clone();
             certificate.key_id = pending.key_id.clone();
@@ -410,7 +411,7 @@ fn acme_step(
     request_id: String,
     step: AcmeStep,
 ) -> Result<Vec<CertificateEvent>, DomainError> {
-    in_progress_for_worker(state, name, &request_id)?;
+    approved_if_required(in_progress_for_worker(state, name, &request_id)?)?;
     let progress = state.acme_progress();
     let event = match step {
         AcmeStep::AccountRegistered {
@@ -498,6 +499,15 @@ fn awaiting_officer<'a>(
         )));
     }
     Ok(pending)
+}
+
+/// A provider acts on a request only once an officer approved it, where approval is
+/// required (a failure or a cancellation needs none).
+fn approved_if_required(pending: &PendingOperation) -> Result<(), DomainError> {
+    if pending.approval_required && !pending.approved {
+        return Err(DomainError::AwaitingApproval);
+    }
+    Ok(())
 }
 
 fn in_progress_for_worker<'a>(

@@ -117,3 +117,39 @@ fn events_round_trip_through_json() {
     let back: CertificateEvent = serde_json::from_value(json).expect("deserialise");
     assert_eq!(back, e);
 }
+
+#[test]
+fn a_request_that_needs_approval_is_issued_only_once_approved() {
+    let history = [created("issuer1", "r1", Some("local-ca-approval"), true)];
+    let complete = || CertificateCommand::CompleteIssuance {
+        request_id: "r1".into(),
+        certificate: record("v1", ""),
+    };
+    assert_eq!(
+        then(&history, complete()),
+        Err(DomainError::AwaitingApproval)
+    );
+    let order = CertificateCommand::RecordAcmeStep {
+        request_id: "r1".into(),
+        step: AcmeStep::OrderPlaced {
+            order_url: "https://ca/order/1".into(),
+        },
+    };
+    assert_eq!(then(&history, order), Err(DomainError::AwaitingApproval));
+    // A provider may still fail it.
+    let fail = CertificateCommand::FailIssuance {
+        request_id: "r1".into(),
+        message: "x".into(),
+    };
+    assert!(then(&history, fail).is_ok());
+    let approve = CertificateCommand::Approve {
+        request_id: None,
+        officer: "alice".into(),
+    };
+    let mut all = history.to_vec();
+    all.extend(then(&history, approve).expect("approved"));
+    assert!(matches!(
+        then(&all, complete()).as_deref(),
+        Ok([CertificateEvent::IssuanceCompleted { .. }])
+    ));
+}
