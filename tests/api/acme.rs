@@ -417,6 +417,12 @@ pub(crate) struct Binary {
 
 impl Binary {
     pub(crate) fn start(data_dir: &Path, config: &Path, halt_after: Option<&str>) -> Binary {
+        let halt = halt_after.map(|step| (certbroker::worker::acme::HALT_AFTER_ENV, step));
+        Self::start_with(data_dir, config, halt.as_slice())
+    }
+
+    /// [`Binary::start`] with the fault-injection variables `faults` set.
+    pub(crate) fn start_with(data_dir: &Path, config: &Path, faults: &[(&str, &str)]) -> Binary {
         use std::io::{BufRead, BufReader};
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_certbroker"));
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -426,11 +432,10 @@ impl Binary {
             .env("CERTBROKER__AUTH__TOKEN", crate::helpers::TOKEN)
             .env("CERTBROKER__LOG__LEVEL", "warn")
             .env_remove(certbroker::worker::acme::HALT_AFTER_ENV)
+            .env_remove(certbroker::worker::acme::LOSE_ANSWER_ENV)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null());
-        if let Some(step) = halt_after {
-            cmd.env(certbroker::worker::acme::HALT_AFTER_ENV, step);
-        }
+        cmd.envs(faults.iter().copied());
         let mut child = cmd.spawn().unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let address = loop {
@@ -474,6 +479,55 @@ impl Drop for Binary {
     }
 }
 
+/// A config file in `dir` for a [`Binary`] whose provider `pebble` is `pebble`.
+fn binary_config(dir: &Path, pebble: &Pebble) -> std::path::PathBuf {
+    let config = dir.join("certbroker.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[worker]\ninterval_ms = 50\n[acme]\nretry_base_ms = 20\n[providers.pebble]\nkind = \"acme\"\ndirectory_url = \"{}\"\nca_file = \"{}\"\n",
+            pebble.ports.directory_url(),
+            pebble.tls_ca_file.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// Asks `server` for certificate `name` (`CN={name}.example.com`) from its provider
+/// `pebble`, through the issuer `acme-issuer`.
+async fn request_from_pebble(server: &Binary, client: &reqwest::Client, name: &str) {
+    let issuer = Some(json!({"provider": "pebble"}));
+    let put = reqwest::Method::PUT;
+    let r = server
+        .call(client, put, "/certificates/issuers/acme-issuer", issuer)
+        .await;
+    assert_eq!(r.status(), 200);
+    let policy = json!({"policy": {"key_props": {"kty": "EC"},
+        "x509_props": {"subject": format!("CN={name}.example.com")},
+        "issuer": {"name": "acme-issuer"}}});
+    let path = format!("/certificates/{name}/create");
+    let r = server
+        .call(client, reqwest::Method::POST, &path, Some(policy))
+        .await;
+    assert_eq!(r.status(), 202);
+}
+
+/// The pending object of `name` once it has left `inProgress` (or after 10 s).
+async fn settled_on(server: &Binary, client: &reqwest::Client, name: &str) -> Value {
+    let path = format!("/certificates/{name}/pending");
+    let mut status = Value::Null;
+    for _ in 0..200 {
+        let r = server.call(client, reqwest::Method::GET, &path, None).await;
+        status = r.json().await.unwrap();
+        if status["status"] != "inProgress" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    status
+}
+
 async fn events_of(db: &Path, event_type: &str) -> Vec<String> {
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", db.display()))
         .await
@@ -492,42 +546,14 @@ async fn kill_9_mid_order_resumes_the_same_order_after_restart() {
     let pebble = Pebble::start(PebblePorts::pick(), PebbleOptions::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let config = dir.path().join("certbroker.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[worker]\ninterval_ms = 50\n[acme]\nretry_base_ms = 20\n[providers.pebble]\nkind = \"acme\"\ndirectory_url = \"{}\"\nca_file = \"{}\"\n",
-            pebble.ports.directory_url(),
-            pebble.tls_ca_file.display()
-        ),
-    )
-    .unwrap();
+    let config = binary_config(dir.path(), &pebble);
     let db = certbroker::startup::database_path(&data);
 
     // First life: the worker places the order, records it, and is then held there.
     let server = Binary::start(&data, &config, Some("AcmeOrderPlaced"));
     let client =
         crate::helpers::client_trusting(&std::fs::read_to_string(data.join("tls/ca.pem")).unwrap());
-    let r = server
-        .call(
-            &client,
-            reqwest::Method::PUT,
-            "/certificates/issuers/acme-issuer",
-            Some(json!({"provider": "pebble"})),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let r = server
-        .call(
-            &client,
-            reqwest::Method::POST,
-            "/certificates/crash/create",
-            Some(json!({"policy": {"key_props": {"kty": "EC"},
-                "x509_props": {"subject": "CN=crash.example.com"},
-                "issuer": {"name": "acme-issuer"}}})),
-        )
-        .await;
-    assert_eq!(r.status(), 202);
+    request_from_pebble(&server, &client, "crash").await;
     let mut placed = Vec::new();
     for _ in 0..200 {
         placed = events_of(&db, "AcmeOrderPlaced").await;
@@ -542,22 +568,7 @@ async fn kill_9_mid_order_resumes_the_same_order_after_restart() {
 
     // Second life: the same order is resumed and completes.
     let server = Binary::start(&data, &config, None);
-    let mut status = Value::Null;
-    for _ in 0..200 {
-        let r = server
-            .call(
-                &client,
-                reqwest::Method::GET,
-                "/certificates/crash/pending",
-                None,
-            )
-            .await;
-        status = r.json().await.unwrap();
-        if status["status"] != "inProgress" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let status = settled_on(&server, &client, "crash").await;
     assert_eq!(status["status"], "completed", "{status}");
     assert_eq!(events_of(&db, "AcmeOrderPlaced").await, placed);
     assert_eq!(events_of(&db, "AcmeAccountRegistered").await.len(), 1);
@@ -577,6 +588,26 @@ async fn kill_9_mid_order_resumes_the_same_order_after_restart() {
         .await
         .unwrap();
     assert!(report.differences.is_empty(), "{:?}", report.differences);
+}
+
+#[tokio::test]
+async fn a_finalize_whose_answer_was_lost_is_not_sent_again_and_the_request_completes() {
+    let pebble = Pebble::start(PebblePorts::pick(), PebbleOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = binary_config(dir.path(), &pebble);
+    // The CA takes the finalize; its answer is replaced by a gateway's 504.
+    let lose = [(certbroker::worker::acme::LOSE_ANSWER_ENV, "finalize")];
+    let server = Binary::start_with(&data, &config, &lose);
+    let client =
+        crate::helpers::client_trusting(&std::fs::read_to_string(data.join("tls/ca.pem")).unwrap());
+    request_from_pebble(&server, &client, "lost").await;
+    let status = settled_on(&server, &client, "lost").await;
+    // Sent again, the finalize would have been refused as orderNotReady.
+    assert_eq!(status["status"], "completed", "{status}");
+    let db = certbroker::startup::database_path(&data);
+    assert_eq!(events_of(&db, "AcmeOrderFinalized").await.len(), 1);
+    assert_eq!(pebble.orders_added(), 1, "{}", pebble.log());
 }
 
 #[tokio::test]

@@ -28,6 +28,7 @@ impl HttpClient for ReqwestHttp {
                 .map(|c| c.to_bytes())
                 .unwrap_or_default();
             let url = parts.uri.to_string();
+            let lose = super::faults::lose_answer(&url);
             let rsp = client
                 .request(parts.method, url)
                 .headers(parts.headers)
@@ -43,10 +44,22 @@ impl HttpClient for ReqwestHttp {
                 .bytes()
                 .await
                 .map_err(|e| instant_acme::Error::Other(Box::new(e)))?;
+            if lose {
+                return Ok(BytesResponse::from(lost_answer()?));
+            }
             let rsp = out.body(Full::new(bytes))?;
             Ok(BytesResponse::from(rsp))
         })
     }
+}
+
+/// What a gateway answers when the CA's own answer did not come back in time.
+fn lost_answer() -> Result<http::Response<Full<Bytes>>, http::Error> {
+    let problem = r#"{"type":"urn:ietf:params:acme:error:serverInternal","detail":"the answer was lost","status":504}"#;
+    http::Response::builder()
+        .status(504)
+        .header("content-type", "application/problem+json")
+        .body(Full::new(Bytes::from_static(problem.as_bytes())))
 }
 
 /// An instant-acme HTTP client trusting the system roots and the PEM certificates in

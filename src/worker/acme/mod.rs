@@ -23,7 +23,7 @@ use std::sync::Arc;
 use instant_acme::Account;
 
 pub use account::account_id;
-pub use faults::HALT_AFTER_ENV;
+pub use faults::{HALT_AFTER_ENV, LOSE_ANSWER_ENV};
 pub use http::http_client;
 
 use crate::config::AcmeSettings;

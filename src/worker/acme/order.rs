@@ -120,6 +120,26 @@ impl AcmeDriver {
 
     /// Renews the lease this request is driven under before a call to the CA; fails
     /// (nothing more is sent) when another replica took the request over.
+    /// Finalizes `order` with `csr` (RFC 8555 §7.4). A finalize is not safe to send twice:
+    /// an answer lost on the way (a 5xx, a reset) may hide one the CA took, and the CA
+    /// refuses a second as `orderNotReady`. So before each retry the order is read again,
+    /// and one that has moved on from `ready` was finalized.
+    async fn finalize(&self, order: &mut Order, csr: &[u8], dir: &str) -> Result<(), Failure> {
+        let mut retrier = self.retrier(dir);
+        loop {
+            let Err(e) = order.finalize_csr(csr).await else {
+                return Ok(());
+            };
+            retrier.failed(e).await?;
+            if let Ok(state) = order.refresh().await {
+                if state.status != OrderStatus::Ready {
+                    tracing::info!(order = %order.url(), "the CA took a finalize whose answer was lost");
+                    return Ok(());
+                }
+            }
+        }
+    }
+
     async fn renew_lease(&self) -> Result<(), Failure> {
         match crate::es::leases::renew_held().await {
             Ok(true) => Ok(()),
@@ -198,7 +218,7 @@ impl AcmeDriver {
                 OrderStatus::Ready => {
                     self.renew_lease().await?;
                     let started = Instant::now();
-                    with_retry!(self.retrier(dir), order.finalize_csr(&csr))?;
+                    self.finalize(&mut order, &csr, dir).await?;
                     crate::metrics::acme_step("finalize", started.elapsed().as_secs_f64());
                     finalized = true;
                     self.record(job, AcmeStep::Finalized).await?;
