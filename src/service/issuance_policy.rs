@@ -1,7 +1,9 @@
 //! Per-provider issuance policy, checked when a request is created so that a policy the
 //! provider cannot honour is refused with 400 before any key is stored: key types, the
-//! longest validity (built-in CA), and for ACME the names an ACME CA can certify.
-//! Allowed domains stay the CA's own refusal at issuance (Key Vault scenario S4).
+//! longest validity, and for ACME the names an ACME CA can certify. Allowed domains stay
+//! a refusal at issuance (the request fails with `CertificateIssuerError`, as Key Vault's
+//! does when its CA refuses a name): the built-in CA's, or the ACME driver's before it
+//! places an order.
 
 use crate::config::{ProviderKind, ProviderSettings};
 use crate::domain::policy::{DistinguishedName, Policy};
@@ -37,15 +39,14 @@ pub fn check(name: &str, p: &ProviderSettings, policy: &Policy) -> Result<(), Do
             p.allowed_key_types.join(", ")
         )));
     }
+    if policy.x509_props.validity_months > p.max_validity_months {
+        return Err(DomainError::BadParameter(format!(
+            "The provider '{name}' issues certificates valid for at most {} months; the policy asks for {}.",
+            p.max_validity_months, policy.x509_props.validity_months
+        )));
+    }
     match p.kind {
-        ProviderKind::LocalCa => {
-            if policy.x509_props.validity_months > p.max_validity_months {
-                return Err(DomainError::BadParameter(format!(
-                    "The provider '{name}' issues certificates valid for at most {} months; the policy asks for {}.",
-                    p.max_validity_months, policy.x509_props.validity_months
-                )));
-            }
-        }
+        ProviderKind::LocalCa => {}
         ProviderKind::Acme => {
             let sans = &policy.x509_props.sans;
             if !sans.emails.is_empty() || !sans.upns.is_empty() || !sans.ip_addresses.is_empty() {

@@ -318,6 +318,54 @@ async fn bad_nonces_are_retried_until_the_orders_complete() {
 }
 
 #[tokio::test]
+async fn an_acme_providers_allowed_domains_and_validity_hold_before_the_ca_is_asked() {
+    let pebble = Pebble::start(PebblePorts::pick(), PebbleOptions::default()).await;
+    let app = TestApp::spawn_with(|s| {
+        use_pebble(s, &pebble);
+        let p = s.providers.get_mut("pebble").unwrap();
+        p.allowed_domains = vec!["allowed.example".into()];
+        p.max_validity_months = 12;
+    })
+    .await;
+    app.put_issuer("acme-issuer", "pebble").await;
+    let long = app
+        .create(
+            "long",
+            json!({"policy": {"key_props": {"kty": "EC"},
+                   "x509_props": {"subject": "CN=www.allowed.example", "validity_months": 24},
+                   "issuer": {"name": "acme-issuer"}}}),
+        )
+        .await;
+    assert_eq!(long.status(), 400);
+    let body: Value = long.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 12 months"),
+        "{body}"
+    );
+
+    create_acme(&app, "outside", "www.other.example").await;
+    let done = drive_until_settled(&app, "outside").await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["error"]["code"], "CertificateIssuerError");
+    let message = done["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("'www.other.example' is outside"),
+        "{message}"
+    );
+    assert_eq!(pebble.orders_added(), 0, "{}", pebble.log());
+    let within = json!({"policy": {"key_props": {"kty": "EC", "crv": "P-256"},
+        "x509_props": {"subject": "CN=www.allowed.example", "validity_months": 12},
+        "issuer": {"name": "acme-issuer"}}});
+    assert_eq!(app.create("within", within).await.status(), 202);
+    let done = drive_until_settled(&app, "within").await;
+    assert_eq!(done["status"], "completed", "{done}");
+    app.assert_views_rebuild_identically().await;
+}
+
+#[tokio::test]
 async fn an_identifier_the_ca_refuses_fails_the_request_with_certificate_issuer_error() {
     let pebble = Pebble::start(PebblePorts::pick(), PebbleOptions::default()).await;
     let app = TestApp::spawn_with(|s| use_pebble(s, &pebble)).await;

@@ -20,10 +20,11 @@ use crate::crypto;
 use crate::domain::certificate::{AcmeProgress, AcmeStep};
 use crate::domain::names::ObjectName;
 use crate::projections::pending_operations::PendingRow;
+use crate::service::local_ca::domain_allowed;
 use crate::service::{Caller, ServiceError};
 
 /// The order identifiers for a CSR: its DNS names and its subject CN, deduplicated.
-fn identifiers(csr_der: &[u8]) -> Result<Vec<Identifier>, Failure> {
+fn identifiers(csr_der: &[u8], job: &Job<'_>) -> Result<Vec<Identifier>, Failure> {
     let info = crypto::csr::csr_info(csr_der).map_err(|e| Failure::Permanent(e.to_string()))?;
     let mut names: Vec<String> = Vec::new();
     for n in info.subject_cn.iter().chain(info.dns_names.iter()) {
@@ -36,6 +37,18 @@ fn identifiers(csr_der: &[u8]) -> Result<Vec<Identifier>, Failure> {
         return Err(Failure::Permanent(
             "The request names no DNS name; an ACME CA certifies DNS names only.".into(),
         ));
+    }
+    // The provider's allowed domains hold before the CA is asked, as the built-in CA's do.
+    let allowed = &job.settings.allowed_domains;
+    if let Some(n) = names
+        .iter()
+        .find(|n| !allowed.is_empty() && !domain_allowed(n, allowed))
+    {
+        return Err(Failure::Permanent(format!(
+            "The provider '{}' may be asked to certify only {} and their subdomains; '{n}' is outside them.",
+            job.provider,
+            allowed.join(", ")
+        )));
     }
     Ok(names.into_iter().map(Identifier::Dns).collect())
 }
@@ -180,7 +193,7 @@ impl AcmeDriver {
             .decode(&job.row.csr)
             .map_err(|e| Failure::Internal(e.into()))?;
         let Some(order_url) = progress.order_url.clone() else {
-            let ids = identifiers(&csr)?;
+            let ids = identifiers(&csr, job)?;
             self.renew_lease().await?;
             let started = Instant::now();
             let order = with_retry!(self.retrier(dir), account.new_order(&NewOrder::new(&ids)))?;
