@@ -4,11 +4,9 @@
 use std::process::ExitCode;
 
 use certbroker::config::Settings;
+use certbroker::domain::names::{valid_credential_name, RESERVED_TOKEN_NAMES};
 
 use crate::CredentialCommand;
-
-/// Token names the server gives itself or its configured tokens.
-const RESERVED_TOKEN_NAMES: &[&str] = &["static", "dev", "anonymous", "worker", "cli", "seed"];
 
 /// The caller the token and client commands record.
 fn cli_caller() -> certbroker::service::Caller {
@@ -104,7 +102,7 @@ fn answer(
 /// a name is.
 fn refuse_name(command: &CredentialCommand, noun: &str) -> Option<ExitCode> {
     match command {
-        CredentialCommand::Create { name, .. } if !valid_name(name) => {
+        CredentialCommand::Create { name, .. } if !valid_credential_name(name) => {
             eprintln!("certbroker: a {noun} name is 1-64 letters, digits, '-', '_' or '.'");
             Some(ExitCode::from(2))
         }
@@ -131,15 +129,6 @@ fn table<'a>(columns: &[(&str, usize)], rows: impl Iterator<Item = Vec<&'a str>>
         line(&row);
     }
     out
-}
-
-/// Whether `name` is a valid token or client name.
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 /// `certbroker client create|list|revoke`.

@@ -40,6 +40,35 @@ impl std::fmt::Display for ObjectName {
     }
 }
 
+/// Token names the server records as actors of its own (its configured tokens, the
+/// worker, the command line, the seed): a stored token may not take one.
+pub const RESERVED_TOKEN_NAMES: &[&str] = &["static", "dev", "anonymous", "worker", "cli", "seed"];
+
+/// Whether `name` is a valid token or client name: 1-64 letters, digits, `-`, `_`, `.`.
+pub fn valid_credential_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+/// Refuses a name a new token (`reserved`: also the server's own actor names) or client
+/// may not have.
+pub fn check_credential_name(noun: &str, name: &str, reserved: bool) -> Result<(), DomainError> {
+    if !valid_credential_name(name) {
+        return Err(DomainError::InvalidName(format!(
+            "A {noun} name is 1-64 letters, digits, '-', '_' or '.'."
+        )));
+    }
+    if reserved && RESERVED_TOKEN_NAMES.contains(&name) {
+        return Err(DomainError::InvalidName(format!(
+            "The {noun} name '{name}' is reserved."
+        )));
+    }
+    Ok(())
+}
+
 /// Key Vault's vault-name rule: 3-24 characters, letters, digits and `-`, starting with a
 /// letter, no `--`, not ending with `-`.
 pub fn valid_vault_name(name: &str) -> bool {
@@ -63,5 +92,19 @@ mod tests {
         assert!(ObjectName::parse("certificate", "caf\u{e9}").is_err());
         assert!(ObjectName::parse("certificate", &"a".repeat(127)).is_ok());
         assert!(ObjectName::parse("certificate", &"a".repeat(128)).is_err());
+    }
+
+    #[test]
+    fn credential_names_are_short_plain_and_not_the_servers_own() {
+        assert!(check_credential_name("token", "ci.deploy_1", true).is_ok());
+        for bad in ["", "has space", "a/b", &"x".repeat(65)] {
+            assert!(
+                check_credential_name("client", bad, false).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(check_credential_name("token", "worker", true).is_err());
+        // Clients are recorded as `client:<name>`: no actor of the server's to stand for.
+        assert!(check_credential_name("client", "worker", false).is_ok());
     }
 }

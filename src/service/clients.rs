@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::{Caller, Core, Result};
 use crate::domain::audit::AuditEvent;
+use crate::domain::names::check_credential_name;
 use crate::es::clients::{self, ClientRow, ClientSecretRow};
 use crate::es::credentials::Credentials;
 use crate::es::Effect;
@@ -25,6 +26,7 @@ impl Clients {
         role: &str,
         secret_sha256: &str,
     ) -> Result<()> {
+        check_credential_name("client", name, false)?;
         let event = AuditEvent::ClientCreated {
             name: name.to_owned(),
             client_id: client_id.to_owned(),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::{Caller, Core, Result};
 use crate::domain::audit::AuditEvent;
+use crate::domain::names::check_credential_name;
 use crate::es::credentials::Credentials;
 use crate::es::tokens::{self, TokenRow};
 use crate::es::Effect;
@@ -23,6 +24,7 @@ impl Tokens {
         role: &str,
         sha256: &str,
     ) -> Result<()> {
+        check_credential_name("token", name, true)?;
         let event = AuditEvent::TokenCreated {
             name: name.to_owned(),
             role: role.to_owned(),
