@@ -56,6 +56,55 @@ fn store_sealed(
     write_private_file(path, &sealed)
 }
 
+/// Makes a root and an intermediate in `<data_dir>/ca`. They are written into
+/// `<data_dir>/ca.new` first and the folder renamed into place, so a crash part-way leaves
+/// no half-made CA: a `ca` folder without `intermediate.pem` (one no certificate can have
+/// been issued by) is moved aside to `ca.incomplete`.
+fn make_ca(
+    settings: &CaSettings,
+    data_dir: &Path,
+    keys: &KeyStore,
+    now: i64,
+) -> anyhow::Result<()> {
+    let (dir, staging) = (data_dir.join("ca"), data_dir.join("ca.new"));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?;
+    }
+    std::fs::create_dir_all(&staging)?;
+    let (root_k, root_c) = crypto::x509::create_ca(
+        &format!("{} Root", settings.common_name),
+        now,
+        settings.validity_days,
+        None,
+    )?;
+    let (k, c) = crypto::x509::create_ca(
+        &format!("{} Intermediate", settings.common_name),
+        now,
+        settings.validity_days,
+        Some((&root_k, &root_c)),
+    )?;
+    store_sealed(keys, &staging.join("root.key.sealed"), "ca-root", &root_k)?;
+    store_sealed(
+        keys,
+        &staging.join("intermediate.key.sealed"),
+        "ca-intermediate",
+        &k,
+    )?;
+    write_private_file(&staging.join("root.pem"), &root_c.to_pem()?)?;
+    write_private_file(&staging.join("intermediate.pem"), &c.to_pem()?)?;
+    if dir.exists() {
+        let aside = data_dir.join("ca.incomplete");
+        if aside.exists() {
+            std::fs::remove_dir_all(&aside)?;
+        }
+        tracing::warn!(dir = %dir.display(), "an incomplete CA folder is moved aside to ca.incomplete");
+        std::fs::rename(&dir, &aside)?;
+    }
+    std::fs::rename(&staging, &dir)?;
+    std::fs::File::open(data_dir)?.sync_all()?;
+    Ok(())
+}
+
 impl LocalCa {
     /// Loads the CA from the config's PEM files, or from `<data_dir>/ca`, making a root and
     /// an intermediate there at first start.
@@ -85,23 +134,7 @@ impl LocalCa {
         let int_pem = dir.join("intermediate.pem");
         let int_key = dir.join("intermediate.key.sealed");
         if !int_pem.exists() {
-            std::fs::create_dir_all(&dir)?;
-            let (root_k, root_c) = crypto::x509::create_ca(
-                &format!("{} Root", settings.common_name),
-                now,
-                settings.validity_days,
-                None,
-            )?;
-            let (k, c) = crypto::x509::create_ca(
-                &format!("{} Intermediate", settings.common_name),
-                now,
-                settings.validity_days,
-                Some((&root_k, &root_c)),
-            )?;
-            store_sealed(keys, &dir.join("root.key.sealed"), "ca-root", &root_k)?;
-            store_sealed(keys, &int_key, "ca-intermediate", &k)?;
-            write_private_file(&root_pem, &root_c.to_pem()?)?;
-            write_private_file(&int_pem, &c.to_pem()?)?;
+            make_ca(settings, data_dir, keys, now)?;
         }
         let root = X509::from_pem(&std::fs::read(&root_pem)?)?;
         let cert = X509::from_pem(&std::fs::read(&int_pem)?)?;
@@ -186,7 +219,27 @@ pub fn domain_allowed(name: &str, allowed: &[String]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::domain_allowed;
+    use super::*;
+
+    #[test]
+    fn a_first_start_cut_short_is_made_again_and_then_kept() {
+        let data = tempfile::tempdir().unwrap();
+        let settings = CaSettings {
+            cert_file: String::new(),
+            key_file: String::new(),
+            common_name: "Test CA".into(),
+            validity_days: 30,
+        };
+        let keys = KeyStore::from_master([7; 32]);
+        // What a crash after the first sealed key left behind.
+        std::fs::create_dir_all(data.path().join("ca")).unwrap();
+        std::fs::write(data.path().join("ca/root.key.sealed"), b"partial").unwrap();
+        let first = LocalCa::open(&settings, data.path(), &keys, 1_700_000_000).unwrap();
+        assert!(data.path().join("ca.incomplete/root.key.sealed").exists());
+        assert!(!data.path().join("ca.new").exists());
+        let again = LocalCa::open(&settings, data.path(), &keys, 1_700_000_100).unwrap();
+        assert_eq!(again.chain_pem(), first.chain_pem());
+    }
 
     #[test]
     fn allowed_domains_cover_subdomains_only() {
