@@ -4,7 +4,7 @@
 //! with the one account the first replica registered, and a replica started on an empty
 //! data directory needs nothing copied. Not events: credentials are key material.
 
-use crate::es::storage::on_conn;
+use crate::es::storage::{on_conn, Conn};
 use crate::es::{EventStore, ExecError};
 
 /// The sealed account credentials. Cheap to clone.
@@ -20,19 +20,12 @@ impl AcmeAccounts {
     /// The sealed credentials of `account`, if it was registered.
     pub async fn get(&self, account: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
         let mut pooled = self.0.storage().acquire().await?;
-        let mut conn = pooled.conn();
-        let hex: Option<String> = on_conn!(&mut conn, |c| sqlx::query_scalar(
-            "SELECT sealed FROM acme_accounts WHERE account = $1"
-        )
-        .bind(account)
-        .fetch_optional(c)
-        .await)?;
-        hex.map(|h| hex::decode(h).map_err(|e| sqlx::Error::Decode(e.into())))
-            .transpose()
+        sealed_of(&mut pooled.conn(), account).await
     }
 
     /// Stores `sealed` for `account` unless another replica stored its own first; either
-    /// way returns what is stored now, which every replica then uses.
+    /// way returns what is stored now, which every replica then uses. The stored row is
+    /// read in the same write, so nothing can fail once the insert is in.
     pub async fn put_first(&self, account: &str, sealed: &[u8]) -> Result<Vec<u8>, ExecError> {
         let (id, hex) = (account.to_owned(), hex::encode(sealed));
         self.0
@@ -48,13 +41,13 @@ impl AcmeAccounts {
                         .bind(&hex)
                         .execute(c)
                         .await
-                        .map(|_| ()))
+                        .map(|_| ()))?;
+                    sealed_of(&mut conn, &id)
+                        .await?
+                        .ok_or(sqlx::Error::RowNotFound)
                 })
             })
-            .await?;
-        self.get(account)
-            .await?
-            .ok_or_else(|| ExecError::from(sqlx::Error::RowNotFound))
+            .await
     }
 
     /// Forgets `account` (its CA no longer knows it): the next order registers anew.
@@ -63,4 +56,16 @@ impl AcmeAccounts {
             .side_delete("DELETE FROM acme_accounts WHERE account = $1", account)
             .await
     }
+}
+
+/// The sealed credentials stored for `account`.
+async fn sealed_of(conn: &mut Conn<'_>, account: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    let hex: Option<String> = on_conn!(conn, |c| sqlx::query_scalar(
+        "SELECT sealed FROM acme_accounts WHERE account = $1"
+    )
+    .bind(account)
+    .fetch_optional(c)
+    .await)?;
+    hex.map(|h| hex::decode(h).map_err(|e| sqlx::Error::Decode(e.into())))
+        .transpose()
 }
