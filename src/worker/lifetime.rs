@@ -6,7 +6,7 @@
 //! firing is an event on the certificate's stream.
 
 use crate::domain::names::ObjectName;
-use crate::domain::policy::{ActionType, IssuerKind};
+use crate::domain::policy::ActionType;
 use crate::domain::DomainError;
 use crate::service::certificates::CreateInput;
 use crate::service::{Caller, ServiceError, Services};
@@ -21,20 +21,14 @@ pub async fn run_due(
     let mut fired = 0;
     for row in rows {
         let policy = &row.policy.0;
-        for action in &policy.lifetime_actions {
-            if now < action.trigger.due_at(row.nbf, row.exp) {
-                continue;
-            }
+        for action in policy.due_actions(row.nbf, row.exp, now) {
             let state = services.operations.state(&row.vault, &row.name).await?;
-            if state.lifetime_action_fired(action.action, &row.version) {
+            if state.lifetime_action_fired(action, &row.version) {
                 continue;
             }
             let name = ObjectName::parse("certificate", &row.name)?;
             let caller = Caller::system(&row.vault, super::ACTOR);
-            if action.action == ActionType::AutoRenew {
-                if policy.issuer.kind() == IssuerKind::Manual {
-                    continue;
-                }
+            if action == ActionType::AutoRenew {
                 match services
                     .certificates
                     .create(&caller, &name, CreateInput::default())
@@ -49,7 +43,7 @@ pub async fn run_due(
                     Err(e) => return Err(e.into()),
                 }
             }
-            let contacts: Vec<String> = if action.action == ActionType::EmailContacts {
+            let contacts: Vec<String> = if action == ActionType::EmailContacts {
                 services
                     .contacts
                     .find(&row.vault)
@@ -67,7 +61,7 @@ pub async fn run_due(
                     &caller,
                     &name,
                     row.version.clone(),
-                    action.action,
+                    action,
                     row.exp,
                     contacts.clone(),
                 )
@@ -81,8 +75,8 @@ pub async fn run_due(
                 Err(e) => return Err(e.into()),
             }
             fired += 1;
-            crate::metrics::lifetime_action(&format!("{:?}", action.action));
-            if action.action == ActionType::EmailContacts {
+            crate::metrics::lifetime_action(&format!("{:?}", action));
+            if action == ActionType::EmailContacts {
                 if let Some((client, url)) = webhook {
                     let body = serde_json::json!({
                         "type": "CertificateNearExpiry",

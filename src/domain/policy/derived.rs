@@ -3,8 +3,9 @@
 //! key usage allows (`KeyBundle.key.key_ops`).
 
 use super::{
-    default_ekus, default_key_usage, ActionType, ContentType, IssuerParameters, KeyProperties,
-    KeySpec, KeyUsage, LifetimeAction, Policy, SubjectAlternativeNames, Trigger, X509Properties,
+    default_ekus, default_key_usage, ActionType, ContentType, IssuerKind, IssuerParameters,
+    KeyProperties, KeySpec, KeyUsage, LifetimeAction, Policy, SubjectAlternativeNames, Trigger,
+    X509Properties,
 };
 use crate::domain::error::DomainError;
 
@@ -65,6 +66,19 @@ impl Policy {
     pub fn key_ops(&self) -> Vec<&'static str> {
         key_ops(&self.x509_props.key_usage)
     }
+
+    /// The lifetime actions due at `now` for a version valid from `nbf` to `exp` that
+    /// can be carried out: `AutoRenew` needs an issuer that issues, so a certificate of
+    /// issuer `Unknown` (merged by hand) is never renewed automatically.
+    pub fn due_actions(&self, nbf: i64, exp: i64, now: i64) -> Vec<ActionType> {
+        let renewable = self.issuer.kind() != IssuerKind::Manual;
+        self.lifetime_actions
+            .iter()
+            .filter(|a| now >= a.trigger.due_at(nbf, exp))
+            .filter(|a| a.action != ActionType::AutoRenew || renewable)
+            .map(|a| a.action)
+            .collect()
+    }
 }
 
 /// The key operations of `usages` (see [`Policy::key_ops`]); without a policy Key Vault's
@@ -124,6 +138,30 @@ mod tests {
         assert_eq!(
             key_ops(&[KeyUsage::DataEncipherment, KeyUsage::DecipherOnly]),
             vec!["encrypt", "decrypt"]
+        );
+    }
+
+    #[test]
+    fn due_lifetime_actions_leave_out_renewal_of_a_certificate_merged_by_hand() {
+        let facts = CertificateFacts {
+            subject: "CN=imp.example.com".into(),
+            dns_names: vec![],
+            not_before: 0,
+            not_after: 100,
+            key: KeySpec::Ec { curve: Curve::P256 },
+        };
+        // Imported: issuer Unknown, e-mail at 80 %; and a renewal at 90 %.
+        let mut p = Policy::from_certificate(&facts, ContentType::Pem).expect("policy");
+        p.lifetime_actions.push(LifetimeAction {
+            trigger: Trigger::LifetimePercentage(90),
+            action: ActionType::AutoRenew,
+        });
+        assert_eq!(p.due_actions(0, 100, 79), vec![]);
+        assert_eq!(p.due_actions(0, 100, 95), vec![ActionType::EmailContacts]);
+        p.issuer.name = "Self".into();
+        assert_eq!(
+            p.due_actions(0, 100, 95),
+            vec![ActionType::EmailContacts, ActionType::AutoRenew]
         );
     }
 }
