@@ -14,12 +14,10 @@ pub async fn verify(
     owned: &mut impl Session,
     expect_head: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    use certbroker::es::chain;
     // One read transaction: a consistent snapshot while the server keeps appending.
-    owned.begin_read().await?;
-    let v = chain::verify(owned, chain::Range::default(), expect_head).await;
-    let _ = owned.exec("ROLLBACK").await;
-    let v = v.context("walking the events hash chain")?;
+    let v = certbroker::projections::observe::verify_chain(owned, expect_head)
+        .await
+        .context("walking the events hash chain")?;
     if let Some(b) = &v.broken {
         println!("chain broken at {b}");
         println!("{} events verified before it", v.rows);

@@ -175,7 +175,16 @@ impl Worker {
                 .await
             }
             ProviderKind::Acme => match &self.acme {
-                Some(driver) => driver.drive(row, &provider_name, &provider).await,
+                Some(driver) => {
+                    let job = acme::Job {
+                        caller,
+                        name,
+                        row,
+                        provider: &provider_name,
+                        settings: &provider,
+                    };
+                    driver.drive(&job).await
+                }
                 None => anyhow::bail!("no ACME driver is configured"),
             },
         }

@@ -25,6 +25,7 @@ use instant_acme::Account;
 pub use account::account_id;
 pub use faults::{HALT_AFTER_ENV, LOSE_ANSWER_ENV};
 pub use http::http_client;
+pub use order::Job;
 
 use crate::config::AcmeSettings;
 use crate::service::acme_accounts::AcmeAccounts;

@@ -54,37 +54,28 @@ fn identifiers(csr_der: &[u8], job: &Job<'_>) -> Result<Vec<Identifier>, Failure
 }
 
 /// What a request's drive needs to know.
-struct Job<'a> {
-    caller: Caller,
-    name: ObjectName,
-    row: &'a PendingRow,
-    provider: &'a str,
-    settings: &'a ProviderSettings,
+pub struct Job<'a> {
+    /// Who the steps are recorded as (the worker, in the request's vault).
+    pub caller: Caller,
+    pub name: ObjectName,
+    pub row: &'a PendingRow,
+    /// The provider's name and settings.
+    pub provider: &'a str,
+    pub settings: &'a ProviderSettings,
 }
 
 impl AcmeDriver {
-    /// Moves `row`'s request one recorded step further at ACME provider `provider`.
-    /// Returns whether anything was recorded.
-    pub async fn drive(
-        &self,
-        row: &PendingRow,
-        provider: &str,
-        settings: &ProviderSettings,
-    ) -> anyhow::Result<bool> {
-        let job = Job {
-            caller: Caller::system(&row.vault, super::super::ACTOR),
-            name: ObjectName::parse("certificate", &row.name)?,
-            row,
-            provider,
-            settings,
-        };
+    /// Drives `job`'s request as far as it goes now at its ACME provider, recording each
+    /// step. Returns whether anything was recorded.
+    pub async fn drive(&self, job: &Job<'_>) -> anyhow::Result<bool> {
+        let (row, provider, settings) = (job.row, job.provider, job.settings);
         let progress = self
             .operations
             .acme_progress(&row.vault, &row.name, &row.request_id)
             .await?;
         if row.cancellation_requested {
             if let Some(order_url) = &progress.order_url {
-                if let Err(e) = self.deactivate(&job, order_url).await {
+                if let Err(e) = self.deactivate(job, order_url).await {
                     tracing::warn!(error = ?e, order = %order_url,
                         "could not deactivate the ACME authorizations of a cancelled request");
                 }
@@ -95,7 +86,7 @@ impl AcmeDriver {
                     .await,
             );
         }
-        match self.advance(&job, &progress).await {
+        match self.advance(job, &progress).await {
             Ok(()) => Ok(true),
             Err(Failure::Permanent(message)) => {
                 crate::metrics::issuance(provider, "refused", self.since_request(row));
@@ -125,8 +116,7 @@ impl AcmeDriver {
         let kind = step.event_type();
         self.operations
             .record_acme_step(&job.caller, &job.name, job.row.request_id.clone(), step)
-            .await
-            .map_err(|e| Failure::Internal(e.into()))?;
+            .await?;
         super::faults::after_step(kind).await;
         Ok(())
     }
@@ -264,8 +254,7 @@ impl AcmeDriver {
                             job.row.request_id.clone(),
                             chain,
                         )
-                        .await
-                        .map_err(|e| Failure::Internal(e.into()))?;
+                        .await?;
                     crate::metrics::issuance(job.provider, "issued", self.since_request(job.row));
                     return Ok(());
                 }
