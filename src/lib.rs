@@ -1,5 +1,5 @@
 //! certbroker: a self-hosted certificate broker that speaks Azure Key Vault's certificates
-//! REST API, event-sourced on SQLite.
+//! REST API, event-sourced on SQLite or PostgreSQL.
 
 pub mod clock;
 pub mod config;

@@ -1,6 +1,6 @@
 //! The `certbroker` command: `serve`, `healthcheck`, `rebuild`, `verify`, `events`, `token`,
-//! `client`, `migrate-storage`: the command line, and the server's start. The other
-//! subcommands' bodies are in `cli/`.
+//! `client`, `migrate-storage`: the command line, the server's start, and the bodies of
+//! `rebuild` and `migrate-storage`. The other subcommands' bodies are in `cli/`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

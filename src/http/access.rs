@@ -9,7 +9,8 @@ use super::roles::Permission;
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone, without a token (health checks).
+    /// Anyone, without a token: health checks, the console's files, cloud metadata, the
+    /// OpenID configurations and the token signing keys.
     Public,
     /// A token whose role holds this permission.
     Token(Permission),
@@ -17,7 +18,8 @@ pub enum Access {
     /// `api-version` needed (scrapers send none).
     Metrics,
     /// The managed-identity endpoints: the caller proves its identity with the identity
-    /// header (`X-IDENTITY-HEADER`, `secret`), checked by the handler; no Authorization.
+    /// header (`X-IDENTITY-HEADER`, `secret`), or for IMDS by calling from this host,
+    /// checked by the handler; no Authorization.
     ManagedIdentity,
     /// The OAuth token endpoint: the client authenticates in the form (secret or assertion).
     OAuthClient,

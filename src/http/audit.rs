@@ -14,8 +14,9 @@ use crate::error::ApiError;
 use crate::es::audit::EventFilter;
 use crate::service::Caller;
 
-/// Largest page of `GET /audit/events` (`maxresults`), and the default.
+/// Largest page of `GET /audit/events` (`maxresults`).
 pub const MAX_PAGE: i64 = 1000;
+/// The page size without `maxresults`.
 pub const DEFAULT_PAGE: i64 = 100;
 
 /// What an audit record keeps of a refused request.
@@ -110,7 +111,7 @@ fn filter(ctx: &RequestContext, certificate: Option<String>) -> Result<EventFilt
         Some(c) => Some(c),
         None => ctx
             .param("name")
-            .map(|n| certificate_name(n).map(|n| n.as_str().to_ascii_lowercase()))
+            .map(|n| certificate_name(n).map(|n| n.key()))
             .transpose()?,
     };
     let after = position_param(ctx, "after")?.max(position_param(ctx, "skiptoken")?);
@@ -166,7 +167,7 @@ pub async fn get_audit_events(call: Call) -> Reply {
 /// `GET /certificates/{name}/history`: every event and audit record of one certificate,
 /// oldest first (the same filters and paging as `/audit/events`).
 pub async fn get_certificate_history(call: Call, CertificateName(name): CertificateName) -> Reply {
-    let filter = filter(&call.ctx, Some(name.as_str().to_ascii_lowercase()))?;
+    let filter = filter(&call.ctx, Some(name.key()))?;
     let path = format!("/certificates/{}/history", name.as_str());
     page(&call, &path, filter).await
 }

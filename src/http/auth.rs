@@ -1,7 +1,7 @@
 //! Bearer-token authentication, the route's permission and the `api-version` check, in the
 //! gate each route runs before its handler and before any body is read (the SDKs'
-//! challenge probe relies on it); and, around every request, the request-id headers, the
-//! request's metrics and its one log line.
+//! challenge probe relies on it). What wraps every request (the request-id headers, the
+//! metrics, the one log line) is `http::stamp`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -483,8 +483,8 @@ fn route_certificate(route: &RouteDef, req: &ServiceRequest) -> Option<String> {
     }
     req.match_info()
         .get("name")
-        .filter(|n| super::extract::certificate_name(n).is_ok())
-        .map(str::to_ascii_lowercase)
+        .and_then(|n| super::extract::certificate_name(n).ok())
+        .map(|n| n.key())
 }
 
 #[cfg(test)]

@@ -74,7 +74,8 @@ pub async fn get_certificate_versions(call: Call, CertificateName(name): Certifi
     .await
 }
 
-/// `UpdateCertificate` of the current version (`/certificates/{name}/`) or of one version.
+/// `UpdateCertificate` of the current version (`/certificates/{name}` and
+/// `/certificates/{name}/`) or of one version.
 pub async fn update_certificate(
     call: Call,
     CertificateName(name): CertificateName,

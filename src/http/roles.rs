@@ -6,9 +6,10 @@ use std::str::FromStr;
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
-    /// Reads (GET).
+    /// Reads (`Permission::Read`): not secrets, not the audit trail.
     Reader,
-    /// Reads, and certificate writes: create, merge, cancel, delete, import, update.
+    /// Reads, secrets, and certificate writes: create, merge, cancel, delete, import,
+    /// update, backup, restore, recover.
     Operator,
     /// Reads, and the officer's decisions: approve, reject.
     Officer,

@@ -1,7 +1,8 @@
 //! Read-only queries over the views for the people who run certbroker: the gauges of
 //! `GET /metrics`, the operator console's lists (`GET /ops/pending`, `GET /ops/certificates`)
-//! and the readiness check's migration version. Nothing here writes, and nothing here is
-//! part of the write path: every query runs on a reader connection.
+//! and the readiness check's queries. Nothing here writes, and nothing here is part of the
+//! write path: every query runs on a reader connection, except the readiness check's
+//! `probe`, which the writer runs to show it holds the write lock.
 
 use crate::es::storage::{on_conn, Conn, Session};
 

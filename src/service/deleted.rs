@@ -10,6 +10,9 @@ use crate::domain::names::ObjectName;
 use crate::domain::DomainError;
 use crate::projections::certificates::{self as view, ListedCertificate};
 
+/// The most certificates one scheduled purge removes.
+const PURGE_BATCH: i64 = 100;
+
 /// The deleted-certificates service.
 #[derive(Clone)]
 pub struct Deleted(pub(crate) Arc<Core>);
@@ -78,13 +81,14 @@ impl Deleted {
             .map(|_| ())
     }
 
-    /// Purges every deleted certificate past its scheduled purge date (all vaults).
-    /// Returns how many were purged.
+    /// Purges deleted certificates past their scheduled purge date (all vaults), up to
+    /// `PURGE_BATCH` a call (the worker calls again next round). Returns how many were
+    /// purged.
     pub async fn purge_due(&self, actor: &str) -> Result<usize> {
         let now = self.0.clock.now().timestamp();
         let due = {
             let mut reader = self.0.reader().await?;
-            view::due_for_purge(&mut reader.conn(), now, 100).await?
+            view::due_for_purge(&mut reader.conn(), now, PURGE_BATCH).await?
         };
         let mut purged = 0;
         for (vault, name) in due {

@@ -65,7 +65,7 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
 }
 
 /// Opens the database of `settings` with a write connection of its own, for command-line
-/// tools (rebuild, verify, events, token) on either engine.
+/// tools (rebuild, verify, events) on either engine.
 pub async fn open_tool_database(
     settings: &Settings,
 ) -> anyhow::Result<(Storage, crate::es::storage::Owned)> {

@@ -170,7 +170,8 @@ pub struct CertificateState {
 }
 
 impl CertificateState {
-    /// Folds events in order, without their times (for tests and decisions).
+    /// Folds events in order, without their times (for tests: decisions fold through the
+    /// pipeline, with times).
     pub fn from_events<'a>(events: impl IntoIterator<Item = &'a CertificateEvent>) -> Self {
         let mut state = Self::default();
         for e in events {
