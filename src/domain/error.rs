@@ -19,7 +19,8 @@ pub enum DomainError {
     /// No pending object under this name (or `request_id` does not match it).
     #[error("Pending certificate not found: {name}")]
     PendingNotFound { name: String },
-    /// Cancellation asked of a request that is no longer `inProgress` (S8: 400).
+    /// Cancellation asked of a request that is no longer `inProgress` (S8: 400); also a
+    /// provider's step on such a request (the worker then logs it and moves on).
     #[error("Cancellation can only be requested while the pending certificate's status is inProgress; its status is {status}.")]
     NotInProgress { status: String },
     /// Merge on an issuer-backed request while it is `inProgress` (S7: 403).

@@ -207,15 +207,6 @@ impl Auth {
         storage.acquire().await.map(Some).map_err(db_failure)
     }
 
-    /// The token's name if `header` carries an accepted configured bearer token.
-    pub fn check(&self, header: Option<&str>) -> Result<String, &'static str> {
-        let token = bearer(header).ok_or(MISSING_TOKEN)?;
-        self.tokens
-            .get(&crypto::seal::sha256(token.as_bytes()))
-            .cloned()
-            .ok_or(INVALID_TOKEN)
-    }
-
     fn unauthorized(&self, error: &ApiError) -> actix_web::HttpResponse {
         let mut resp = error.error_response();
         if let Ok(v) = HeaderValue::from_str(&self.challenge) {
@@ -491,18 +482,26 @@ fn route_certificate(route: &RouteDef, req: &ServiceRequest) -> Option<String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn tokens_are_checked_by_hash_and_scheme() {
+    #[tokio::test]
+    async fn tokens_are_checked_by_hash_and_scheme() {
         let auth = Auth::new(
             vec![("ci".into(), crypto::seal::sha256(b"s3cret"))],
             "https://login.example/t",
             "https://vault.azure.net",
         );
-        assert_eq!(auth.check(Some("Bearer s3cret")), Ok("ci".into()));
-        assert_eq!(auth.check(Some("bearer s3cret")), Ok("ci".into()));
-        assert!(auth.check(Some("Bearer wrong")).is_err());
-        assert!(auth.check(Some("Basic s3cret")).is_err());
-        assert!(auth.check(None).is_err());
+        // What the gate does with an Authorization header.
+        let check = |header: Option<&'static str>| {
+            let auth = &auth;
+            async move {
+                let who = auth.authenticate(header, Audience::Vault).await;
+                who.map(|a| a.name).map_err(|_| ())
+            }
+        };
+        assert_eq!(check(Some("Bearer s3cret")).await, Ok("ci".into()));
+        assert_eq!(check(Some("bearer s3cret")).await, Ok("ci".into()));
+        assert!(check(Some("Bearer wrong")).await.is_err());
+        assert!(check(Some("Basic s3cret")).await.is_err());
+        assert!(check(None).await.is_err());
     }
 
     #[test]
