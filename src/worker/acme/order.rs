@@ -23,7 +23,8 @@ use crate::projections::pending_operations::PendingRow;
 use crate::service::local_ca::domain_allowed;
 use crate::service::{Caller, ServiceError};
 
-/// The order identifiers for a CSR: its DNS names and its subject CN, deduplicated.
+/// The order identifiers for a CSR: its DNS names and its subject CN, deduplicated; a name
+/// outside the provider's `allowed_domains` is refused.
 fn identifiers(csr_der: &[u8], job: &Job<'_>) -> Result<Vec<Identifier>, Failure> {
     let info = crypto::csr::csr_info(csr_der).map_err(|e| Failure::Permanent(e.to_string()))?;
     let mut names: Vec<String> = Vec::new();
