@@ -17,13 +17,12 @@ pub async fn create_self(app: &TestApp, name: &str) -> String {
     let r = app.get_certificate(name).await;
     assert_eq!(r.status(), 200);
     let b: Value = r.json().await.unwrap();
-    b["id"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned()
+    last_segment(&b["id"])
+}
+
+/// The last path segment of an id or URL (a version, or a name).
+pub fn last_segment(id: &Value) -> String {
+    id.as_str().unwrap().rsplit('/').next().unwrap().to_owned()
 }
 
 pub async fn get(app: &TestApp, path: &str) -> (u16, Value) {
@@ -107,15 +106,7 @@ async fn list_certificates_shows_pending_only_certificates_with_include_pending(
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| {
-            i["id"]
-                .as_str()
-                .unwrap()
-                .rsplit('/')
-                .next()
-                .unwrap()
-                .to_owned()
-        })
+        .map(|i| last_segment(&i["id"]))
         .collect();
     assert_eq!(ids, ["done", "waiting"]);
 }

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{redact, TestApp, TestClock};
-use crate::kv_certificates::{create_self, get, send};
+use crate::kv_certificates::{create_self, get, last_segment, send};
 
 #[tokio::test]
 async fn delete_returns_the_deleted_bundle_and_hides_the_certificate() {
@@ -231,15 +231,7 @@ async fn deleted_list_shows_certificates_deleted_before_any_version_only_with_in
             .as_array()
             .unwrap()
             .iter()
-            .map(|i| {
-                i["recoveryId"]
-                    .as_str()
-                    .unwrap()
-                    .rsplit('/')
-                    .next()
-                    .unwrap()
-                    .to_owned()
-            })
+            .map(|i| last_segment(&i["recoveryId"]))
             .collect()
     };
     let (_, page) = get(&app, "/deletedcertificates").await;
