@@ -34,6 +34,15 @@ pub async fn status(app: &TestApp, name: &str) -> Value {
     app.get_pending(name, None).await.json().await.unwrap()
 }
 
+/// Runs worker rounds until the request fails, and the message of its
+/// `CertificateIssuerError`.
+async fn issuer_error_of(app: &TestApp, name: &str) -> String {
+    let done = drive_until_settled(app, name).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["error"]["code"], "CertificateIssuerError");
+    done["error"]["message"].as_str().unwrap().to_owned()
+}
+
 /// Runs worker rounds until the request leaves `inProgress` (bounded).
 pub async fn drive_until_settled(app: &TestApp, name: &str) -> Value {
     for _ in 0..30 {
@@ -282,10 +291,7 @@ async fn without_a_challenge_listener_real_validation_fails_with_the_cas_detail(
     let app = TestApp::spawn_with(|s| use_pebble(s, &pebble)).await;
     app.put_issuer("acme-issuer", "pebble").await;
     create_acme(&app, "nolistener", "nolistener.example.com").await;
-    let done = drive_until_settled(&app, "nolistener").await;
-    assert_eq!(done["status"], "failed");
-    assert_eq!(done["error"]["code"], "CertificateIssuerError");
-    let message = done["error"]["message"].as_str().unwrap();
+    let message = &issuer_error_of(&app, "nolistener").await;
     assert!(message.contains("nolistener.example.com"), "{message}");
     app.assert_views_rebuild_identically().await;
 }
@@ -347,10 +353,7 @@ async fn an_acme_providers_allowed_domains_and_validity_hold_before_the_ca_is_as
     );
 
     create_acme(&app, "outside", "www.other.example").await;
-    let done = drive_until_settled(&app, "outside").await;
-    assert_eq!(done["status"], "failed", "{done}");
-    assert_eq!(done["error"]["code"], "CertificateIssuerError");
-    let message = done["error"]["message"].as_str().unwrap();
+    let message = &issuer_error_of(&app, "outside").await;
     assert!(
         message.contains("'www.other.example' is outside"),
         "{message}"
@@ -371,10 +374,7 @@ async fn an_identifier_the_ca_refuses_fails_the_request_with_certificate_issuer_
     let app = TestApp::spawn_with(|s| use_pebble(s, &pebble)).await;
     app.put_issuer("acme-issuer", "pebble").await;
     create_acme(&app, "refused", "*.*.example.com").await;
-    let done = drive_until_settled(&app, "refused").await;
-    assert_eq!(done["status"], "failed", "{done}");
-    assert_eq!(done["error"]["code"], "CertificateIssuerError");
-    let message = done["error"]["message"].as_str().unwrap();
+    let message = &issuer_error_of(&app, "refused").await;
     assert!(
         message.contains("rejectedIdentifier") || message.contains("malformed"),
         "{message}"
@@ -397,10 +397,7 @@ async fn an_unreachable_acme_ca_fails_the_request_and_the_server_keeps_serving()
     .await;
     app.put_issuer("acme-issuer", "pebble").await;
     create_acme(&app, "unreachable", "unreachable.example.com").await;
-    let done = drive_until_settled(&app, "unreachable").await;
-    assert_eq!(done["status"], "failed");
-    assert_eq!(done["error"]["code"], "CertificateIssuerError");
-    let message = done["error"]["message"].as_str().unwrap();
+    let message = &issuer_error_of(&app, "unreachable").await;
     assert!(
         message.contains(&ports.directory_url()) && message.contains("2 attempts"),
         "{message}"

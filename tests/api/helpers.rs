@@ -232,6 +232,14 @@ impl TestApp {
         self.worker.run_once().await.unwrap()
     }
 
+    /// Renames table `from` to `to` behind the server's back (to make its reads fail).
+    pub async fn rename_table(&self, from: &str, to: &str) {
+        sqlx::query(&format!("ALTER TABLE {from} RENAME TO {to}"))
+            .execute(&self.pool)
+            .await
+            .unwrap();
+    }
+
     /// Domain events (audit records excluded).
     pub async fn event_count(&self) -> i64 {
         sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE stream_id NOT LIKE 'audit/%'")

@@ -140,10 +140,7 @@ async fn msi_token_is_a_jwt_the_vault_accepts_until_its_token_is_revoked() {
 #[tokio::test]
 async fn an_identity_lookup_that_fails_is_503_on_both_managed_identity_styles() {
     let app = TestApp::spawn().await;
-    sqlx::query("ALTER TABLE tokens RENAME TO tokens_gone")
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    app.rename_table("tokens", "tokens_gone").await;
     let secret = ("X-IDENTITY-HEADER", "cbt_not-configured");
     let query = "api-version=2019-08-01&resource=https://vault.azure.net";
     let r = msi(&app, Some(secret), query).await;
@@ -162,10 +159,7 @@ async fn an_identity_lookup_that_fails_is_503_on_both_managed_identity_styles() 
         .await
         .unwrap();
     assert_eq!(r.status(), 503);
-    sqlx::query("ALTER TABLE tokens_gone RENAME TO tokens")
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    app.rename_table("tokens_gone", "tokens").await;
     // Readable again, the same secret is simply unknown.
     assert_eq!(msi(&app, Some(secret), query).await.status(), 401);
 }

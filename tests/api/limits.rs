@@ -266,10 +266,7 @@ async fn a_null_policy_on_a_name_without_one_is_400_like_a_missing_policy() {
 #[tokio::test]
 async fn a_token_lookup_that_fails_is_503_not_401() {
     let app = TestApp::spawn().await;
-    sqlx::query("ALTER TABLE tokens RENAME TO tokens_gone")
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    app.rename_table("tokens", "tokens_gone").await;
     let r = app
         .client
         .get(app.url("/certificates"))
@@ -280,10 +277,7 @@ async fn a_token_lookup_that_fails_is_503_not_401() {
     assert_eq!(r.status(), 503);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "ServiceUnavailable");
-    sqlx::query("ALTER TABLE tokens_gone RENAME TO tokens")
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    app.rename_table("tokens_gone", "tokens").await;
 }
 
 #[tokio::test]
@@ -341,10 +335,7 @@ async fn a_database_failure_while_reading_is_a_5xx_never_a_404() {
         ("pending_operations", "pending_gone"),
         ("issuers", "issuers_gone"),
     ] {
-        sqlx::query(&format!("ALTER TABLE {from} RENAME TO {to}"))
-            .execute(&app.pool)
-            .await
-            .unwrap();
+        app.rename_table(from, to).await;
     }
     for path in [
         "/certificates/dbf1",
